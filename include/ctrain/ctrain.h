@@ -1,0 +1,15 @@
+/*
+ * ctrain: distributed deep-learning training in C with the semantics of
+ * TensorFlow 2 and Keras. This header includes the whole public API:
+ *
+ *   runtime.h  tensors, dtypes, devices, scopes, variables, errors,
+ *              random seeds, the gradient tape
+ *   ops.h      the low-level TensorFlow ops (tf.*, tf.math, tf.linalg)
+ */
+#ifndef CTRAIN_CTRAIN_H
+#define CTRAIN_CTRAIN_H
+
+#include "ctrain/ops.h"
+#include "ctrain/runtime.h"
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * Philox 4x32-10 (Salmon et al., "Parallel random numbers: as easy as
+ * 1, 2, 3", SC 2011), the generator TensorFlow's stateless and stateful
+ * random ops use, and TF's rule for picking the seeds of a random op.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+static inline void mulhilo(uint32_t a, uint32_t b, uint32_t *hi, uint32_t *lo) {
+    uint64_t p = (uint64_t)a * b;
+    *hi = (uint32_t)(p >> 32);
+    *lo = (uint32_t)p;
+}
+
+void ct__philox(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]) {
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; r++) {
+        uint32_t hi0, lo0, hi1, lo1;
+        mulhilo(PHILOX_M0, c0, &hi0, &lo0);
+        mulhilo(PHILOX_M1, c2, &hi1, &lo1);
+        uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+/* TF's global seed state: set_seed fixes the graph seed and restarts the
+ * op-seed counter; with no global seed, ops without a seed draw fresh. */
+#define DEFAULT_GRAPH_SEED 87654321
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static bool have_global;
+static int64_t global_seed;
+static int64_t op_counter;
+static atomic_ullong fresh_counter;
+
+/* How often each (seed, seed2) pair has been drawn since the last
+ * set_seed: a seeded op called twice gives two different draws (as a TF
+ * kernel keeps its generator's position), the same ones every run. */
+#define CALLS_CAP 4096
+static struct {
+    uint64_t seed, seed2, calls;
+    bool used;
+} calls_map[CALLS_CAP];
+
+static uint64_t next_call(uint64_t seed, uint64_t seed2) {
+    uint64_t h = (seed * 0x9E3779B97F4A7C15ull ^ seed2) % CALLS_CAP;
+    for (int probe = 0; probe < CALLS_CAP; probe++, h = (h + 1) % CALLS_CAP) {
+        if (!calls_map[h].used) {
+            calls_map[h].used = true;
+            calls_map[h].seed = seed;
+            calls_map[h].seed2 = seed2;
+            calls_map[h].calls = 0;
+        }
+        if (calls_map[h].seed == seed && calls_map[h].seed2 == seed2) return calls_map[h].calls++;
+    }
+    return 0; /* table full: repeat draws rather than fail */
+}
+
+static void clear_calls(void) {
+    for (int i = 0; i < CALLS_CAP; i++) calls_map[i].used = false;
+}
+
+void ct_set_random_seed(int64_t seed) {
+    pthread_mutex_lock(&mu);
+    have_global = true;
+    global_seed = seed;
+    op_counter = 0;
+    clear_calls();
+    pthread_mutex_unlock(&mu);
+}
+
+void ct_clear_random_seed(void) {
+    pthread_mutex_lock(&mu);
+    have_global = false;
+    op_counter = 0;
+    clear_calls();
+    pthread_mutex_unlock(&mu);
+}
+
+static uint64_t splitmix(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+void ct__random_seeds(int64_t op_seed, uint64_t *seed, uint64_t *seed2, uint64_t *call) {
+    pthread_mutex_lock(&mu);
+    if (have_global) {
+        *seed = (uint64_t)global_seed;
+        *seed2 = op_seed ? (uint64_t)op_seed : (uint64_t)++op_counter;
+    } else if (op_seed) {
+        *seed = DEFAULT_GRAPH_SEED;
+        *seed2 = (uint64_t)op_seed;
+    } else {
+        /* Fresh numbers each run: time, pid and a counter. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t n = atomic_fetch_add(&fresh_counter, 1);
+        *seed = splitmix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ n);
+        *seed2 = splitmix(*seed ^ (uint64_t)getpid());
+    }
+    *call = next_call(*seed, *seed2);
+    pthread_mutex_unlock(&mu);
+}

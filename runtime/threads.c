@@ -1,0 +1,62 @@
+/*
+ * One thread budget per process. ctrain's kernels (OpenMP), oneDNN (built
+ * on OpenMP in Debian) and OpenBLAS (its own pthreads) all draw from it, so
+ * they never oversubscribe the cores between them. Under mpirun the cores
+ * are divided among the ranks of this node.
+ */
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+
+void openblas_set_num_threads(int num_threads); /* from libopenblas */
+
+static int budget;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static int local_ranks(void) {
+    static const char *vars[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
+                                 "MV2_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 0) return atoi(v);
+    }
+    return 1;
+}
+
+static int default_budget(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = (int)(cores > 0 ? cores : 1) / local_ranks();
+    return n > 0 ? n : 1;
+}
+
+static void apply(int n) {
+    budget = n;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+static void init(void) { apply(default_budget()); }
+
+void ct_set_num_threads(int n) {
+    pthread_once(&once, init);
+    apply(n > 0 ? n : default_budget());
+}
+
+int ct_get_num_threads(void) {
+    pthread_once(&once, init);
+    return budget;
+}
+
+int ct__threads_for(int64_t n, int64_t cost_per_elem) {
+    /* A thread team costs a few microseconds to wake: only loops of more
+     * than ~64 us of work on one core are worth splitting. */
+    const int64_t grain_ns = 64 * 1000;
+    int64_t work = n * (cost_per_elem > 0 ? cost_per_elem : 1);
+    if (work < 2 * grain_ns) return 1;
+    int b = ct_get_num_threads();
+    int64_t t = work / grain_ns;
+    return t < b ? (int)t : b;
+}
