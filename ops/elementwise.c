@@ -98,7 +98,8 @@ static ct_status relu_grad_grad(const ct__call *c, ct_tensor *const *dy, ct_tens
 
 #define BINARY_OP(var, tfname, CODE, GRAD, FLAGS)                                         \
     const ct__op var = {.name = tfname, .infer = infer_binary,                           \
-                        .kernel = {[CT_DEVICE_CPU] = ct__cpu_binary}, .grad = GRAD,      \
+                        .kernel = {[CT_DEVICE_CPU] = ct__cpu_binary,                     \
+                                   CT__CUDA(ct__cuda_binary)}, .grad = GRAD,             \
                         .flags = FLAGS, .code = CODE};
 
 BINARY_OP(ct__op_add, "AddV2", CT__ADD, add_grad, 0)

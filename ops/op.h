@@ -80,6 +80,17 @@ struct ct__op {
     int code;                /* which member of a family (kernels share) */
 };
 
+/* A kernel slot for the CUDA device that vanishes in CPU-only builds:
+ * .kernel = {[CT_DEVICE_CPU] = cpu_fn, CT__CUDA(ct__cuda_fn)}. */
+#ifdef CT_HAVE_CUDA
+#define CT__CUDA(fn) [CT_DEVICE_CUDA] = fn
+#else
+#define CT__CUDA(fn) [CT_DEVICE_CUDA] = NULL
+#endif
+/* CUDA kernels (ops/cuda/*.cu). */
+ct_status ct__cuda_binary(ct__call *c); /* add, subtract, multiply, divide */
+ct_status ct__cuda_matmul(ct__call *c); /* cuBLAS */
+
 /* Runs an op. `out` receives n_out tensors owned by the innermost scope.
  * `dev` may be NULL (the inputs' device, else the default device). */
 ct_status ct__run(const ct__op *op, const char *api, int n_in, const ct_tensor *const *in,
