@@ -87,7 +87,7 @@ struct ct__op {
 #else
 #define CT__CUDA(fn) [CT_DEVICE_CUDA] = NULL
 #endif
-/* CUDA kernels (ops/cuda/*.cu). */
+/* CUDA kernels (in ops/cuda). */
 ct_status ct__cuda_binary(ct__call *c); /* add, subtract, multiply, divide */
 ct_status ct__cuda_matmul(ct__call *c); /* cuBLAS */
 
