@@ -75,8 +75,16 @@ ct_status ct__run(const ct__op *op, const char *api, int n_in, const ct_tensor *
     }
     if (!dev) dev = idev;
     if (!dev) dev = ct_default_device();
-    if (half != CT_FLOAT32 && !(op->flags & CT__OP_NATIVE_HALF))
+    if (half != CT_FLOAT32 && !(op->flags & CT__OP_NATIVE_HALF)) {
+        /* Casting to float32 first would hide a dtype mismatch between a
+         * 16-bit input and another float input: refuse it here. */
+        for (int i = 0; i < n_in; i++)
+            if (ct_dtype_is_float(in[i]->dtype) && in[i]->dtype != half)
+                return ct__error(CT_ERR_INVALID_ARGUMENT,
+                                 "%s: inputs have different dtypes: %s and %s (input %d; cast "
+                                 "one with ct_cast)", api, ct_dtype_name(half), CT__DESC(in[i]), i);
         return run_via_f32(op, api, n_in, in, attrs, attrs_size, n_out, out, dev, half);
+    }
 
     ct__spec spec_stack[8];
     ct__spec *spec = n_out <= 8 ? spec_stack : calloc((size_t)n_out, sizeof *spec);

@@ -22,6 +22,12 @@
 #define NUM_BINS 21
 #define FIRST_REGION (1u << 20)
 #define MAX_GROWTH_REGION ((size_t)1 << 30)
+/* Freed chunks up to SMALL_MAX bytes wait in exact-size lists instead of
+ * merging back, so the small tensors of eager code are recycled without
+ * splitting, merging or bookkeeping allocations (as PyTorch's caching
+ * allocator keeps small blocks apart). They merge when memory runs short. */
+#define SMALL_MAX (64 * 1024)
+#define NUM_SMALL (SMALL_MAX / MIN_CHUNK)
 
 typedef struct region {
     void *base;
@@ -33,7 +39,7 @@ typedef struct region {
 struct ct__chunk {
     char *ptr;
     size_t size;
-    bool in_use;
+    bool in_use;                    /* allocated, or parked in a small list */
     ct__chunk *prev, *next;         /* address neighbours in the region */
     ct__chunk *bin_prev, *bin_next; /* the free list of its bin         */
     region *reg;
@@ -43,6 +49,8 @@ struct ct__allocator {
     pthread_mutex_t mu;
     ct_device *dev;
     ct__chunk *bins[NUM_BINS];
+    ct__chunk *small[NUM_SMALL + 1]; /* parked chunks by size / MIN_CHUNK */
+    size_t small_bytes;
     region *regions;
     size_t next_region;
     bool growth, growth_locked;
@@ -81,6 +89,21 @@ static void bin_remove(ct__allocator *a, ct__chunk *c) {
     else a->bins[bin_of(c->size)] = c->bin_next;
     if (c->bin_next) c->bin_next->bin_prev = c->bin_prev;
     c->bin_prev = c->bin_next = NULL;
+}
+
+static void release_chunk(ct__allocator *a, ct__chunk *c);
+
+/* Returns every parked small chunk to the bins (merging neighbours). */
+static void flush_small(ct__allocator *a) {
+    for (int i = 0; i <= NUM_SMALL; i++) {
+        while (a->small[i]) {
+            ct__chunk *c = a->small[i];
+            a->small[i] = c->bin_next;
+            c->bin_next = NULL;
+            release_chunk(a, c);
+        }
+    }
+    a->small_bytes = 0;
 }
 
 static ct__chunk *best_fit(ct__allocator *a, size_t size) {
@@ -142,10 +165,12 @@ static bool grow(ct__allocator *a, size_t need) {
     size_t size = a->next_region > need ? a->next_region : need;
     if (a->st.reserved + size > a->st.limit) size = need; /* no room to double */
     if (a->st.reserved + size > a->st.limit) {
+        flush_small(a);
         release_free_regions(a);
         if (a->st.reserved + size > a->st.limit) return false;
     }
     if (!add_region(a, size)) {
+        flush_small(a);
         release_free_regions(a);
         if (!add_region(a, need)) return false;
     }
@@ -157,8 +182,27 @@ ct__chunk *ct__alloc(ct__allocator *a, size_t bytes, const char *what) {
     size_t size = bytes < MIN_CHUNK ? MIN_CHUNK : (bytes + MIN_CHUNK - 1) & ~(size_t)(MIN_CHUNK - 1);
     pthread_mutex_lock(&a->mu);
     a->growth_locked = true;
+    if (size <= SMALL_MAX && a->small[size / MIN_CHUNK]) {
+        ct__chunk *c = a->small[size / MIN_CHUNK];
+        a->small[size / MIN_CHUNK] = c->bin_next;
+        c->bin_next = NULL;
+        a->small_bytes -= c->size;
+        a->st.in_use += c->size;
+        if (a->st.in_use > a->st.peak_in_use) a->st.peak_in_use = a->st.in_use;
+        a->st.num_allocs++;
+        pthread_mutex_unlock(&a->mu);
+        return c;
+    }
     ct__chunk *c = best_fit(a, size);
+    if (!c && !a->growth && a->small_bytes) {
+        flush_small(a);
+        c = best_fit(a, size);
+    }
     if (!c && grow(a, size)) c = best_fit(a, size);
+    if (!c && a->small_bytes) {
+        flush_small(a);
+        c = best_fit(a, size);
+    }
     if (!c) {
         a->st.num_ooms++;
         ct_memory_stats st = a->st;
@@ -195,8 +239,22 @@ ct__chunk *ct__alloc(ct__allocator *a, size_t bytes, const char *what) {
 void ct__free(ct__allocator *a, ct__chunk *c) {
     if (!c) return;
     pthread_mutex_lock(&a->mu);
-    c->in_use = false;
     a->st.in_use -= c->size;
+    if (c->size <= SMALL_MAX) {
+        /* Park it (still counted as taken by its neighbours). */
+        c->bin_next = a->small[c->size / MIN_CHUNK];
+        a->small[c->size / MIN_CHUNK] = c;
+        a->small_bytes += c->size;
+    } else {
+        release_chunk(a, c);
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Marks c free, merges it with free neighbours and bins the result. Called
+ * with the lock held. */
+static void release_chunk(ct__allocator *a, ct__chunk *c) {
+    c->in_use = false;
     if (c->next && !c->next->in_use) { /* absorb the next chunk */
         ct__chunk *n = c->next;
         bin_remove(a, n);
@@ -215,7 +273,6 @@ void ct__free(ct__allocator *a, ct__chunk *c) {
         c = p;
     }
     bin_insert(a, c);
-    pthread_mutex_unlock(&a->mu);
 }
 
 void ct__allocator_stats(ct__allocator *a, ct_memory_stats *out) {
@@ -234,7 +291,10 @@ ct_status ct__allocator_set_limit(ct__allocator *a, size_t bytes) {
                        "new limit %zu", a->dev->name, a->st.in_use, bytes);
     } else {
         a->st.limit = bytes;
-        if (a->st.reserved > bytes) release_free_regions(a);
+        if (a->st.reserved > bytes) {
+            flush_small(a);
+            release_free_regions(a);
+        }
     }
     pthread_mutex_unlock(&a->mu);
     return st;
@@ -255,6 +315,7 @@ ct_status ct__allocator_set_growth(ct__allocator *a, bool growth) {
 
 void ct__allocator_empty_cache(ct__allocator *a) {
     pthread_mutex_lock(&a->mu);
+    flush_small(a);
     release_free_regions(a);
     pthread_mutex_unlock(&a->mu);
 }

@@ -105,6 +105,8 @@ ct_tensor *ct__tensor_view(const ct_tensor *src, int rank, const int64_t *shape,
                            size_t offset);
 /* Puts a caller-owned tensor into the innermost scope (if any). */
 ct_tensor *ct__scoped(ct_tensor *t);
+/* Drops a reference to a storage record (freeing its memory at zero). */
+void ct__storage_release(ct__storage *s);
 /* Drops a reference the runtime holds (not the scope's). */
 void ct__tensor_release(ct_tensor *t);
 static inline ct_tensor *ct__tensor_retain(ct_tensor *t) {

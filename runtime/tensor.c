@@ -16,8 +16,36 @@ int64_t ct__numel(int rank, const int64_t *shape) {
     return n;
 }
 
+/* Per-thread free lists of tensor headers and storage records: eager code
+ * makes and drops them by the thousand, and a scope ends by freeing a
+ * whole batch, which overflows malloc's own per-thread cache. */
+#define FREELIST_MAX 4096
+typedef struct freelist {
+    void *head;
+    int n;
+} freelist;
+static _Thread_local freelist tensor_free_list, storage_free_list;
+
+static void *fl_get(freelist *fl, size_t size) {
+    void *p = fl->head;
+    if (!p) return malloc(size);
+    fl->head = *(void **)p;
+    fl->n--;
+    return p;
+}
+
+static void fl_put(freelist *fl, void *p) {
+    if (fl->n >= FREELIST_MAX) {
+        free(p);
+        return;
+    }
+    *(void **)p = fl->head;
+    fl->head = p;
+    fl->n++;
+}
+
 static ct_tensor *tensor_struct(ct_dtype dt, int rank, const int64_t *shape) {
-    ct_tensor *t = malloc(sizeof *t);
+    ct_tensor *t = fl_get(&tensor_free_list, sizeof *t);
     if (!t) {
         ct__error(CT_ERR_OUT_OF_MEMORY, "out of host memory for a tensor header");
         return NULL;
@@ -42,12 +70,12 @@ ct_tensor *ct__tensor_alloc(ct_device *dev, ct_dtype dt, int rank, const int64_t
     ct_tensor *t = tensor_struct(dt, rank, shape);
     if (!t) return NULL;
     size_t bytes = (size_t)t->size * ct_dtype_size(dt);
-    ct__storage *s = malloc(sizeof *s);
+    ct__storage *s = fl_get(&storage_free_list, sizeof *s);
     ct__chunk *chunk = s ? ct__alloc(dev->alloc, bytes, what) : NULL;
     if (!chunk) {
         if (!s) ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of host memory", what);
-        free(s);
-        free(t);
+        if (s) fl_put(&storage_free_list, s);
+        fl_put(&tensor_free_list, t);
         atomic_fetch_sub_explicit(&live_tensors, 1, memory_order_relaxed);
         return NULL;
     }
@@ -70,19 +98,19 @@ ct_tensor *ct__tensor_view(const ct_tensor *src, int rank, const int64_t *shape,
     return t;
 }
 
-static void storage_release(ct__storage *s) {
+void ct__storage_release(ct__storage *s) {
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
         ct__free(s->dev->alloc, s->chunk);
-        free(s);
+        fl_put(&storage_free_list, s);
     }
 }
 
 void ct__tensor_release(ct_tensor *t) {
     if (!t) return;
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
-        if (t->storage) storage_release(t->storage);
+        if (t->storage) ct__storage_release(t->storage);
         atomic_fetch_sub_explicit(&live_tensors, 1, memory_order_relaxed);
-        free(t);
+        fl_put(&tensor_free_list, t);
     }
 }
 
@@ -98,10 +126,15 @@ struct ct__scope {
 
 static _Thread_local ct__scope *scope_top;
 static _Thread_local int scope_depth;
+/* Ended scopes, kept with their slot arrays for the next begin. */
+static _Thread_local ct__scope *scope_pool;
 
 void ct_scope_begin(void) {
-    ct__scope *s = calloc(1, sizeof *s);
+    ct__scope *s = scope_pool;
+    if (s) scope_pool = s->parent;
+    else s = calloc(1, sizeof *s);
     if (!s) abort(); /* a few bytes of host memory: nothing sane to do */
+    s->n = 0;
     s->parent = scope_top;
     scope_top = s;
     scope_depth++;
@@ -120,8 +153,13 @@ void ct_scope_end(void) {
     }
     scope_top = s->parent;
     scope_depth--;
-    free(s->items);
-    free(s);
+    if (s->cap > 65536) { /* do not hoard a huge slot array */
+        free(s->items);
+        s->items = NULL;
+        s->cap = 0;
+    }
+    s->parent = scope_pool;
+    scope_pool = s;
 }
 
 int ct_scope_depth(void) { return scope_depth; }

@@ -80,10 +80,7 @@ static void take_storage(ct_variable *v, const ct_tensor *t) {
     atomic_fetch_add_explicit(&t->storage->refs, 1, memory_order_relaxed);
     v->value->storage = t->storage;
     v->value->offset = t->offset;
-    if (atomic_fetch_sub_explicit(&old->refs, 1, memory_order_acq_rel) == 1) {
-        ct__free(old->dev->alloc, old->chunk);
-        free(old);
-    }
+    ct__storage_release(old);
 }
 
 ct_status ct_variable_assign(ct_variable *v, const ct_tensor *value) {

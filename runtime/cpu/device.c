@@ -47,6 +47,7 @@ static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 static void cpu_init(void) {
     cpu.alloc = ct__allocator_new(&cpu);
     if (!cpu.alloc) abort(); /* at start-up: no host memory at all */
+    (void)ct_get_num_threads(); /* apply the thread budget before any kernel runs */
 }
 
 ct_device *ct__cpu_device(void) {
