@@ -15,10 +15,17 @@ static ct_status infer_binary(ct__call *c) {
         if (a->dtype != CT_BOOL)
             return ct__call_error(c, CT_ERR_INVALID_ARGUMENT, "expected bool tensors, got %s",
                                   CT__DESC(a));
-    } else if (code != CT__EQ && code != CT__NE && (st = ct__need_numeric(c, a))) {
-        return st;
+    } else if (code != CT__EQ && code != CT__NE && a->dtype == CT_BOOL) {
+        return ct__call_error(c, CT_ERR_INVALID_ARGUMENT,
+                              "bool tensors are not supported (got %s); use the logical ops "
+                              "or cast with ct_cast", CT__DESC(a));
     }
     if ((code == CT__DIV || code == CT__RELU_GRAD) && (st = ct__need_float(c, a))) return st;
+    /* TF defines Pow and SquaredDifference for signed integers only. */
+    if ((code == CT__POW || code == CT__SQDIFF) && a->dtype == CT_UINT8)
+        return ct__call_error(c, CT_ERR_INVALID_ARGUMENT,
+                              "uint8 is not supported (got %s); cast to int32 or a float type",
+                              CT__DESC(a));
     int rank;
     int64_t shape[CT_MAX_RANK];
     if ((st = ct__broadcast_shapes(c, a->rank, a->shape, b->rank, b->shape, &rank, shape)))
@@ -41,37 +48,37 @@ static ct_status mul_grad(const ct__call *c, ct_tensor *const *dy, ct_tensor **d
     return ct__grad_status(dx, 2);
 }
 
+/* TF's _RealDivGrad: (dy / b, dy * ((-a / b) / b)). */
 static ct_status div_grad(const ct__call *c, ct_tensor *const *dy, ct_tensor **dx) {
     const ct_tensor *a = c->in[0], *b = c->in[1];
     dx[0] = ct__unbroadcast(ct_divide(dy[0], b), a->rank, a->shape);
-    /* d(a/b)/db = -a / b^2 = -(out / b) */
-    dx[1] = ct__unbroadcast(ct_negative(ct_multiply(dy[0], ct_divide(c->out[0], b))), b->rank,
+    dx[1] = ct__unbroadcast(ct_multiply(dy[0], ct_divide(ct_divide(ct_negative(a), b), b)),
+                            b->rank, b->shape);
+    return ct__grad_status(dx, 2);
+}
+
+/* TF: FloorDiv has no gradient (None, None); FloorMod's is
+ * (dy, dy * -floor_div(a, b)). Integer calls never reach here. */
+static ct_status floor_grad(const ct__call *c, ct_tensor *const *dy, ct_tensor **dx) {
+    dx[0] = dx[1] = NULL;
+    if (c->op->code != CT__FLOORMOD) return CT_OK;
+    const ct_tensor *a = c->in[0], *b = c->in[1];
+    dx[0] = ct__unbroadcast(dy[0], a->rank, a->shape);
+    dx[1] = ct__unbroadcast(ct_multiply(dy[0], ct_negative(ct_floordiv(a, b))), b->rank,
                             b->shape);
     return ct__grad_status(dx, 2);
 }
 
-static ct_status floor_grad_none(const ct__call *c, ct_tensor *const *dy, ct_tensor **dx) {
-    (void)dy;
-    /* TF: FloorDiv has no gradient; FloorMod's is (dy, -dy * floor(a / b)). */
-    if (c->op->code == CT__FLOORMOD && ct_dtype_is_float(c->in[0]->dtype)) {
-        const ct_tensor *a = c->in[0], *b = c->in[1];
-        dx[0] = ct__unbroadcast(dy[0], a->rank, a->shape);
-        dx[1] = ct__unbroadcast(ct_multiply(ct_negative(dy[0]), ct_floordiv(a, b)), b->rank,
-                                b->shape);
-        return ct__grad_status(dx, 2);
-    }
-    return CT_OK;
-}
-
+/* TF's _PowGrad: dx = dy * y * x^(y-1); dy' = dy * z * log(x) where x > 0
+ * and 0 elsewhere (no false singularity at x = 0). */
 static ct_status pow_grad(const ct__call *c, ct_tensor *const *dy, ct_tensor **dx) {
     const ct_tensor *x = c->in[0], *y = c->in[1];
     ct_tensor *one = ct_scalar_of(x->dtype, 1), *zero = ct_zeros_like(x);
-    /* dx = dy * y * x^(y-1); dy' = dy * x^y * log(x) where x > 0 (TF). */
-    dx[0] = ct__unbroadcast(ct_multiply(dy[0], ct_multiply(y, ct_pow(x, ct_subtract(y, one)))),
+    dx[0] = ct__unbroadcast(ct_multiply(ct_multiply(dy[0], y), ct_pow(x, ct_subtract(y, one))),
                             x->rank, x->shape);
-    ct_tensor *logx = ct_where(ct_greater(x, zero), ct_log(ct_where(ct_greater(x, zero), x,
-                                                                    ct_ones_like(x))), zero);
-    dx[1] = ct__unbroadcast(ct_multiply(dy[0], ct_multiply(c->out[0], logx)), y->rank, y->shape);
+    ct_tensor *mask = ct_greater(x, zero);
+    ct_tensor *logx = ct_where(mask, ct_log(ct_where(mask, x, ct_ones_like(x))), zero);
+    dx[1] = ct__unbroadcast(ct_multiply(ct_multiply(dy[0], c->out[0]), logx), y->rank, y->shape);
     return ct__grad_status(dx, 2);
 }
 
@@ -106,8 +113,8 @@ BINARY_OP(ct__op_add, "AddV2", CT__ADD, add_grad, 0)
 BINARY_OP(ct__op_sub, "Sub", CT__SUB, add_grad, 0)
 BINARY_OP(ct__op_mul, "Mul", CT__MUL, mul_grad, 0)
 BINARY_OP(ct__op_div, "RealDiv", CT__DIV, div_grad, 0)
-BINARY_OP(ct__op_floordiv, "FloorDiv", CT__FLOORDIV, floor_grad_none, 0)
-BINARY_OP(ct__op_floormod, "FloorMod", CT__FLOORMOD, floor_grad_none, 0)
+BINARY_OP(ct__op_floordiv, "FloorDiv", CT__FLOORDIV, floor_grad, 0)
+BINARY_OP(ct__op_floormod, "FloorMod", CT__FLOORMOD, floor_grad, 0)
 BINARY_OP(ct__op_pow, "Pow", CT__POW, pow_grad, 0)
 BINARY_OP(ct__op_max, "Maximum", CT__MAX, minmax_grad, 0)
 BINARY_OP(ct__op_min, "Minimum", CT__MIN, minmax_grad, 0)
@@ -126,12 +133,22 @@ BINARY_OP(ct__op_xor, "LogicalXor", CT__XOR, NULL, CT__OP_NOT_DIFFERENTIABLE)
 static ct_status relu_grad_grad(const ct__call *c, ct_tensor *const *dy, ct_tensor **dx) {
     const ct_tensor *in[2] = {dy[0], c->in[1]};
     dx[0] = ct__run1(&ct__op_relu_grad, "ReluGrad", 2, in, NULL, 0);
-    dx[1] = NULL; /* piecewise constant in x */
-    return dx[0] ? CT_OK : ct_last_status();
+    dx[1] = ct_zeros_like(c->in[1]); /* piecewise constant in x; TF gives zeros */
+    return ct__grad_status(dx, 2);
 }
+
+static bool is_half(ct_dtype dt) { return dt == CT_FLOAT16 || dt == CT_BFLOAT16; }
 
 static ct_tensor *bin(const ct__op *op, const char *api, const ct_tensor *a, const ct_tensor *b) {
     const ct_tensor *in[2] = {a, b};
+    /* ct__run computes 16-bit floats in float32 before infer sees them, so
+     * a float16/bfloat16 dtype mismatch must be caught here. */
+    if (a && b && a->dtype != b->dtype && (is_half(a->dtype) || is_half(b->dtype))) {
+        ct__error(CT_ERR_INVALID_ARGUMENT,
+                  "%s: inputs have different dtypes: %s and %s (cast one with ct_cast)", api,
+                  CT__DESC(a), CT__DESC(b));
+        return NULL;
+    }
     return ct__run1(op, api, 2, in, NULL, 0);
 }
 
@@ -174,12 +191,15 @@ static ct_status infer_unary(ct__call *c) {
         if (a->dtype != CT_BOOL)
             st = ct__call_error(c, CT_ERR_INVALID_ARGUMENT, "expected a bool tensor, got %s",
                                 CT__DESC(a));
-    } else if (code == CT__NEG || code == CT__ABS || code == CT__SIGN || code == CT__RELU) {
+    } else if (code == CT__RELU || code == CT__SQUARE) {
+        if (a->dtype == CT_BOOL) /* TF's Relu and Square take every real type */
+            st = ct__call_error(c, CT_ERR_INVALID_ARGUMENT, "expected a numeric tensor, got %s",
+                                CT__DESC(a));
+    } else if (code == CT__NEG || code == CT__ABS || code == CT__SIGN || code == CT__ROUND) {
+        /* TF registers these for signed types: no uint8 Neg, Abs or Sign. */
         if (a->dtype == CT_BOOL || a->dtype == CT_UINT8)
             st = ct__call_error(c, CT_ERR_INVALID_ARGUMENT, "expected a signed numeric tensor, got %s",
                                 CT__DESC(a));
-    } else if (code == CT__SQUARE) {
-        st = ct__need_numeric(c, a);
     } else {
         st = ct__need_float(c, a);
     }
@@ -201,22 +221,22 @@ UNARY_GRAD(neg_grad, ct_negative(dy[0]))
 UNARY_GRAD(abs_grad, ct_multiply(dy[0], ct_sign(X)))
 UNARY_GRAD(sign_grad, ct_zeros_like(X))
 UNARY_GRAD(sqrt_grad, ct_divide(ct_multiply(dy[0], ct_scalar_of(X->dtype, 0.5)), Y))
-UNARY_GRAD(rsqrt_grad, ct_multiply(ct_multiply(dy[0], ct_scalar_of(X->dtype, -0.5)),
-                                   ct_multiply(Y, ct_square(Y))))
+UNARY_GRAD(rsqrt_grad, ct_multiply(ct_multiply(ct_scalar_of(X->dtype, -0.5), ct_multiply(dy[0], Y)),
+                                   ct_square(Y)))
 UNARY_GRAD(square_grad, ct_multiply(dy[0], ct_multiply(ct_scalar_of(X->dtype, 2), X)))
-UNARY_GRAD(recip_grad, ct_negative(ct_multiply(dy[0], ct_square(Y))))
+UNARY_GRAD(recip_grad, ct_multiply(ct_multiply(ct_negative(dy[0]), Y), Y))
 UNARY_GRAD(exp_grad, ct_multiply(dy[0], Y))
-UNARY_GRAD(expm1_grad, ct_multiply(dy[0], ct_add(Y, ONE)))
-UNARY_GRAD(log_grad, ct_divide(dy[0], X))
-UNARY_GRAD(log1p_grad, ct_divide(dy[0], ct_add(X, ONE)))
+UNARY_GRAD(expm1_grad, ct_multiply(dy[0], ct_exp(X)))
+UNARY_GRAD(log_grad, ct_multiply(dy[0], ct_reciprocal(X)))
+UNARY_GRAD(log1p_grad, ct_multiply(dy[0], ct_reciprocal(ct_add(ONE, X))))
 UNARY_GRAD(sin_grad, ct_multiply(dy[0], ct_cos(X)))
 UNARY_GRAD(cos_grad, ct_negative(ct_multiply(dy[0], ct_sin(X))))
 UNARY_GRAD(tanh_grad, ct_multiply(dy[0], ct_subtract(ONE, ct_square(Y))))
-UNARY_GRAD(sigmoid_grad, ct_multiply(dy[0], ct_multiply(Y, ct_subtract(ONE, Y))))
+UNARY_GRAD(sigmoid_grad, ct_multiply(ct_multiply(dy[0], Y), ct_subtract(ONE, Y)))
 UNARY_GRAD(relu_grad, bin(&ct__op_relu_grad, "ReluGrad", dy[0], X))
 UNARY_GRAD(softplus_grad, ct_multiply(dy[0], ct_sigmoid(X)))
-UNARY_GRAD(erf_grad, ct_multiply(dy[0], ct_multiply(ct_scalar_of(X->dtype, 1.1283791670955126),
-                                                    ct_exp(ct_negative(ct_square(X))))))
+UNARY_GRAD(erf_grad, ct_multiply(ct_multiply(dy[0], ct_scalar_of(X->dtype, 1.1283791670955126)),
+                                  ct_exp(ct_negative(ct_square(X)))))
 
 static ct_status no_grad(const ct__call *c, ct_tensor *const *dy, ct_tensor **dx) {
     (void)c;

@@ -53,7 +53,11 @@ typedef void (*bin_fn)(const void *a, const void *b, void *o, const ct__bplan *p
         OT *o = vo;                                                                        \
         int r = p->rank;                                                                   \
         int64_t inner = p->shape[r - 1], idx[CT_MAX_RANK] = {0};                           \
-        int64_t row = start / inner, col = start % inner, oa = 0, ob = 0;                  \
+        int64_t row = 0, col = start, oa = 0, ob = 0;                                      \
+        if (r > 1) { /* flat loops skip the divisions */                                   \
+            row = start / inner;                                                           \
+            col = start % inner;                                                           \
+        }                                                                                  \
         for (int d = r - 2; d >= 0; d--) {                                                 \
             idx[d] = row % p->shape[d];                                                    \
             row /= p->shape[d];                                                            \
@@ -102,12 +106,17 @@ typedef void (*bin_fn)(const void *a, const void *b, void *o, const ct__bplan *p
         }                                                                                  \
     }
 
-/* Integer helpers with Python's rounding (and no UB on INT_MIN / -1). */
-#define IFLOORDIV(T, x, y)                                                                 \
-    ((y) == -1 ? (T)(0 - (x)) : (T)((x) / (y) - (((x) % (y) != 0) && (((x) < 0) != ((y) < 0)))))
+/* Integer helpers with Python's rounding. y == -1 is taken apart so that
+ * INT_MIN // -1 wraps (as TF's two's-complement result) instead of trapping;
+ * U is the unsigned type of T. Zero divisors are refused before the loop. */
+#define IFLOORDIV(T, U, x, y)                                                              \
+    ((y) == -1 ? (T)(U)(0 - (U)(x))                                                      \
+               : (T)((x) / (y) - (((x) % (y) != 0) && (((x) < 0) != ((y) < 0)))))
 #define IFLOORMOD(T, x, y)                                                                 \
-    ((y) == -1 ? (T)0 : (T)((x) % (y) + ((((x) % (y)) != 0 && ((((x) % (y)) < 0) != ((y) < 0))) ? (y) : 0)))
+    ((y) == -1 ? (T)0                                                                     \
+               : (T)((x) % (y) + ((((x) % (y)) != 0 && ((((x) % (y)) < 0) != ((y) < 0))) ? (y) : 0)))
 
+/* TF's FloorMod on floats: fmod, moved into the divisor's sign. */
 static inline double fmod_floor(double x, double y) {
     double m = fmod(x, y);
     return m != 0 && ((y < 0) != (m < 0)) ? m + y : m;
@@ -116,11 +125,11 @@ static inline float fmodf_floor(float x, float y) {
     float m = fmodf(x, y);
     return m != 0 && ((y < 0) != (m < 0)) ? m + y : m;
 }
+/* x^y for y >= 0 by squaring, in unsigned arithmetic so overflow wraps as
+ * TF's does; negative exponents are refused before the loop. */
 static inline int64_t ipow64(int64_t x, int64_t y) {
-    int64_t r = 1;
     uint64_t ux = (uint64_t)x, ur = 1;
-    (void)r;
-    while (y > 0) { /* unsigned arithmetic: overflow wraps as TF's does */
+    while (y > 0) {
         if (y & 1) ur *= ux;
         ux *= ux;
         y >>= 1;
@@ -147,7 +156,7 @@ static inline int64_t ipow64(int64_t x, int64_t y) {
     DEFINE_BIN(max_##SUF, T, T, FMAX(x, y))                                              \
     DEFINE_BIN(min_##SUF, T, T, FMIN(x, y))                                              \
     DEFINE_BIN(sqdiff_##SUF, T, T, (x - y) * (x - y))                                    \
-    DEFINE_BIN(relugrad_##SUF, T, T, y > 0 ? x : 0)
+    DEFINE_BIN(relugrad_##SUF, T, T, x * (T)(y > 0)) /* TF: dy * (x > 0) */
 
 ARITH_FLOAT(f32, float, f)
 ARITH_FLOAT(f64, double, )
@@ -158,14 +167,18 @@ ARITH_FLOAT(f64, double, )
     DEFINE_BIN(mul_##SUF, T, T, WRAP(T, U, (U)x * (U)y))                                 \
     DEFINE_BIN(floordiv_##SUF, T, T, FDIV)                                               \
     DEFINE_BIN(floormod_##SUF, T, T, FMOD)                                               \
-    DEFINE_BIN(pow_##SUF, T, T, (T)ipow64((int64_t)x, (int64_t)y))                       \
     DEFINE_BIN(max_##SUF, T, T, IMAX(x, y))                                              \
-    DEFINE_BIN(min_##SUF, T, T, IMIN(x, y))                                              \
+    DEFINE_BIN(min_##SUF, T, T, IMIN(x, y))
+/* Pow and SquaredDifference exist for signed integers only in TF. */
+#define ARITH_SIGNED(SUF, T, U)                                                           \
+    DEFINE_BIN(pow_##SUF, T, T, (T)ipow64((int64_t)x, (int64_t)y))                       \
     DEFINE_BIN(sqdiff_##SUF, T, T, WRAP(T, U, ((U)x - (U)y) * ((U)x - (U)y)))
 
-ARITH_INT(i32, int32_t, uint32_t, IFLOORDIV(int32_t, x, y), IFLOORMOD(int32_t, x, y))
-ARITH_INT(i64, int64_t, uint64_t, IFLOORDIV(int64_t, x, y), IFLOORMOD(int64_t, x, y))
+ARITH_INT(i32, int32_t, uint32_t, IFLOORDIV(int32_t, uint32_t, x, y), IFLOORMOD(int32_t, x, y))
+ARITH_INT(i64, int64_t, uint64_t, IFLOORDIV(int64_t, uint64_t, x, y), IFLOORMOD(int64_t, x, y))
 ARITH_INT(u8, uint8_t, uint8_t, x / y, x % y)
+ARITH_SIGNED(i32, int32_t, uint32_t)
+ARITH_SIGNED(i64, int64_t, uint64_t)
 
 #define COMPARE(SUF, T)                                                                   \
     DEFINE_BIN(eq_##SUF, T, bool, x == y)                                                \
@@ -205,8 +218,9 @@ static const bin_fn bin_table[CT__NUM_BINARY][NDT] = {
     [CT__ADD] = ROW_ARITH(add),       [CT__SUB] = ROW_ARITH(sub),
     [CT__MUL] = ROW_ARITH(mul),       [CT__DIV] = {div_f32, div_f64},
     [CT__FLOORDIV] = ROW_ARITH(floordiv), [CT__FLOORMOD] = ROW_ARITH(floormod),
-    [CT__POW] = ROW_ARITH(pow),       [CT__MAX] = ROW_ARITH(max),
-    [CT__MIN] = ROW_ARITH(min),       [CT__SQDIFF] = ROW_ARITH(sqdiff),
+    [CT__POW] = {pow_f32, pow_f64, pow_i32, pow_i64},
+    [CT__MAX] = ROW_ARITH(max),       [CT__MIN] = ROW_ARITH(min),
+    [CT__SQDIFF] = {sqdiff_f32, sqdiff_f64, sqdiff_i32, sqdiff_i64},
     [CT__RELU_GRAD] = {relugrad_f32, relugrad_f64},
     [CT__EQ] = ROW_CMP(eq), [CT__NE] = ROW_CMP(ne), [CT__LT] = ROW_CMP(lt),
     [CT__LE] = ROW_CMP(le), [CT__GT] = ROW_CMP(gt), [CT__GE] = ROW_CMP(ge),
@@ -231,17 +245,49 @@ static void run_split(bin_fn fn, const void *a, const void *b, void *o, const ct
     }
 }
 
-static ct_status check_int_divisor(ct__call *c) {
+/* Index of the first element of b that is zero (want_neg false) or
+ * negative (want_neg true), or -1. */
+static int64_t find_bad_int(const ct_tensor *b, bool want_neg) {
+    const void *d = ct__data(b);
+    int64_t n = b->size;
+#define FIND_BAD(T)                                                                        \
+    do {                                                                                   \
+        const T *v = d;                                                                    \
+        for (int64_t i = 0; i < n; i++)                                                    \
+            if (want_neg ? v[i] < 0 : v[i] == 0) return i;                                 \
+    } while (0)
+    switch (b->dtype) {
+    case CT_INT32: FIND_BAD(int32_t); break;
+    case CT_INT64: FIND_BAD(int64_t); break;
+    case CT_UINT8: if (!want_neg) FIND_BAD(uint8_t); break;
+    default: break;
+    }
+#undef FIND_BAD
+    return -1;
+}
+
+/* TF's integer kernels refuse a zero divisor (FloorDiv, FloorMod) and a
+ * negative exponent (Pow) anywhere in the second input. */
+static ct_status check_int_operand(ct__call *c) {
     const ct_tensor *b = c->in[1];
     int code = c->op->code;
-    if ((code != CT__FLOORDIV && code != CT__FLOORMOD) || !ct_dtype_is_integer(b->dtype))
-        return CT_OK;
-    const void *d = ct__data(b);
-    for (int64_t i = 0; i < b->size; i++)
-        if (ct__load(d, b->dtype, i) == 0)
+    if (!ct_dtype_is_integer(b->dtype)) return CT_OK;
+    if (code == CT__FLOORDIV || code == CT__FLOORMOD) {
+        int64_t i = find_bad_int(b, false);
+        if (i >= 0)
             return ct__call_error(c, CT_ERR_INVALID_ARGUMENT,
                                   "integer division by zero (divisor %s, element %lld)",
                                   CT__DESC(b), (long long)i);
+    } else if (code == CT__POW) {
+        int64_t i = find_bad_int(b, true);
+        if (i < 0) return CT_OK;
+        long long v = b->dtype == CT_INT32 ? ((const int32_t *)ct__data(b))[i]
+                                           : ((const int64_t *)ct__data(b))[i];
+        return ct__call_error(c, CT_ERR_INVALID_ARGUMENT,
+                              "integers to negative integer powers are not allowed (exponent "
+                              "%s, element %lld is %lld); cast to a float type first",
+                              CT__DESC(b), (long long)i, v);
+    }
     return CT_OK;
 }
 
@@ -252,10 +298,20 @@ ct_status ct__cpu_binary(ct__call *c) {
     if (!fn)
         return ct__call_error(c, CT_ERR_UNIMPLEMENTED, "no CPU kernel for %s", CT__DESC(a));
     if (o->size == 0) return CT_OK;
-    ct_status st = check_int_divisor(c);
+    ct_status st = check_int_operand(c);
     if (st) return st;
     ct__bplan p;
-    ct__bplan_make(&p, a, b, o);
+    int64_t n = o->size;
+    if ((a->size == n || a->size == 1) && (b->size == n || b->size == 1)) {
+        /* Equal shapes or a scalar side: one flat loop, no plan to build.
+         * (An input with as many elements as the output has its layout.) */
+        p.rank = 1;
+        p.shape[0] = p.total = n;
+        p.sa[0] = a->size == n ? 1 : 0;
+        p.sb[0] = b->size == n ? 1 : 0;
+    } else {
+        ct__bplan_make(&p, a, b, o);
+    }
     int code = c->op->code;
     int64_t cost = code == CT__POW || code == CT__FLOORMOD ? 20 : code == CT__FLOORDIV ? 8 : 1;
     run_split(fn, ct__data(a), ct__data(b), ct__data(o), &p, cost);
@@ -278,9 +334,17 @@ typedef void (*un_fn)(const void *a, void *o, int64_t start, int64_t end);
 
 static inline float sigmoidf(float x) { return x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x)); }
 static inline double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
-/* softplus(x) = log(1 + e^x) without overflow, as TF's kernel. */
-static inline double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
-static inline float softplusf(float x) { return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x)); }
+/* softplus(x) = log(1 + e^x) as TF's kernel computes it: x where e^x would
+ * overflow and the correction is below epsilon, e^x where it is tiny, the
+ * formula between. The threshold is log(epsilon) + 2. */
+static inline double softplus(double x) {
+    const double th = -34.043653389117154; /* log(DBL_EPSILON) + 2 */
+    return x > -th ? x : x < th ? exp(x) : log1p(exp(x));
+}
+static inline float softplusf(float x) {
+    const float th = -13.942385f; /* log(FLT_EPSILON) + 2 */
+    return x > -th ? x : x < th ? expf(x) : log1pf(expf(x));
+}
 
 #define UNARY_FLOAT(SUF, T, FL)                                                            \
     DEFINE_UN(neg_##SUF, T, T, -x)                                                        \
@@ -298,7 +362,7 @@ static inline float softplusf(float x) { return x > 0 ? x + log1pf(expf(-x)) : l
     DEFINE_UN(cos_##SUF, T, T, cos##FL(x))                                                \
     DEFINE_UN(tanh_##SUF, T, T, tanh##FL(x))                                              \
     DEFINE_UN(sigmoid_##SUF, T, T, sigmoid##FL(x))                                        \
-    DEFINE_UN(relu_##SUF, T, T, x > 0 ? x : 0)                                            \
+    DEFINE_UN(relu_##SUF, T, T, x < 0 ? 0 : x) /* NaN, -0 pass: TF's max(x, 0) */       \
     DEFINE_UN(softplus_##SUF, T, T, softplus##FL(x))                                      \
     DEFINE_UN(erf_##SUF, T, T, erf##FL(x))                                                \
     DEFINE_UN(floor_##SUF, T, T, floor##FL(x))                                            \
@@ -316,11 +380,13 @@ UNARY_FLOAT(f64, double, )
     DEFINE_UN(abs_##SUF, T, T, x < 0 ? WRAP(T, U, 0 - (U)x) : x)                          \
     DEFINE_UN(sign_##SUF, T, T, (x > 0) - (x < 0))                                        \
     DEFINE_UN(square_##SUF, T, T, WRAP(T, U, (U)x * (U)x))                                \
-    DEFINE_UN(relu_##SUF, T, T, x > 0 ? x : 0)
+    DEFINE_UN(relu_##SUF, T, T, x > 0 ? x : 0)                                            \
+    DEFINE_UN(round_##SUF, T, T, x)
 
 UNARY_INT(i32, int32_t, uint32_t)
 UNARY_INT(i64, int64_t, uint64_t)
 DEFINE_UN(square_u8, uint8_t, uint8_t, (uint8_t)(x * x))
+DEFINE_UN(relu_u8, uint8_t, uint8_t, x)
 DEFINE_UN(not_b, bool, bool, !x)
 
 #define UROW_F(n) {n##_f32, n##_f64}
@@ -332,8 +398,9 @@ static const un_fn un_table[CT__NUM_UNARY][NDT] = {
     [CT__RECIP] = UROW_F(recip), [CT__EXP] = UROW_F(exp), [CT__EXPM1] = UROW_F(expm1),
     [CT__LOG] = UROW_F(log), [CT__LOG1P] = UROW_F(log1p), [CT__SIN] = UROW_F(sin),
     [CT__COS] = UROW_F(cos), [CT__TANH] = UROW_F(tanh), [CT__SIGMOID] = UROW_F(sigmoid),
-    [CT__RELU] = UROW_I(relu), [CT__SOFTPLUS] = UROW_F(softplus), [CT__ERF] = UROW_F(erf),
-    [CT__FLOOR] = UROW_F(floor), [CT__CEIL] = UROW_F(ceil), [CT__ROUND] = UROW_F(round),
+    [CT__RELU] = {relu_f32, relu_f64, relu_i32, relu_i64, relu_u8},
+    [CT__SOFTPLUS] = UROW_F(softplus), [CT__ERF] = UROW_F(erf),
+    [CT__FLOOR] = UROW_F(floor), [CT__CEIL] = UROW_F(ceil), [CT__ROUND] = UROW_I(round),
     [CT__ISNAN] = UROW_F(isnan), [CT__ISINF] = UROW_F(isinf),
     [CT__ISFINITE] = UROW_F(isfinite), [CT__NOT] = {[B] = not_b},
 };
