@@ -67,7 +67,7 @@ ct_tensor *ct_squeeze(const ct_tensor *t, const int *axes, int naxes) {
     if (!t) return ct_reshape(t, 0, NULL);
     ct__call c = {.api = "ct_squeeze"};
     unsigned mask = 0;
-    bool all = !axes || naxes < 0;
+    bool all = !axes || naxes <= 0; /* TF: axis=[] squeezes every size-1 axis */
     if (!all && ct__axes_mask(&c, axes, naxes, t->rank, &mask)) return NULL;
     shape_attrs a = {0};
     for (int i = 0; i < t->rank; i++) {
