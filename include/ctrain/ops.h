@@ -125,7 +125,7 @@ ct_tensor *ct_slice(const ct_tensor *t, const int64_t *begin, const int64_t *siz
 /* One item of a numpy index expression. */
 typedef enum {
     CT_IX_RANGE = 0,  /* start:stop:step                 */
-    CT_IX_INDEX,      /* a single index: removes the axis */
+    CT_IX_INDEX,      /* a single index (in .start): removes the axis */
     CT_IX_NEWAXIS,    /* None / tf.newaxis                */
     CT_IX_ELLIPSIS,   /* ...                              */
 } ct_index_kind;
