@@ -1,0 +1,67 @@
+/* MatMul (BatchMatMulV2): the attributes and the shape rule shared by the
+ * definition (ops/matmul.c) and the kernels (ops/cpu/matmul.c, ops/cuda).
+ *
+ * Shapes: a is [..., M, K] (or [..., K, M] with transpose_a), b is
+ * [..., K, N] (or [..., N, K] with transpose_b); the batch dims ("...")
+ * broadcast by numpy's rules and the output is [batch..., M, N]. */
+#ifndef CT_OPS_MATMUL_H
+#define CT_OPS_MATMUL_H
+
+#include "ops/op.h"
+
+typedef struct {
+    bool transpose_a, transpose_b;
+} ct__matmul_attrs;
+
+/* The geometry of one matmul call, derived from the inputs and attrs. */
+typedef struct ct__matmul_dims {
+    int64_t m, n, k;          /* out[b] = op(a[b]) [m, k] x op(b[b]) [k, n]       */
+    int64_t batch;            /* number of output matrices                        */
+    int brank;                /* rank of the broadcast batch shape                */
+    int64_t bshape[CT_MAX_RANK];
+    int64_t a_batch, b_batch; /* number of matrices stored in a and in b          */
+} ct__matmul_dims;
+
+/* Fills d from a call's inputs (shapes already validated by infer). */
+void ct__matmul_dims_of(const ct__call *c, ct__matmul_dims *d);
+/* The index of output matrix `i`'s operand in a (which = 0) or b (which =
+ * 1), following the broadcast of the batch dims. */
+int64_t ct__matmul_batch_index(const ct__call *c, const ct__matmul_dims *d, int which, int64_t i);
+
+extern const ct__op ct__op_matmul;
+/* The CPU kernel (ops/cpu/matmul.c). */
+ct_status ct__cpu_matmul(ct__call *c);
+
+
+/* ---- tf.linalg (ops/linalg.c, kernels in ops/cpu/linalg.c) ----------------- */
+
+/* One attribute struct for the linalg family; each op reads its fields. */
+typedef struct {
+    bool adjoint;       /* MatrixSolve, MatrixTriangularSolve                  */
+    bool lower;         /* MatrixTriangularSolve                               */
+    bool full_matrices; /* Qr, Svd                                             */
+    bool compute_uv;    /* Svd                                                 */
+    int axis0, axis1;   /* norm helpers: the (normalised) axes they work on    */
+} ct__linalg_attrs;
+
+ct_status ct__cpu_matrix_transpose(ct__call *c);
+ct_status ct__cpu_matrix_inverse(ct__call *c);
+ct_status ct__cpu_matrix_determinant(ct__call *c);
+ct_status ct__cpu_log_matrix_determinant(ct__call *c);
+ct_status ct__cpu_trace(ct__call *c);
+ct_status ct__cpu_cholesky(ct__call *c);
+ct_status ct__cpu_eigh(ct__call *c);
+ct_status ct__cpu_eig(ct__call *c);
+ct_status ct__cpu_lu(ct__call *c);
+ct_status ct__cpu_qr(ct__call *c);
+ct_status ct__cpu_svd(ct__call *c);
+ct_status ct__cpu_matrix_solve(ct__call *c);
+ct_status ct__cpu_triangular_solve(ct__call *c);
+/* Max over axis0, kept as size 1 (NaN propagates). */
+ct_status ct__cpu_norm_max(ct__call *c);
+/* Largest singular value of the matrices on axes (axis0, axis1), which are
+ * kept as size 1; and the gradient direction of that value (x's shape). */
+ct_status ct__cpu_matrix_norm2(ct__call *c);
+ct_status ct__cpu_matrix_norm2_dir(ct__call *c);
+
+#endif
