@@ -24,8 +24,10 @@ int ct_device_count(ct_device_kind kind) {
 ct_device *ct_device_get(ct_device_kind kind, int index) {
     ct_device *d = NULL;
     if (kind == CT_DEVICE_CPU && index == 0) d = ct__cpu_device();
-    else if (kind == CT_DEVICE_CUDA && index >= 0 && index < ct__cuda_device_count())
+    else if (kind == CT_DEVICE_CUDA && index >= 0 && index < ct__cuda_device_count()) {
         d = ct__cuda_device(index);
+        if (!d) return NULL; /* the error names the CUDA call that failed */
+    }
     if (!d)
         ct__error(CT_ERR_NOT_FOUND, "ct_device_get: no %s device %d (%d visible)",
                   kind == CT_DEVICE_CUDA ? "GPU" : kind == CT_DEVICE_CPU ? "CPU" : "unknown",

@@ -143,10 +143,11 @@ int ct__threads_for(int64_t n, int64_t cost_per_elem);
 
 /* Philox 4x32-10 on (key, counter): four 32-bit outputs. */
 void ct__philox(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]);
-/* The (seed, seed2) pair TF's rule gives the next random op (op_seed 0
- * means none was given), and how many draws that pair has made before
- * (so a seeded op called again continues its stream). Key the generator
- * with seed, start its counter at seed2 and call << 32... (see random.c). */
+/* The (seed, seed2) pair TF's rule (random_seed.get_seed) gives the next
+ * random op (op_seed 0 means none was given), and for an op-seeded pair
+ * how many draws it has made since the last set_seed (0 otherwise).
+ * random.c reserves 256 samples per output element per call, as TF's
+ * kernels do, to continue a seeded op's stream. */
 void ct__random_seeds(int64_t op_seed, uint64_t *seed, uint64_t *seed2, uint64_t *call);
 
 /* ---- tape hooks (tape.c) -------------------------------------------------- */

@@ -45,6 +45,13 @@ void ct__philox(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]) {
 /* TF's global seed state: set_seed fixes the graph seed and restarts the
  * op-seed counter; with no global seed, ops without a seed draw fresh. */
 #define DEFAULT_GRAPH_SEED 87654321
+#define MAXINT32 2147483647
+
+/* TF's _truncate_seed: Python's seed % (2^31 - 1), never negative. */
+static uint64_t truncate_seed(int64_t s) {
+    int64_t m = s % MAXINT32;
+    return (uint64_t)(m < 0 ? m + MAXINT32 : m);
+}
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static bool have_global;
 static int64_t global_seed;
@@ -105,11 +112,11 @@ static uint64_t splitmix(uint64_t x) {
 void ct__random_seeds(int64_t op_seed, uint64_t *seed, uint64_t *seed2, uint64_t *call) {
     pthread_mutex_lock(&mu);
     if (have_global) {
-        *seed = (uint64_t)global_seed;
-        *seed2 = op_seed ? (uint64_t)op_seed : (uint64_t)++op_counter;
+        *seed = truncate_seed(global_seed);
+        *seed2 = truncate_seed(op_seed ? op_seed : ++op_counter);
     } else if (op_seed) {
         *seed = DEFAULT_GRAPH_SEED;
-        *seed2 = (uint64_t)op_seed;
+        *seed2 = truncate_seed(op_seed);
     } else {
         /* Fresh numbers each run: time, pid and a counter. */
         struct timespec ts;
@@ -118,6 +125,9 @@ void ct__random_seeds(int64_t op_seed, uint64_t *seed, uint64_t *seed2, uint64_t
         *seed = splitmix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ n);
         *seed2 = splitmix(*seed ^ (uint64_t)getpid());
     }
-    *call = next_call(*seed, *seed2);
+    if (*seed == 0 && *seed2 == 0) *seed2 = MAXINT32; /* TF avoids the all-zero key */
+    /* Only pairs an op seed named can come back before the next set_seed;
+     * recording the others would only fill the table. */
+    *call = op_seed ? next_call(*seed, *seed2) : 0;
     pthread_mutex_unlock(&mu);
 }

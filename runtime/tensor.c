@@ -1,6 +1,7 @@
 /* Tensors, their storage, reference counts and scopes. */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,13 +127,36 @@ struct ct__scope {
 
 static _Thread_local ct__scope *scope_top;
 static _Thread_local int scope_depth;
-/* Ended scopes, kept with their slot arrays for the next begin. */
+/* Ended scopes, kept with their slot arrays for the next begin; a thread
+ * key frees them when the thread exits. */
 static _Thread_local ct__scope *scope_pool;
+static pthread_key_t pool_key;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_free(void *p) {
+    for (ct__scope *s = p, *next; s; s = next) {
+        next = s->parent;
+        free(s->items);
+        free(s);
+    }
+}
+static void pool_key_init(void) { pthread_key_create(&pool_key, pool_free); }
+
+static void pool_push(ct__scope *s) {
+    s->parent = scope_pool;
+    scope_pool = s;
+    pthread_once(&pool_once, pool_key_init);
+    pthread_setspecific(pool_key, scope_pool);
+}
 
 void ct_scope_begin(void) {
     ct__scope *s = scope_pool;
-    if (s) scope_pool = s->parent;
-    else s = calloc(1, sizeof *s);
+    if (s) {
+        scope_pool = s->parent;
+        pthread_setspecific(pool_key, scope_pool);
+    } else {
+        s = calloc(1, sizeof *s);
+    }
     if (!s) abort(); /* a few bytes of host memory: nothing sane to do */
     s->n = 0;
     s->parent = scope_top;
@@ -158,8 +182,7 @@ void ct_scope_end(void) {
         s->items = NULL;
         s->cap = 0;
     }
-    s->parent = scope_pool;
-    scope_pool = s;
+    pool_push(s);
 }
 
 int ct_scope_depth(void) { return scope_depth; }
