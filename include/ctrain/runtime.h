@@ -11,7 +11,7 @@
  *     ct_tensor *dy_dx;
  *     if (ct_tape_gradient(tape, y, 1, &x, &dy_dx, NULL) != CT_OK)
  *         fprintf(stderr, "%s\n", ct_last_error());
- *     ct_tensor_print(dy_dx, stdout);            // [[2, 4], [6, 8]]
+ *     ct_tensor_print(dy_dx, stdout);            // [[2. 4.] [6. 8.]]
  *     ct_tape_free(tape);
  *     ct_scope_end();                            // frees x, y, dy_dx, ...
  *
@@ -189,8 +189,9 @@ ct_status ct_tensor_read(const ct_tensor *t, ct_dtype as, void *dst, int64_t n);
 double ct_item(const ct_tensor *t);
 /* The element at flat (row-major) index i as a double. */
 double ct_tensor_get(const ct_tensor *t, int64_t i);
-/* Prints like tf.Tensor's repr: tf.Tensor([[1, 2], [3, 4]], shape=(2, 2),
- * dtype=float32). Large tensors are summarised with "...". */
+/* Prints what print(t) shows in TensorFlow: numpy's formatting inside
+ * tf.Tensor(...), e.g. "tf.Tensor(\n[[1 2]\n [3 4]], shape=(2, 2),
+ * dtype=int32)". Over 1000 elements are summarised with "...". */
 void ct_tensor_print(const ct_tensor *t, FILE *f);
 /* Writes the shape as "[2,3]" into buf (always NUL-terminated). */
 const char *ct_shape_str(int rank, const int64_t *shape, char *buf, size_t cap);

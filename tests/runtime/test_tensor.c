@@ -196,27 +196,36 @@ static char *printed(const ct_tensor *t) {
         free(got_);                                                                       \
     } while (0)
 
+/* print(tf_tensor) in TensorFlow: numpy's str() inside tf.Tensor(...). */
 Test(tensor, print_tf_repr) {
     EXPECT_PRINT(CT_F32(CT_DIMS(2, 2), 1, 2.5f, -3, 4),
-                 "tf.Tensor([[1, 2.5],\n [-3, 4]], shape=(2, 2), dtype=float32)\n");
+                 "tf.Tensor(\n[[ 1.   2.5]\n [-3.   4. ]], shape=(2, 2), dtype=float32)\n");
     EXPECT_PRINT(CT_I32(CT_DIMS(2, 2), 1, -2, 30, 4),
-                 "tf.Tensor([[1, -2],\n [30, 4]], shape=(2, 2), dtype=int32)\n");
+                 "tf.Tensor(\n[[ 1 -2]\n [30  4]], shape=(2, 2), dtype=int32)\n");
     EXPECT_PRINT(CT_BOOLS(CT_DIMS(2, 2), 1, 0, 0, 1),
-                 "tf.Tensor([[True, False],\n [False, True]], shape=(2, 2), dtype=bool)\n");
+                 "tf.Tensor(\n[[ True False]\n [False  True]], shape=(2, 2), dtype=bool)\n");
     EXPECT_PRINT(ct_scalar(1.5), "tf.Tensor(1.5, shape=(), dtype=float32)\n");
     EXPECT_PRINT(CT_I64(CT_DIMS(3), 1, 2, 9007199254740993LL),
-                 "tf.Tensor([1, 2, 9007199254740993], shape=(3,), dtype=int64)\n");
+                 "tf.Tensor([               1                2 9007199254740993], shape=(3,), dtype=int64)\n");
     EXPECT_PRINT(CT_F64(CT_DIMS(4), 1.0 / 3, NAN, INFINITY, -INFINITY),
-                 "tf.Tensor([0.33333333, nan, inf, -inf], shape=(4,), dtype=float64)\n");
+                 "tf.Tensor([0.33333333        nan        inf       -inf], shape=(4,), dtype=float64)\n");
     EXPECT_PRINT(ct_constant(NULL, CT_FLOAT32, CT_DIMS(0)),
                  "tf.Tensor([], shape=(0,), dtype=float32)\n");
     EXPECT_PRINT(ct_scalar_of(CT_FLOAT16, 0.5), "tf.Tensor(0.5, shape=(), dtype=float16)\n");
     EXPECT_PRINT(ct_scalar_of(CT_UINT8, 255), "tf.Tensor(255, shape=(), dtype=uint8)\n");
+    EXPECT_PRINT(CT_F32(CT_DIMS(3), 0.1f, 0.2f, 0.3f), "tf.Tensor([0.1 0.2 0.3], shape=(3,), dtype=float32)\n");
+    EXPECT_PRINT(CT_F32(CT_DIMS(2), 1, 2000), "tf.Tensor([1.e+00 2.e+03], shape=(2,), dtype=float32)\n");
+    EXPECT_PRINT(ct_reshape(ct_range(0, 8, 1, CT_INT32), CT_DIMS(2, 2, 2)),
+                 "tf.Tensor(\n[[[0 1]\n  [2 3]]\n\n [[4 5]\n  [6 7]]], shape=(2, 2, 2), dtype=int32)\n");
+    /* Rows wrap at 75 columns. */
+    EXPECT_PRINT(ct_range(0, 24, 1, CT_FLOAT32),
+                 "tf.Tensor(\n[ 0.  1.  2.  3.  4.  5.  6.  7.  8.  9. 10. 11. 12. 13. 14. 15. 16. 17.\n"
+                 " 18. 19. 20. 21. 22. 23.], shape=(24,), dtype=float32)\n");
 }
 
 Test(tensor, print_summarises_large_tensors) {
     ct_tensor *t = ct_range(0, 2000, 1, CT_INT32);
-    EXPECT_PRINT(t, "tf.Tensor([0, 1, 2, ..., 1997, 1998, 1999], shape=(2000,), dtype=int32)\n");
+    EXPECT_PRINT(t, "tf.Tensor([   0    1    2 ... 1997 1998 1999], shape=(2000,), dtype=int32)\n");
     char *s = printed(ct_zeros(CT_FLOAT32, CT_DIMS(100, 100)));
     cr_expect(strstr(s, "...") != NULL);
     cr_expect(strlen(s) < 400, "summarised output is short: %zu chars", strlen(s));
