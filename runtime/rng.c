@@ -55,7 +55,6 @@ static uint64_t truncate_seed(int64_t s) {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static bool have_global;
 static int64_t global_seed;
-static int64_t op_counter;
 static atomic_ullong fresh_counter;
 
 /* How often each (seed, seed2) pair has been drawn since the last
@@ -85,11 +84,66 @@ static void clear_calls(void) {
     for (int i = 0; i < CALLS_CAP; i++) calls_map[i].used = false;
 }
 
+/* TF's eager op seeds: Python's random.Random(global_seed).randint(0,
+ * 2**31 - 1) per op (context._internal_operation_seed), i.e. MT19937
+ * seeded by init_by_array with the 32-bit words of |seed|, then 32-bit
+ * outputs below 2**31 (randbelow's rejection). */
+static uint32_t mt[624];
+static int mt_i = 624;
+
+static void mt_init(uint32_t s) {
+    mt[0] = s;
+    for (int i = 1; i < 624; i++) mt[i] = 1812433253u * (mt[i - 1] ^ (mt[i - 1] >> 30)) + (uint32_t)i;
+    mt_i = 624;
+}
+
+static void mt_seed(int64_t seed) {
+    uint64_t a = seed < 0 ? (uint64_t)0 - (uint64_t)seed : (uint64_t)seed;
+    uint32_t key[2] = {(uint32_t)a, (uint32_t)(a >> 32)};
+    int n = key[1] ? 2 : 1;
+    mt_init(19650218u);
+    int i = 1, j = 0;
+    for (int k = 624 > n ? 624 : n; k; k--) {
+        mt[i] = (mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1664525u)) + key[j] + (uint32_t)j;
+        i++, j++;
+        if (i >= 624) mt[0] = mt[623], i = 1;
+        if (j >= n) j = 0;
+    }
+    for (int k = 623; k; k--) {
+        mt[i] = (mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1566083941u)) - (uint32_t)i;
+        i++;
+        if (i >= 624) mt[0] = mt[623], i = 1;
+    }
+    mt[0] = 0x80000000u;
+}
+
+static uint32_t mt_next(void) {
+    if (mt_i >= 624) {
+        for (int k = 0; k < 624; k++) {
+            uint32_t y = (mt[k] & 0x80000000u) | (mt[(k + 1) % 624] & 0x7fffffffu);
+            mt[k] = mt[(k + 397) % 624] ^ (y >> 1) ^ (y & 1 ? 0x9908b0dfu : 0);
+        }
+        mt_i = 0;
+    }
+    uint32_t y = mt[mt_i++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    return y ^ (y >> 18);
+}
+
+static uint64_t eager_op_seed(void) {
+    uint32_t r;
+    do r = mt_next();
+    while (r >= 0x80000000u);
+    return r;
+}
+
 void ct_set_random_seed(int64_t seed) {
     pthread_mutex_lock(&mu);
     have_global = true;
     global_seed = seed;
-    op_counter = 0;
+    mt_seed(seed);
     clear_calls();
     pthread_mutex_unlock(&mu);
 }
@@ -97,7 +151,6 @@ void ct_set_random_seed(int64_t seed) {
 void ct_clear_random_seed(void) {
     pthread_mutex_lock(&mu);
     have_global = false;
-    op_counter = 0;
     clear_calls();
     pthread_mutex_unlock(&mu);
 }
@@ -113,7 +166,7 @@ void ct__random_seeds(int64_t op_seed, uint64_t *seed, uint64_t *seed2, uint64_t
     pthread_mutex_lock(&mu);
     if (have_global) {
         *seed = truncate_seed(global_seed);
-        *seed2 = truncate_seed(op_seed ? op_seed : ++op_counter);
+        *seed2 = truncate_seed(op_seed ? op_seed : (int64_t)eager_op_seed());
     } else if (op_seed) {
         *seed = DEFAULT_GRAPH_SEED;
         *seed2 = truncate_seed(op_seed);

@@ -140,6 +140,7 @@ static bool record_on(ct_tape *tape, const ct__call *c) {
              * variable's storage, not this view's. */
             r.in[i] = ct__tensor_view(t, t->rank, t->shape, t->offset);
             if (!r.in[i]) r.in[i] = ct__tensor_retain(t);
+            else r.in[i]->id = t->id; /* gradient ops on the snapshot stay tracked */
             if (input_tracked(tape, t)) ct__idmap_put(&tape->tracked, t->id, (void *)1);
         } else {
             r.in[i] = ct__tensor_retain(t);
