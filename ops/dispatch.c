@@ -110,6 +110,7 @@ ct_status ct__run(const ct__op *op, const char *api, int n_in, const ct_tensor *
         ct__kernel_fn k = op->kernel[dev->kind];
         bool all_alias = true;
         for (int i = 0; i < n_out; i++) all_alias &= spec[i].alias >= 0;
+        if (k && dev->kind == CT_DEVICE_CPU) ct__threads_sync();
         if (k) st = k(&c);
         else if (!all_alias)
             st = ct__call_error(&c, CT_ERR_UNIMPLEMENTED, "op %s has no kernel for %s", op->name,

@@ -135,6 +135,9 @@ struct ct_variable {
 
 /* ---- threads ---------------------------------------------------------------- */
 
+/* Applies the process's thread budget to the calling thread's OpenMP
+ * settings if it has not yet (cheap when it has). */
+void ct__threads_sync(void);
 /* Threads for a loop of n elements at cost_per_elem (rough ns): 1 for
  * small loops, so tiny ops never pay for a thread team. */
 int ct__threads_for(int64_t n, int64_t cost_per_elem);

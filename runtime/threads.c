@@ -6,6 +6,7 @@
  */
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@
 void openblas_set_num_threads(int num_threads); /* from libopenblas */
 
 static int budget;
+static atomic_int generation = 1; /* bumped whenever the budget changes */
+static _Thread_local int applied;  /* the generation this thread applied */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static int local_ranks(void) {
@@ -36,6 +39,19 @@ static void apply(int n) {
     budget = n;
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
+    applied = atomic_fetch_add(&generation, 1) + 1;
+}
+
+static void init(void);
+
+void ct__threads_sync(void) {
+    /* omp_set_num_threads is per thread: a thread that runs kernels (a
+     * pipeline worker, a user's thread) adopts the budget before its first
+     * kernel and after every change, so oneDNN's teams follow it too. */
+    if (applied == atomic_load_explicit(&generation, memory_order_relaxed)) return;
+    pthread_once(&once, init);
+    applied = atomic_load(&generation);
+    omp_set_num_threads(budget);
 }
 
 static void init(void) { apply(default_budget()); }
