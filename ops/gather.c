@@ -18,12 +18,7 @@
 
 #include <omp.h>
 
-#include "ops/op.h"
-
-/* From ops/scatter.c: scatter-add updates into zeros of `shape`, with batch
- * axes (the gradient of gather_nd). */
-ct_tensor *ct__scatter_nd_batch(const ct_tensor *indices, const ct_tensor *updates,
-                                int batch_dims, int rank, const int64_t *shape);
+#include "ops/index.h"
 
 static inline int64_t index_at(const void *p, bool i64, int64_t i) {
     return i64 ? ((const int64_t *)p)[i] : (int64_t)((const int32_t *)p)[i];
@@ -431,8 +426,6 @@ static ct_status infer_gather_nd(ct__call *c) {
  * index tuple, or an error naming the first that does not fit `what`
  * ("param shape" for gathers, "shape" for scatters, as TF says). Shared
  * with ops/scatter.c. */
-ct_status ct__nd_offsets(const ct__call *c, const ct_tensor *indices, int bd, int prank,
-                         const int64_t *pshape, const char *what, int64_t *offs);
 ct_status ct__nd_offsets(const ct__call *c, const ct_tensor *indices, int bd, int prank,
                          const int64_t *pshape, const char *what, int64_t *offs) {
     int ir = indices->rank;

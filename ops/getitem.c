@@ -15,11 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/op.h"
-
-/* From ops/slice.c. */
-ct_tensor *ct__strided_slice_named(const ct_tensor *t, int n, const ct_index *items,
-                                   const char *api);
+#include "ops/index.h"
 
 #define MAX_ITEMS 64
 

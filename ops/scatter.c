@@ -14,14 +14,7 @@
 
 #include <omp.h>
 
-#include "ops/op.h"
-
-/* From ops/gather.c. */
-ct_status ct__nd_offsets(const ct__call *c, const ct_tensor *indices, int bd, int prank,
-                         const int64_t *pshape, const char *what, int64_t *offs);
-/* Used by ops/gather.c: gather_nd's gradient. */
-ct_tensor *ct__scatter_nd_batch(const ct_tensor *indices, const ct_tensor *updates,
-                                int batch_dims, int rank, const int64_t *shape);
+#include "ops/index.h"
 
 enum { SCATTER_NEW = 0, SCATTER_UPDATE, SCATTER_ADD };
 

@@ -15,7 +15,7 @@
 
 #include <omp.h>
 
-#include "ops/op.h"
+#include "ops/index.h"
 
 typedef struct {
     int rank;                      /* of the sliced tensor                */
@@ -27,9 +27,6 @@ typedef struct {
     int64_t out_shape[CT_MAX_RANK];
 } ss_attrs;
 
-/* Shared with ops/getitem.c: the same as ct_strided_slice, errors naming api. */
-ct_tensor *ct__strided_slice_named(const ct_tensor *t, int n, const ct_index *items,
-                                   const char *api);
 
 static int64_t region_size(const ss_attrs *a) {
     int64_t n = 1;
