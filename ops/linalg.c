@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/linalg.h"
 #include "ops/matmul.h"
 
 /* ---- shape checks ------------------------------------------------------------ */

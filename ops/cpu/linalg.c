@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/linalg.h"
 #include "ops/matmul.h"
 
 #define ROW LAPACK_ROW_MAJOR
