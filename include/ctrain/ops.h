@@ -291,6 +291,74 @@ ct_tensor *ct_matrix_solve(const ct_tensor *matrix, const ct_tensor *rhs, bool a
 ct_tensor *ct_triangular_solve(const ct_tensor *matrix, const ct_tensor *rhs, bool upper,
                                bool adjoint);
 
+/* ---- more tf.math / tf.linalg ------------------------------------------ */
+
+/* tf.math.add_n: the elementwise sum of n >= 1 tensors of one shape and
+ * one numeric dtype (no broadcasting; a mismatch is an error naming the
+ * input). n == 1 gives ts[0] itself (as ct_identity). */
+ct_tensor *ct_add_n(int n, ct_tensor *const *ts);
+/* tf.clip_by_norm: t * clip_norm / max(l2norm, clip_norm), the L2 norm
+ * taken over `axes` (CT_ALL: every axis) with keepdims, so each slice is
+ * clipped on its own. An all-zero slice passes through with a finite
+ * gradient (TF's two-tap where); a negative clip_norm counts as 0. Float
+ * t only. */
+ct_tensor *ct_clip_by_norm(const ct_tensor *t, double clip_norm, const int *axes, int naxes);
+/* tf.linalg.global_norm: sqrt(sum over the tensors of sum(t^2)), a scalar
+ * of their dtype. NULL entries are skipped (TF's None); the others must
+ * share one float dtype, and at least one must be given. */
+ct_tensor *ct_global_norm(int n, ct_tensor *const *ts);
+/* tf.clip_by_global_norm: out[i] = ts[i] * clip_norm / max(global_norm,
+ * clip_norm) for n tensors of one float dtype; an inf or NaN global norm
+ * makes every output NaN. NULL entries give NULL outputs (TF's None).
+ * out receives n tensors; *global_norm (when non-NULL) the norm. All go to
+ * the innermost scope; on error every out[i] is NULL. */
+ct_status ct_clip_by_global_norm(int n, ct_tensor *const *ts, double clip_norm, ct_tensor **out,
+                                 ct_tensor **global_norm);
+/* tf.linalg.diag: [..., n] -> [..., n, n] with t on the main diagonal and
+ * zeros elsewhere. Every dtype. */
+ct_tensor *ct_matrix_diag(const ct_tensor *t);
+/* tf.linalg.diag_part: [..., m, n] -> [..., min(m, n)], the main diagonal. */
+ct_tensor *ct_matrix_diag_part(const ct_tensor *t);
+/* tf.linalg.set_diag: t [..., m, n] with its main diagonal replaced by
+ * diagonal [..., min(m, n)] (same batch dims and dtype). */
+ct_tensor *ct_matrix_set_diag(const ct_tensor *t, const ct_tensor *diagonal);
+/* tf.linalg.band_part: keeps t[..., i, j] where (num_lower < 0 ||
+ * i - j <= num_lower) && (num_upper < 0 || j - i <= num_upper), zeros
+ * the rest: (0, -1) upper triangle, (-1, 0) lower, (0, 0) diagonal.
+ * num_lower > m or num_upper > n is an error, as TF. */
+ct_tensor *ct_matrix_band_part(const ct_tensor *t, int64_t num_lower, int64_t num_upper);
+/* tf.linalg.eigvalsh: the ascending eigenvalues of ct_eigh (with its
+ * gradient). */
+ct_tensor *ct_eigvalsh(const ct_tensor *t);
+/* tf.linalg.eigvals for real input: the real and imaginary parts of the
+ * eigenvalues, in ct_eig's order (no gradient, as ct_eig). */
+ct_status ct_eigvals(const ct_tensor *t, ct_tensor **re, ct_tensor **im);
+/* tf.math.unsorted_segment_sum / max / min / mean: segment_ids (int32 or
+ * int64) has a prefix of data's shape; the result is [num_segments] +
+ * data.shape[rank(segment_ids):], row s reducing the data rows whose id is
+ * s. Negative ids drop their rows; ids >= num_segments are an error. Empty
+ * segments hold 0 (sum, mean), the dtype's lowest value (max: -FLT_MAX
+ * for float32, not -inf) or its highest (min). mean divides the sum by
+ * max(count, 1), so integer data gives float64 (TF's true division). */
+ct_tensor *ct_unsorted_segment_sum(const ct_tensor *data, const ct_tensor *segment_ids,
+                                   int64_t num_segments);
+ct_tensor *ct_unsorted_segment_max(const ct_tensor *data, const ct_tensor *segment_ids,
+                                   int64_t num_segments);
+ct_tensor *ct_unsorted_segment_min(const ct_tensor *data, const ct_tensor *segment_ids,
+                                   int64_t num_segments);
+ct_tensor *ct_unsorted_segment_mean(const ct_tensor *data, const ct_tensor *segment_ids,
+                                    int64_t num_segments);
+/* tf.math.segment_sum: segment_ids is a sorted vector of data's first
+ * dimension; the result has (last id + 1) rows, empty segments 0. Ids
+ * that decrease or are negative are an error. */
+ct_tensor *ct_segment_sum(const ct_tensor *data, const ct_tensor *segment_ids);
+/* tf.shape (int32 [rank]), tf.size (int32 scalar) and tf.rank (int32
+ * scalar) as tensors on t's device; a value over int32's range is an
+ * error. Not differentiable. */
+ct_tensor *ct_shape_tensor(const ct_tensor *t);
+ct_tensor *ct_size_tensor(const ct_tensor *t);
+ct_tensor *ct_rank_tensor(const ct_tensor *t);
+
 #ifdef __cplusplus
 }
 #endif
