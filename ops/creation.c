@@ -3,16 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/creation.h"
 #include "ops/op.h"
 
 /* ---- Fill ---------------------------------------------------------------- */
 
-typedef struct {
-    ct_dtype dtype;
-    int rank;
-    int64_t shape[CT_MAX_RANK];
-    double value;
-} fill_attrs;
+typedef ct__fill_attrs fill_attrs;
 
 static ct_status infer_fill(ct__call *c) {
     const fill_attrs *a = c->attrs;
@@ -51,7 +47,7 @@ static ct_status cpu_fill(ct__call *c) {
 }
 
 const ct__op ct__op_fill = {.name = "Fill", .infer = infer_fill,
-                            .kernel = {[CT_DEVICE_CPU] = cpu_fill},
+                            .kernel = {[CT_DEVICE_CPU] = cpu_fill, CT__CUDA(ct__cuda_fill)},
                             .flags = CT__OP_NOT_DIFFERENTIABLE | CT__OP_NATIVE_HALF};
 
 ct_tensor *ct_fill(ct_dtype dtype, int rank, const int64_t *shape, double value) {
@@ -84,9 +80,7 @@ ct_tensor *ct_ones_like(const ct_tensor *t) { return ct_fill_like(t, 1); }
 
 /* ---- Cast ----------------------------------------------------------------- */
 
-typedef struct {
-    ct_dtype dtype;
-} cast_attrs;
+typedef ct__cast_attrs cast_attrs;
 
 static ct_status infer_cast(ct__call *c) {
     const cast_attrs *a = c->attrs;
@@ -111,7 +105,8 @@ static ct_status cast_grad(const ct__call *c, ct_tensor *const *dy, ct_tensor **
 }
 
 const ct__op ct__op_cast = {.name = "Cast", .infer = infer_cast,
-                            .kernel = {[CT_DEVICE_CPU] = cpu_cast}, .grad = cast_grad,
+                            .kernel = {[CT_DEVICE_CPU] = cpu_cast, CT__CUDA(ct__cuda_cast)},
+                            .grad = cast_grad,
                             .flags = CT__OP_NATIVE_HALF};
 
 ct_tensor *ct_cast(const ct_tensor *t, ct_dtype dtype) {

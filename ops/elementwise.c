@@ -247,7 +247,8 @@ static ct_status no_grad(const ct__call *c, ct_tensor *const *dy, ct_tensor **dx
 
 #define UNARY_OP(var, tfname, CODE, GRAD, FLAGS)                                          \
     const ct__op var = {.name = tfname, .infer = infer_unary,                            \
-                        .kernel = {[CT_DEVICE_CPU] = ct__cpu_unary}, .grad = GRAD,       \
+                        .kernel = {[CT_DEVICE_CPU] = ct__cpu_unary,                      \
+                                   CT__CUDA(ct__cuda_unary)}, .grad = GRAD,              \
                         .flags = FLAGS, .code = CODE};                                   \
 
 UNARY_OP(ct__op_neg, "Neg", CT__NEG, neg_grad, 0)

@@ -87,10 +87,6 @@ struct ct__op {
 #else
 #define CT__CUDA(fn) [CT_DEVICE_CUDA] = NULL
 #endif
-/* CUDA kernels (in ops/cuda). */
-ct_status ct__cuda_binary(ct__call *c); /* add, subtract, multiply, divide */
-ct_status ct__cuda_matmul(ct__call *c); /* cuBLAS */
-
 /* Runs an op. `out` receives n_out tensors owned by the innermost scope.
  * `dev` may be NULL (the inputs' device, else the default device). */
 ct_status ct__run(const ct__op *op, const char *api, int n_in, const ct_tensor *const *in,
@@ -173,5 +169,8 @@ void ct__broadcast_strides(int r, const int64_t *s, int orank, const int64_t *os
         CT__CASE(CT_UINT8, uint8_t, __VA_ARGS__)                              \
     default: break;                                                           \
     }
+
+/* The CUDA kernels the CT__CUDA() slots name. */
+#include "ops/cuda/kernels.h"
 
 #endif

@@ -241,7 +241,12 @@ static ct_status backprop(ct_tape *tape, const ct_tensor *target, const ct_tenso
         ct__call c = {.op = r->op, .api = r->op->name, .n_in = r->n_in, .n_out = r->n_out,
                       .in = r->in, .out = r->out, .attrs = r->attrs,
                       .attrs_size = r->attrs_size, .dev = r->dev};
-        if (!st) st = r->op->grad(&c, dy, dx);
+        if (!st) {
+            /* Constants a gradient makes (ct_scalar_of) go to the op's device. */
+            ct_device_scope_begin(r->dev);
+            st = r->op->grad(&c, dy, dx);
+            ct_device_scope_end();
+        }
         for (int i = 0; i < r->n_in && !st; i++)
             if (dx[i] && ct__idmap_has(&reach, r->in_ids[i]))
                 st = accumulate(sums, r->in_ids[i], dx[i]);
