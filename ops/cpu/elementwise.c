@@ -4,11 +4,24 @@
  * flat order and the inputs with broadcast strides, with unit-stride inner
  * loops the compiler vectorises. Large loops split across the thread
  * budget by flat ranges.
+ *
+ * The library is built for baseline x86-64 (SSE2), so the generated loops
+ * are compiled three times (AVX-512, AVX2, baseline: GCC's target_clones)
+ * and the loader picks the widest the processor runs. float32
+ * transcendentals and roundings go to the vector math of vmath.c (which
+ * dispatches the same way); float64 ones call libm per element.
  */
 #include <math.h>
 #include <omp.h>
 
+#include "ops/cpu/vmath.h"
 #include "ops/elementwise.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CT__CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CT__CLONES
+#endif
 
 void ct__bplan_make(ct__bplan *p, const ct_tensor *a, const ct_tensor *b, const ct_tensor *out) {
     int64_t sa[CT_MAX_RANK], sb[CT_MAX_RANK];
@@ -46,7 +59,7 @@ typedef void (*bin_fn)(const void *a, const void *b, void *o, const ct__bplan *p
 
 /* Walks output elements [start, end) of plan p, computing EXPR of x and y. */
 #define DEFINE_BIN(NAME, T, OT, EXPR)                                                      \
-    static void NAME(const void *va, const void *vb, void *vo, const ct__bplan *p,         \
+    CT__CLONES static void NAME(const void *va, const void *vb, void *vo, const ct__bplan *p,         \
                      int64_t start, int64_t end) {                                         \
         const T *a = va;                                                                   \
         const T *b = vb;                                                                   \
@@ -298,8 +311,10 @@ ct_status ct__cpu_binary(ct__call *c) {
     if (!fn)
         return ct__call_error(c, CT_ERR_UNIMPLEMENTED, "no CPU kernel for %s", CT__DESC(a));
     if (o->size == 0) return CT_OK;
-    ct_status st = check_int_operand(c);
-    if (st) return st;
+    if (di == I32 || di == I64 || di == U8) {
+        ct_status st = check_int_operand(c);
+        if (st) return st;
+    }
     ct__bplan p;
     int64_t n = o->size;
     if ((a->size == n || a->size == 1) && (b->size == n || b->size == 1)) {
@@ -322,8 +337,9 @@ ct_status ct__cpu_binary(ct__call *c) {
 
 typedef void (*un_fn)(const void *a, void *o, int64_t start, int64_t end);
 
+/* Loops of inline expressions, cloned per instruction set. */
 #define DEFINE_UN(NAME, T, OT, EXPR)                                                       \
-    static void NAME(const void *va, void *vo, int64_t start, int64_t end) {               \
+    CT__CLONES static void NAME(const void *va, void *vo, int64_t start, int64_t end) {    \
         const T *a = va;                                                                   \
         OT *o = vo;                                                                        \
         for (int64_t i = start; i < end; i++) {                                            \
@@ -331,49 +347,71 @@ typedef void (*un_fn)(const void *a, void *o, int64_t start, int64_t end);
             o[i] = (OT)(EXPR);                                                             \
         }                                                                                  \
     }
+/* Loops that call libm per element (float64 transcendentals). */
+#define DEFINE_UN_LIBM(NAME, T, EXPR)                                                      \
+    static void NAME(const void *va, void *vo, int64_t start, int64_t end) {               \
+        const T *a = va;                                                                   \
+        T *o = vo;                                                                         \
+        for (int64_t i = start; i < end; i++) {                                            \
+            T x = a[i];                                                                    \
+            o[i] = EXPR;                                                                   \
+        }                                                                                  \
+    }
+/* Kernels of the vector math library (vmath.h). */
+#define DEFINE_UN_VM(NAME, T, FN)                                                          \
+    static void NAME(const void *va, void *vo, int64_t start, int64_t end) {               \
+        FN((const T *)va + start, (T *)vo + start, end - start);                           \
+    }
 
-static inline float sigmoidf(float x) { return x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x)); }
 static inline double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 /* softplus(x) = log(1 + e^x) as TF's kernel computes it: x where e^x would
  * overflow and the correction is below epsilon, e^x where it is tiny, the
- * formula between. The threshold is log(epsilon) + 2. */
+ * formula between. The threshold is log(epsilon) + 2. (float32: vmath.c) */
 static inline double softplus(double x) {
     const double th = -34.043653389117154; /* log(DBL_EPSILON) + 2 */
     return x > -th ? x : x < th ? exp(x) : log1p(exp(x));
-}
-static inline float softplusf(float x) {
-    const float th = -13.942385f; /* log(FLT_EPSILON) + 2 */
-    return x > -th ? x : x < th ? expf(x) : log1pf(expf(x));
 }
 
 #define UNARY_FLOAT(SUF, T, FL)                                                            \
     DEFINE_UN(neg_##SUF, T, T, -x)                                                        \
     DEFINE_UN(abs_##SUF, T, T, fabs##FL(x))                                               \
     DEFINE_UN(sign_##SUF, T, T, x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : x)                  \
-    DEFINE_UN(sqrt_##SUF, T, T, sqrt##FL(x))                                              \
-    DEFINE_UN(rsqrt_##SUF, T, T, 1 / sqrt##FL(x))                                         \
     DEFINE_UN(square_##SUF, T, T, x * x)                                                  \
     DEFINE_UN(recip_##SUF, T, T, 1 / x)                                                   \
-    DEFINE_UN(exp_##SUF, T, T, exp##FL(x))                                                \
-    DEFINE_UN(expm1_##SUF, T, T, expm1##FL(x))                                            \
-    DEFINE_UN(log_##SUF, T, T, log##FL(x))                                                \
-    DEFINE_UN(log1p_##SUF, T, T, log1p##FL(x))                                            \
-    DEFINE_UN(sin_##SUF, T, T, sin##FL(x))                                                \
-    DEFINE_UN(cos_##SUF, T, T, cos##FL(x))                                                \
-    DEFINE_UN(tanh_##SUF, T, T, tanh##FL(x))                                              \
-    DEFINE_UN(sigmoid_##SUF, T, T, sigmoid##FL(x))                                        \
     DEFINE_UN(relu_##SUF, T, T, x < 0 ? 0 : x) /* NaN, -0 pass: TF's max(x, 0) */       \
-    DEFINE_UN(softplus_##SUF, T, T, softplus##FL(x))                                      \
-    DEFINE_UN(erf_##SUF, T, T, erf##FL(x))                                                \
-    DEFINE_UN(floor_##SUF, T, T, floor##FL(x))                                            \
-    DEFINE_UN(ceil_##SUF, T, T, ceil##FL(x))                                              \
-    DEFINE_UN(round_##SUF, T, T, nearbyint##FL(x))                                        \
-    DEFINE_UN(isnan_##SUF, T, bool, isnan(x))                                             \
-    DEFINE_UN(isinf_##SUF, T, bool, isinf(x))                                             \
-    DEFINE_UN(isfinite_##SUF, T, bool, isfinite(x))
+    DEFINE_UN(isnan_##SUF, T, bool, x != x)                                               \
+    DEFINE_UN(isinf_##SUF, T, bool, fabs##FL(x) == (T)INFINITY)                           \
+    DEFINE_UN(isfinite_##SUF, T, bool, fabs##FL(x) < (T)INFINITY)                         \
+    DEFINE_UN_VM(sqrt_##SUF, T, ct__vm_sqrt_##SUF)                                        \
+    DEFINE_UN_VM(rsqrt_##SUF, T, ct__vm_rsqrt_##SUF)                                      \
+    DEFINE_UN_VM(floor_##SUF, T, ct__vm_floor_##SUF)                                      \
+    DEFINE_UN_VM(ceil_##SUF, T, ct__vm_ceil_##SUF)                                        \
+    DEFINE_UN_VM(round_##SUF, T, ct__vm_round_##SUF)
 
 UNARY_FLOAT(f32, float, f)
 UNARY_FLOAT(f64, double, )
+
+DEFINE_UN_VM(exp_f32, float, ct__vm_exp_f32)
+DEFINE_UN_VM(expm1_f32, float, ct__vm_expm1_f32)
+DEFINE_UN_VM(log_f32, float, ct__vm_log_f32)
+DEFINE_UN_VM(log1p_f32, float, ct__vm_log1p_f32)
+DEFINE_UN_VM(sin_f32, float, ct__vm_sin_f32)
+DEFINE_UN_VM(cos_f32, float, ct__vm_cos_f32)
+DEFINE_UN_VM(tanh_f32, float, ct__vm_tanh_f32)
+DEFINE_UN_VM(sigmoid_f32, float, ct__vm_sigmoid_f32)
+DEFINE_UN_VM(softplus_f32, float, ct__vm_softplus_f32)
+DEFINE_UN_VM(erf_f32, float, ct__vm_erf_f32)
+
+DEFINE_UN_LIBM(exp_f64, double, exp(x))
+DEFINE_UN_LIBM(expm1_f64, double, expm1(x))
+DEFINE_UN_LIBM(log_f64, double, log(x))
+DEFINE_UN_LIBM(log1p_f64, double, log1p(x))
+DEFINE_UN_LIBM(sin_f64, double, sin(x))
+DEFINE_UN_LIBM(cos_f64, double, cos(x))
+DEFINE_UN_LIBM(tanh_f64, double, tanh(x))
+DEFINE_UN_LIBM(sigmoid_f64, double, sigmoid(x))
+DEFINE_UN_LIBM(softplus_f64, double, softplus(x))
+DEFINE_UN_LIBM(erf_f64, double, erf(x))
 
 #define UNARY_INT(SUF, T, U)                                                               \
     DEFINE_UN(neg_##SUF, T, T, WRAP(T, U, 0 - (U)x))                                      \
@@ -411,10 +449,12 @@ ct_status ct__cpu_unary(ct__call *c) {
     un_fn fn = di >= 0 ? un_table[c->op->code][di] : NULL;
     if (!fn)
         return ct__call_error(c, CT_ERR_UNIMPLEMENTED, "no CPU kernel for %s", CT__DESC(a));
+    /* Rough ns per element: the transcendentals are vectorised in float32
+     * and call libm per element in float64. */
     int code = c->op->code;
-    int64_t cost = code == CT__NEG || code == CT__ABS || code == CT__RELU ||
-                           code == CT__SQUARE || code == CT__SIGN || code >= CT__ISNAN
-                       ? 1 : 10;
+    bool transcendental = (code >= CT__EXP && code <= CT__SIGMOID) || code == CT__SOFTPLUS ||
+                          code == CT__ERF;
+    int64_t cost = !transcendental ? 1 : a->dtype == CT_FLOAT32 ? 2 : 15;
     int64_t n = o->size;
     const void *src = ct__data(a);
     void *dst = ct__data(o);
