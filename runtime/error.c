@@ -4,7 +4,7 @@
 
 #include "runtime/internal.h"
 
-static _Thread_local ct_status last_code;
+static CT__TLS ct_status last_code;
 static _Thread_local char last_msg[1024];
 
 ct_status ct__error(ct_status code, const char *fmt, ...) {

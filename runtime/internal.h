@@ -7,6 +7,16 @@
 #include "ctrain/ops.h"
 #include "ctrain/runtime.h"
 
+/* Small per-thread variables on the eager hot path use the initial-exec
+ * TLS model: one fs-relative load instead of a __tls_get_addr call per
+ * access. They total under 100 bytes, well within what glibc reserves for
+ * libraries loaded later with dlopen. */
+#ifdef __cplusplus /* the CUDA files: they never touch these variables */
+#define CT__TLS _Thread_local
+#else
+#define CT__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#endif
+
 /* ---- errors --------------------------------------------------------------- */
 
 /* Sets the thread's error (printf format) and returns code. */
@@ -161,6 +171,6 @@ bool ct__tape_wants(const struct ct__call *c);
 /* Records a finished call on the active tapes that watch its inputs. */
 void ct__tape_record(const struct ct__call *c);
 /* Number of tapes recording on this thread (fast check). */
-extern _Thread_local int ct__tapes_active;
+extern CT__TLS int ct__tapes_active;
 
 #endif

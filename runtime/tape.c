@@ -33,8 +33,8 @@ struct ct_tape {
     ct_tape *below;      /* the next tape down the thread's stack     */
 };
 
-_Thread_local int ct__tapes_active;
-static _Thread_local ct_tape *tape_top;
+CT__TLS int ct__tapes_active;
+static CT__TLS ct_tape *tape_top;
 
 static bool differentiable_dtype(ct_dtype dt) { return ct_dtype_is_float(dt); }
 

@@ -25,7 +25,7 @@ typedef struct freelist {
     void *head;
     int n;
 } freelist;
-static _Thread_local freelist tensor_free_list, storage_free_list;
+static CT__TLS freelist tensor_free_list, storage_free_list;
 
 static void *fl_get(freelist *fl, size_t size) {
     void *p = fl->head;
@@ -125,11 +125,11 @@ struct ct__scope {
     ct__scope *parent;
 };
 
-static _Thread_local ct__scope *scope_top;
-static _Thread_local int scope_depth;
+static CT__TLS ct__scope *scope_top;
+static CT__TLS int scope_depth;
 /* Ended scopes, kept with their slot arrays for the next begin; a thread
  * key frees them when the thread exits. */
-static _Thread_local ct__scope *scope_pool;
+static CT__TLS ct__scope *scope_pool;
 static pthread_key_t pool_key;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 

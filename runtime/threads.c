@@ -16,7 +16,7 @@ void openblas_set_num_threads(int num_threads); /* from libopenblas */
 
 static int budget;
 static atomic_int generation = 1; /* bumped whenever the budget changes */
-static _Thread_local int applied;  /* the generation this thread applied */
+static CT__TLS int applied; /* the generation this thread applied */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static int local_ranks(void) {
