@@ -7,15 +7,12 @@
 #include "ctrain/ops.h"
 #include "ctrain/runtime.h"
 
-/* Small per-thread variables on the eager hot path use the initial-exec
- * TLS model: one fs-relative load instead of a __tls_get_addr call per
- * access. They total under 100 bytes, well within what glibc reserves for
- * libraries loaded later with dlopen. */
-#ifdef __cplusplus /* the CUDA files: they never touch these variables */
+/* Per-thread variables. The library is built with TLS descriptors
+ * (-mtls-dialect=gnu2, see CMakeLists.txt), so an access costs a few
+ * instructions instead of a __tls_get_addr call, and the library can
+ * still be loaded with dlopen (the initial-exec model cannot: the whole
+ * module's TLS would have to fit glibc's small static reserve). */
 #define CT__TLS _Thread_local
-#else
-#define CT__TLS _Thread_local __attribute__((tls_model("initial-exec")))
-#endif
 
 /* ---- errors --------------------------------------------------------------- */
 
