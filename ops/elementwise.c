@@ -310,11 +310,8 @@ UNARY_API(ct_logical_not, ct__op_not)
  * the bounds exactly as TF's does. */
 ct_tensor *ct_clip_by_value(const ct_tensor *t, double clip_min, double clip_max) {
     if (!t) return ct__run1(&ct__op_min, "ct_clip_by_value", 1, &t, NULL, 0);
-    if (clip_min > clip_max) {
-        ct__error(CT_ERR_INVALID_ARGUMENT, "ct_clip_by_value: clip_min %g is greater than clip_max %g",
-                  clip_min, clip_max);
-        return NULL;
-    }
+    /* clip_min > clip_max is not an error in TF: every element becomes
+     * clip_min (maximum is applied last). */
     ct_tensor *hi = ct_scalar_of(t->dtype, clip_max), *lo = ct_scalar_of(t->dtype, clip_min);
     return bin(&ct__op_max, "ct_clip_by_value", bin(&ct__op_min, "ct_clip_by_value", t, hi), lo);
 }

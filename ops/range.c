@@ -183,9 +183,8 @@ static ct_status infer_linspace(ct__call *c) {
     if ((unsigned)a->dtype >= CT_NUM_DTYPES || !ct_dtype_is_float(a->dtype))
         return ct__call_error(c, CT_ERR_INVALID_ARGUMENT,
                               "dtype %s is not a floating-point type", ct_dtype_name(a->dtype));
-    if (a->num < 0)
-        return ct__call_error(c, CT_ERR_INVALID_ARGUMENT, "num must be >= 0, got %" PRId64,
-                              a->num);
+    if (a->num <= 0) /* tf.linspace: "If num <= 0, ValueError is raised." */
+        return ct__call_error(c, CT_ERR_INVALID_ARGUMENT, "Requires num > 0: %" PRId64, a->num);
     if (a->num > INT64_MAX / 16)
         return ct__call_error(c, CT_ERR_INVALID_ARGUMENT, "num %" PRId64 " is too large", a->num);
     ct__spec_set(&c->spec[0], a->dtype, 1, &a->num);

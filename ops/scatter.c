@@ -199,13 +199,26 @@ ct_tensor *ct__scatter_nd_batch(const ct_tensor *indices, const ct_tensor *updat
     return ct__run1(&op_scatter_nd, "ct_scatter_nd", 2, in, &a, sizeof a);
 }
 
+/* TF's scatter kernels refuse an empty batch shape: one index tuple with
+ * a scalar update must be written as indices [1, depth], updates [1]. (The
+ * internal gradient uses of the op may pass scalars.) */
+static bool scalar_updates(const char *api, const ct_tensor *indices, const ct_tensor *updates) {
+    if (!indices || !updates || updates->rank >= 1) return false;
+    ct__error(CT_ERR_INVALID_ARGUMENT,
+              "%s: Updates shape must have rank at least one, got %s (indices %s): the batch "
+              "shape cannot be empty", api, CT__DESC(updates), CT__DESC(indices));
+    return true;
+}
+
 ct_tensor *ct_scatter_nd(const ct_tensor *indices, const ct_tensor *updates, int rank,
                          const int64_t *shape) {
+    if (scalar_updates("ct_scatter_nd", indices, updates)) return NULL;
     return ct__scatter_nd_batch(indices, updates, 0, rank, shape);
 }
 
 ct_tensor *ct_tensor_scatter_nd_update(const ct_tensor *t, const ct_tensor *indices,
                                        const ct_tensor *updates) {
+    if (scalar_updates("ct_tensor_scatter_nd_update", indices, updates)) return NULL;
     scatter_attrs a = {0};
     const ct_tensor *in[3] = {t, indices, updates};
     return ct__run1(&op_tensor_scatter_update, "ct_tensor_scatter_nd_update", 3, in, &a,
@@ -214,6 +227,7 @@ ct_tensor *ct_tensor_scatter_nd_update(const ct_tensor *t, const ct_tensor *indi
 
 ct_tensor *ct_tensor_scatter_nd_add(const ct_tensor *t, const ct_tensor *indices,
                                     const ct_tensor *updates) {
+    if (scalar_updates("ct_tensor_scatter_nd_add", indices, updates)) return NULL;
     scatter_attrs a = {0};
     const ct_tensor *in[3] = {t, indices, updates};
     return ct__run1(&op_tensor_scatter_add, "ct_tensor_scatter_nd_add", 3, in, &a, sizeof a);

@@ -197,11 +197,15 @@ static ct_status accumulate(ct__idmap *sums, int64_t id, ct_tensor *g) {
 
 static ct_status backprop(ct_tape *tape, const ct_tensor *target, const ct_tensor *target_grad,
                           int n, ct_tensor *const *sources, ct__idmap *sums) {
+    /* A persistent tape that is still recording records the gradient ops
+     * it runs (TF's way to higher derivatives): walk only what was there
+     * before, and copy each record, since appends may move the array. */
+    int64_t nrec = tape->n;
     /* Which ids lead to a source: only those records need a gradient. */
     ct__idmap reach = {0};
     ct_status st = CT_OK;
     for (int i = 0; i < n; i++) ct__idmap_put(&reach, sources[i]->id, (void *)1);
-    for (int64_t k = 0; k < tape->n; k++) {
+    for (int64_t k = 0; k < nrec; k++) {
         record *r = &tape->recs[k];
         bool hit = false;
         for (int i = 0; i < r->n_in && !hit; i++) hit = ct__idmap_has(&reach, r->in_ids[i]);
@@ -212,8 +216,8 @@ static ct_status backprop(ct_tape *tape, const ct_tensor *target, const ct_tenso
     ct_tensor *seed = target_grad ? (ct_tensor *)target_grad : ct_ones_like(target);
     if (!seed || (st = accumulate(sums, target->id, seed))) goto out;
 
-    for (int64_t k = tape->n - 1; k >= 0; k--) {
-        record *r = &tape->recs[k];
+    for (int64_t k = nrec - 1; k >= 0; k--) {
+        record rec = tape->recs[k], *r = &rec;
         bool needed = false, have = false;
         for (int i = 0; i < r->n_in; i++) needed |= ct__idmap_has(&reach, r->in_ids[i]);
         for (int i = 0; i < r->n_out; i++) have |= ct__idmap_has(sums, r->out[i]->id);
@@ -297,9 +301,11 @@ ct_status ct_tape_gradient_ex(ct_tape *tape, const ct_tensor *target,
     }
     tape->used = true;
 
-    /* The tape does not record its own gradient computation. */
+    /* A non-persistent tape does not record its own gradient computation;
+     * a persistent one does, as TF's, so gradient() inside its recording
+     * block can be differentiated again. */
     bool was_recording = tape->recording;
-    tape->recording = false;
+    if (!tape->persistent) tape->recording = false;
     ct_scope_begin();
     ct__idmap sums = {0};
     ct_status st = backprop(tape, target, target_grad, n, sources, &sums);

@@ -522,8 +522,11 @@ Test(indexing, scatter_nd_errors) {
     CT_FAILS(ct_tensor_scatter_nd_add(ct_zeros(CT_FLOAT32, CT_DIMS(6)),
                                       CT_I64(CT_DIMS(3, 1), 0, 1, 9), u),
              "ct_tensor_scatter_nd_add: indices[2] = [9] does not index into shape [6]");
-    CT_FAILS(ct_tensor_scatter_nd_update(ct_scalar(1), CT_I32(CT_DIMS(1, 0)), ct_scalar(2)),
+    CT_FAILS(ct_tensor_scatter_nd_update(ct_scalar(1), CT_I32(CT_DIMS(1, 0)), CT_F32(CT_DIMS(1), 2)),
              "at least 1-D");
+    CT_FAILS(ct_tensor_scatter_nd_update(ct_zeros(CT_FLOAT32, CT_DIMS(3)), CT_I32(CT_DIMS(1), 1),
+                                         ct_scalar(2)),
+             "Updates shape must have rank at least one");
 }
 
 Test(indexing, tensor_scatter_values) {
