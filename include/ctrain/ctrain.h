@@ -5,10 +5,12 @@
  *   runtime.h  tensors, dtypes, devices, scopes, variables, errors,
  *              random seeds, the gradient tape
  *   ops.h      the low-level TensorFlow ops (tf.*, tf.math, tf.linalg)
+ *   data.h     tf.data input pipelines, file formats read as data
  */
 #ifndef CTRAIN_CTRAIN_H
 #define CTRAIN_CTRAIN_H
 
+#include "ctrain/data.h"
 #include "ctrain/ops.h"
 #include "ctrain/runtime.h"
 
