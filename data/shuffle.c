@@ -1,0 +1,261 @@
+/*
+ * tf.data.Dataset.shuffle, with TF's algorithm and random streams so that
+ * a seeded pipeline gives TensorFlow's order:
+ *
+ *  - the dataset resolves (seed, seed2) once with TF's rule
+ *    (random_seed.get_seed, via ct__random_seeds);
+ *  - a seed generator in the dataset gives every new iterator its seeds:
+ *    with reshuffle_each_iteration (the default) two draws of a Philox
+ *    stream keyed by (seed, seed2) (TF's RandomSeedGenerator), so each
+ *    iterator, and each epoch under repeat, shuffles differently; without
+ *    it the same (seed, seed2) every time (FixedSeedGenerator);
+ *  - the iterator fills a buffer of buffer_size elements, then outputs the
+ *    element at a uniformly random offset (a 32-bit Philox draw modulo the
+ *    count) from the buffer's start, moves the start element into the
+ *    hole and refills from the input (ShuffleDatasetBase::Iterator).
+ *
+ * A draw is Philox4x32-10 keyed by the seed's two 32-bit halves with the
+ * second seed in the counter's high words; draws are used one 32-bit word
+ * at a time (TF's SingleSampleAdapter), so draw k is word k % 4 of block
+ * k / 4 and the state to save is just the number of draws.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/internal.h"
+
+/* Draw k of TF's PhiloxRandom(seed, seed2) through a SingleSampleAdapter. */
+static uint32_t philox_draw(uint64_t seed, uint64_t seed2, uint64_t k) {
+    uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    uint64_t block = k / 4;
+    /* The 128-bit counter (0, 0, seed2) plus block. */
+    uint64_t lo = block, hi = seed2;
+    uint32_t ctr[4] = {(uint32_t)lo, (uint32_t)(lo >> 32), (uint32_t)hi, (uint32_t)(hi >> 32)};
+    uint32_t out[4];
+    ct__philox(key, ctr, out);
+    return out[k % 4];
+}
+
+typedef struct {
+    ct_dataset base;
+    ct_dataset *input;
+    int64_t buffer_size;
+    bool reshuffle;
+    uint64_t seed, seed2;   /* resolved once, as TF's RandomSeeds */
+    pthread_mutex_t mu;     /* guards gen_samples                 */
+    int64_t gen_samples;    /* draws the seed generator has made  */
+} shuffle_ds;
+
+typedef struct {
+    ct__iter base;
+    ct__iter *input;        /* NULL once exhausted                */
+    uint64_t seed, seed2;   /* this iterator's stream             */
+    int64_t samples;        /* draws made from it                 */
+    ct_element **ring;      /* the buffer, a ring from head       */
+    int64_t cap, head, n;
+    uint64_t blk;           /* cached Philox block                */
+    uint32_t blk_out[4];
+    bool blk_valid;
+} shuffle_it;
+
+/* TF's SeedGenerator::GenerateSeeds. */
+static void generate_seeds(shuffle_ds *d, uint64_t *s1, uint64_t *s2) {
+    if (!d->reshuffle) {
+        *s1 = d->seed;
+        *s2 = d->seed2;
+        return;
+    }
+    pthread_mutex_lock(&d->mu);
+    *s1 = philox_draw(d->seed, d->seed2, (uint64_t)d->gen_samples);
+    *s2 = philox_draw(d->seed, d->seed2, (uint64_t)d->gen_samples + 1);
+    d->gen_samples += 2;
+    pthread_mutex_unlock(&d->mu);
+}
+
+static uint32_t next_random(shuffle_it *s) {
+    uint64_t k = (uint64_t)s->samples++;
+    uint64_t blk = k / 4;
+    if (!s->blk_valid || s->blk != blk) {
+        uint32_t key[2] = {(uint32_t)s->seed, (uint32_t)(s->seed >> 32)};
+        uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)s->seed2,
+                           (uint32_t)(s->seed2 >> 32)};
+        ct__philox(key, ctr, s->blk_out);
+        s->blk = blk;
+        s->blk_valid = true;
+    }
+    return s->blk_out[k % 4];
+}
+
+static ct_element **ring_at(shuffle_it *s, int64_t i) { return &s->ring[(s->head + i) % s->cap]; }
+
+static bool ring_push(shuffle_it *s, ct_element *e, int64_t limit) {
+    if (s->n == s->cap) {
+        int64_t cap = s->cap ? s->cap * 2 : 16;
+        if (cap > limit) cap = limit;
+        ct_element **r = malloc((size_t)cap * sizeof *r);
+        if (!r) {
+            ct__error(CT_ERR_OUT_OF_MEMORY,
+                      "ct_dataset_shuffle: out of host memory for a buffer of %lld elements",
+                      (long long)cap);
+            return false;
+        }
+        for (int64_t i = 0; i < s->n; i++) r[i] = *ring_at(s, i);
+        free(s->ring);
+        s->ring = r;
+        s->cap = cap;
+        s->head = 0;
+    }
+    *ring_at(s, s->n) = e;
+    s->n++;
+    return true;
+}
+
+static void ring_clear(shuffle_it *s) {
+    for (int64_t i = 0; i < s->n; i++) ct_element_free(*ring_at(s, i));
+    s->n = 0;
+    s->head = 0;
+}
+
+static ct_status shuffle_next(ct__iter *it, ct_element **out) {
+    shuffle_it *s = (shuffle_it *)it;
+    const shuffle_ds *d = (const shuffle_ds *)it->ds;
+    while (s->input && s->n < d->buffer_size) {
+        ct_element *e;
+        ct_status st = ct__iter_next(s->input, &e);
+        if (st) return st;
+        if (!e) {
+            ct__iter_free(s->input);
+            s->input = NULL;
+            break;
+        }
+        if (!ring_push(s, e, d->buffer_size)) {
+            ct_element_free(e);
+            return ct_last_status();
+        }
+    }
+    if (s->n == 0) return CT_OK;
+    int64_t off = (int64_t)(next_random(s) % (uint64_t)s->n);
+    ct_element **slot = ring_at(s, off), **first = ring_at(s, 0);
+    *out = *slot;
+    *slot = *first;
+    *first = NULL;
+    s->head = (s->head + 1) % s->cap;
+    s->n--;
+    return CT_OK;
+}
+
+static ct_status shuffle_save(ct__iter *it, ct__state_writer *w) {
+    shuffle_it *s = (shuffle_it *)it;
+    shuffle_ds *d = (shuffle_ds *)it->ds;
+    pthread_mutex_lock(&d->mu);
+    int64_t gen = d->gen_samples;
+    pthread_mutex_unlock(&d->mu);
+    ct__sw_i64(w, gen);
+    ct__sw_i64(w, (int64_t)s->seed);
+    ct__sw_i64(w, (int64_t)s->seed2);
+    ct__sw_i64(w, s->samples);
+    ct__sw_i64(w, s->n);
+    for (int64_t i = 0; i < s->n; i++) ct__sw_element(w, *ring_at(s, i));
+    ct__sw_i64(w, s->input != NULL);
+    if (s->input) ct__iter_save(s->input, w);
+    return w->st;
+}
+
+static ct_status shuffle_restore(ct__iter *it, ct__state_reader *r) {
+    shuffle_it *s = (shuffle_it *)it;
+    shuffle_ds *d = (shuffle_ds *)it->ds;
+    int64_t gen = ct__sr_i64(r);
+    uint64_t seed = (uint64_t)ct__sr_i64(r), seed2 = (uint64_t)ct__sr_i64(r);
+    int64_t samples = ct__sr_i64(r), n = ct__sr_i64(r);
+    if (r->st) return r->st;
+    if (gen < 0 || samples < 0 || n < 0 || n > d->buffer_size || (uint64_t)n > r->n - r->pos)
+        return ct__sr_fail(r, "shuffle's counters");
+    /* As TF, restoring also puts the dataset's seed generator back. */
+    pthread_mutex_lock(&d->mu);
+    d->gen_samples = gen;
+    pthread_mutex_unlock(&d->mu);
+    s->seed = seed;
+    s->seed2 = seed2;
+    s->samples = samples;
+    s->blk_valid = false;
+    ring_clear(s);
+    for (int64_t i = 0; i < n; i++) {
+        ct_element *e = ct__sr_element(r);
+        if (!e) return r->st ? r->st : ct__sr_fail(r, "a buffered element is missing");
+        if (!ring_push(s, e, d->buffer_size)) {
+            ct_element_free(e);
+            return r->st = ct_last_status();
+        }
+    }
+    int64_t present = ct__sr_i64(r);
+    if (r->st) return r->st;
+    if (present != 0 && present != 1) return ct__sr_fail(r, "an input flag is not 0 or 1");
+    if (!present) {
+        ct__iter_free(s->input);
+        s->input = NULL;
+        return CT_OK;
+    }
+    return ct__iter_restore(s->input, r);
+}
+
+static void shuffle_it_free(ct__iter *it) {
+    shuffle_it *s = (shuffle_it *)it;
+    ct__iter_free(s->input);
+    ring_clear(s);
+    free(s->ring);
+    free(s);
+}
+
+static const ct__iter_vt shuffle_it_vt = {shuffle_next, shuffle_save, shuffle_restore,
+                                          shuffle_it_free};
+
+static ct__iter *shuffle_iterator(ct_dataset *ds) {
+    shuffle_ds *d = (shuffle_ds *)ds;
+    shuffle_it *s = ct__iter_alloc(sizeof *s, &shuffle_it_vt, ds);
+    if (!s) return NULL;
+    s->input = ct__iter_make(d->input);
+    if (!s->input) {
+        free(s);
+        return NULL;
+    }
+    generate_seeds(d, &s->seed, &s->seed2);
+    return &s->base;
+}
+
+static int64_t shuffle_card(const ct_dataset *ds) {
+    return ct_dataset_cardinality(((const shuffle_ds *)ds)->input);
+}
+
+static void shuffle_destroy(ct_dataset *ds) {
+    shuffle_ds *d = (shuffle_ds *)ds;
+    ct_dataset_free(d->input);
+    pthread_mutex_destroy(&d->mu);
+}
+
+static const ct__dataset_vt shuffle_vt = {"ShuffleDatasetV3", shuffle_iterator, shuffle_card,
+                                          shuffle_destroy};
+
+ct_dataset *ct_dataset_shuffle(ct_dataset *ds, int64_t buffer_size, const ct_shuffle_opts *opts) {
+    if (ct__dataset_null(ds, "ct_dataset_shuffle")) return NULL;
+    if (buffer_size <= 0) {
+        ct__error(CT_ERR_INVALID_ARGUMENT,
+                  "ct_dataset_shuffle: buffer_size must be greater than zero (got %lld).",
+                  (long long)buffer_size);
+        ct_dataset_free(ds);
+        return NULL;
+    }
+    shuffle_ds *d = ct__dataset_alloc(sizeof *d, &shuffle_vt, &ds->spec);
+    if (!d) {
+        ct_dataset_free(ds);
+        return NULL;
+    }
+    d->input = ds;
+    d->buffer_size = buffer_size;
+    d->reshuffle = !(opts && opts->no_reshuffle_each_iteration);
+    uint64_t call;
+    ct__random_seeds(opts ? opts->seed : 0, &d->seed, &d->seed2, &call);
+    pthread_mutex_init(&d->mu, NULL);
+    d->base.opts = ds->opts;
+    return &d->base;
+}
