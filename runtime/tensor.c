@@ -20,7 +20,11 @@ int64_t ct__numel(int rank, const int64_t *shape) {
 /* Per-thread free lists of tensor headers and storage records: eager code
  * makes and drops them by the thousand, and a scope ends by freeing a
  * whole batch, which overflows malloc's own per-thread cache. */
+#ifdef __SANITIZE_ADDRESS__
+#define FREELIST_MAX 0 /* every header goes back to malloc: ASan sees misuse */
+#else
 #define FREELIST_MAX 4096
+#endif
 typedef struct freelist {
     void *head;
     int n;
@@ -35,7 +39,33 @@ static void *fl_get(freelist *fl, size_t size) {
     return p;
 }
 
+/* The lists are returned to malloc when their thread exits (pool workers
+ * and prefetch threads come and go). */
+static pthread_key_t fl_key;
+static pthread_once_t fl_once = PTHREAD_ONCE_INIT;
+static CT__TLS bool fl_registered;
+
+static void fl_drain(freelist *fl) {
+    while (fl->head) {
+        void *p = fl->head;
+        fl->head = *(void **)p;
+        free(p);
+    }
+    fl->n = 0;
+}
+static void fl_thread_exit(void *unused) {
+    (void)unused;
+    fl_drain(&tensor_free_list);
+    fl_drain(&storage_free_list);
+}
+static void fl_key_init(void) { pthread_key_create(&fl_key, fl_thread_exit); }
+
 static void fl_put(freelist *fl, void *p) {
+    if (!fl_registered) {
+        pthread_once(&fl_once, fl_key_init);
+        pthread_setspecific(fl_key, (void *)1);
+        fl_registered = true;
+    }
     if (fl->n >= FREELIST_MAX) {
         free(p);
         return;

@@ -130,7 +130,11 @@ ct_dataset *ct_dataset_from_generator(ct_generator_fn fn, void (*reset)(void *ct
 
 /* A user function on elements: writes the new element to *out (owned by
  * the caller) and returns CT_OK, or returns an error status (after
- * setting the error, e.g. by returning a failed op's status). */
+ * setting the error, e.g. by returning a failed op's status). The
+ * element's tensors must be references the function owns: compute inside
+ * ct_scope_begin()/ct_scope_end() and hand out ct_tensor_ref(t) (or build
+ * the element with ct_element_copy, which takes references) — not
+ * ct_keep(t), which gives the reference to an enclosing scope instead. */
 typedef ct_status (*ct_map_fn)(const ct_element *in, void *ctx, ct_element **out);
 /* A predicate: *keep = whether the element stays. */
 typedef ct_status (*ct_filter_fn)(const ct_element *in, void *ctx, bool *keep);
