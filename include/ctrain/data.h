@@ -202,4 +202,10 @@ ct_dataset *ct_dataset_with_options(ct_dataset *ds, const ct_dataset_options *op
 }
 #endif
 
+/* File formats read as data: text lines, CSV, file lists, IDX and
+ * Fashion-MNIST (data_files.h).
+ * ctrain has no string dtype: a string (a line, a record, a file name) is
+ * a uint8 tensor of its bytes, shape [length]. */
+#include "data_files.h"
+
 #endif
