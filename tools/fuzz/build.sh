@@ -26,9 +26,9 @@ cmake --build "$build/lib" -j "$(nproc)" --target ctrain_static
 flags="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1 -std=gnu11"
 # Harnesses and the sources instrumented for them (others' harnesses can
 # be added: CT_FUZZ_HARNESSES="fuzz_tfrecord" CT_FUZZ_SOURCES="data/tfrecord.c").
-harnesses=${CT_FUZZ_HARNESSES:-fuzz_csv fuzz_idx}
+harnesses=${CT_FUZZ_HARNESSES:-fuzz_csv fuzz_idx fuzz_tfrecord fuzz_example}
 srcs=""
-for s in ${CT_FUZZ_SOURCES:-data/csv.c data/text.c data/idx.c data/list_files.c}; do
+for s in ${CT_FUZZ_SOURCES:-data/csv.c data/text.c data/idx.c data/list_files.c data/tfrecord.c data/example.c}; do
     srcs="$srcs $root/$s"
 done
 inc="-I$root/include -I$root -I$build/lib"

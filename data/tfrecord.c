@@ -1,0 +1,779 @@
+/*
+ * TFRecord files: CRC-32C, record framing, a reader over a file or memory
+ * (optionally through a gzip / zlib stream), tf.data.TFRecordDataset and
+ * tf.io.TFRecordWriter. Format: specs/tfrecord_example.md.
+ */
+#define _GNU_SOURCE /* fseeko, fileno, fsync */
+#include "data/tfrecord.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "data/internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#define CT__CRC_SSE42 1
+#endif
+
+/* ---- CRC-32C ------------------------------------------------------------------ */
+
+/* Slicing-by-8 tables for the reflected polynomial 0x82F63B78. */
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+static int crc_have_sse42;
+
+static void crc_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+#ifdef CT__CRC_SSE42
+    __builtin_cpu_init();
+    crc_have_sse42 = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+static uint32_t crc_tables(uint32_t c, const uint8_t *p, size_t n) {
+    while (n && ((uintptr_t)p & 7)) {
+        c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
+        n--;
+    }
+    while (n >= 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + 4, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        lo = __builtin_bswap32(lo);
+        hi = __builtin_bswap32(hi);
+#endif
+        lo ^= c;
+        c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+            crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+            crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+            crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+        p += 8;
+        n -= 8;
+    }
+    while (n--) c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
+    return c;
+}
+
+#ifdef CT__CRC_SSE42
+__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t c, const uint8_t *p,
+                                                             size_t n) {
+    while (n && ((uintptr_t)p & 7)) {
+        c = _mm_crc32_u8(c, *p++);
+        n--;
+    }
+    uint64_t c64 = c;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c64 = _mm_crc32_u64(c64, v);
+        p += 8;
+        n -= 8;
+    }
+    c = (uint32_t)c64;
+    while (n--) c = _mm_crc32_u8(c, *p++);
+    return c;
+}
+#endif
+
+uint32_t ct__crc32c_extend(uint32_t crc, const void *p, size_t n) {
+    pthread_once(&crc_once, crc_init);
+    uint32_t c = ~crc;
+#ifdef CT__CRC_SSE42
+    if (crc_have_sse42) return ~crc_sse42(c, (const uint8_t *)p, n);
+#endif
+    return ~crc_tables(c, (const uint8_t *)p, n);
+}
+
+uint32_t ct__crc32c_extend_portable(uint32_t crc, const void *p, size_t n) {
+    pthread_once(&crc_once, crc_init);
+    return ~crc_tables(~crc, (const uint8_t *)p, n);
+}
+
+/* ---- framing ------------------------------------------------------------------- */
+
+static void put_le32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_le64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get_le64(const uint8_t *p) {
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+void ct__tfrecord_frame(const void *data, size_t len, uint8_t header[CT__TFRECORD_HEADER],
+                        uint8_t footer[CT__TFRECORD_FOOTER]) {
+    put_le64(header, (uint64_t)len);
+    put_le32(header + 8, ct__crc32c_mask(ct__crc32c(header, 8)));
+    put_le32(footer, ct__crc32c_mask(ct__crc32c(data, len)));
+}
+
+static const char *compression_name(ct_compression c) {
+    return c == CT_COMPRESSION_GZIP ? "GZIP" : c == CT_COMPRESSION_ZLIB ? "ZLIB" : "NONE";
+}
+static bool compression_valid(ct_compression c) {
+    return c == CT_COMPRESSION_NONE || c == CT_COMPRESSION_GZIP || c == CT_COMPRESSION_ZLIB;
+}
+/* zlib's windowBits: 15 (zlib format) or 15 + 16 (gzip format), TF's. */
+static int window_bits(ct_compression c) {
+    return c == CT_COMPRESSION_GZIP ? MAX_WBITS + 16 : MAX_WBITS;
+}
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+#define IN_CHUNK (64 * 1024)
+
+struct ct__tfrecord_reader {
+    char *name;       /* the file name, for errors                          */
+    const char *api;  /* the public function, for errors                    */
+    ct_compression comp;
+    FILE *f;          /* the file, or NULL for memory                       */
+    const uint8_t *mem;
+    size_t mem_n, mem_pos;
+    bool have_size;   /* uncompressed with a known size: truncation is seen
+                         before reading a payload                           */
+    uint64_t size;
+    z_stream z;
+    bool zinit, zdone; /* zdone: the last member ended at end of input     */
+    bool zstarted;    /* the current member has been fed input             */
+    uint8_t *in;      /* compressed input                                  */
+    uint64_t raw_in;  /* raw bytes read so far                             */
+    uint64_t offset;  /* decompressed bytes consumed before the next record */
+    uint8_t *buf;     /* the last payload                                  */
+    size_t cap;
+    ct_status failed; /* sticky: the error of the record at offset         */
+    char *err;
+};
+
+/* Raw (file or memory) bytes into dst; *got < n only at end of input. */
+static ct_status raw_read(ct__tfrecord_reader *r, void *dst, size_t n, size_t *got) {
+    if (!r->f) {
+        size_t m = r->mem_n - r->mem_pos;
+        if (m > n) m = n;
+        if (m) memcpy(dst, r->mem + r->mem_pos, m);
+        r->mem_pos += m;
+        r->raw_in += m;
+        *got = m;
+        return CT_OK;
+    }
+    *got = fread(dst, 1, n, r->f);
+    r->raw_in += *got;
+    if (*got < n && ferror(r->f))
+        return ct__error(CT_ERR_INTERNAL, "%s: '%s': read error at byte offset %" PRIu64 ": %s",
+                         r->api, r->name, r->offset, strerror(errno));
+    return CT_OK;
+}
+
+static ct_status z_fail(ct__tfrecord_reader *r, const char *what) {
+    return ct__error(CT_ERR_INVALID_ARGUMENT,
+                     "%s: '%s': corrupt %s data in the record at byte offset %" PRIu64
+                     " (near compressed byte %" PRIu64 "): %s",
+                     r->api, r->name, compression_name(r->comp), r->offset,
+                     r->raw_in - r->z.avail_in, what);
+}
+
+/* Up to n bytes of the decompressed stream; *got < n only at its end. */
+static ct_status stream_read(ct__tfrecord_reader *r, void *dst, size_t n, size_t *got) {
+    if (r->comp == CT_COMPRESSION_NONE) return raw_read(r, dst, n, got);
+    z_stream *z = &r->z;
+    size_t done = 0;
+    while (done < n && !r->zdone) {
+        if (z->avail_in == 0) {
+            size_t m;
+            ct_status st = raw_read(r, r->in, IN_CHUNK, &m);
+            if (st) return st;
+            if (m == 0) {
+                if (r->zstarted) return z_fail(r, "the compressed stream ends early");
+                r->zdone = true; /* an empty file, or after a complete member */
+                break;
+            }
+            z->next_in = r->in;
+            z->avail_in = (uInt)m;
+            r->zstarted = true;
+        }
+        size_t want = n - done;
+        if (want > UINT_MAX) want = UINT_MAX;
+        z->next_out = (Bytef *)dst + done;
+        z->avail_out = (uInt)want;
+        int ret = inflate(z, Z_NO_FLUSH);
+        done += want - z->avail_out;
+        if (ret == Z_STREAM_END) {
+            /* Another member may follow (concatenated gzip files). */
+            inflateReset(z);
+            r->zstarted = z->avail_in > 0;
+        } else if (ret == Z_BUF_ERROR) {
+            if (z->avail_in != 0) return z_fail(r, "no progress");
+        } else if (ret != Z_OK) {
+            return z_fail(r, z->msg ? z->msg : "inflate failed");
+        }
+    }
+    *got = done;
+    return CT_OK;
+}
+
+static ct__tfrecord_reader *reader_new(const char *name, ct_compression comp, const char *api) {
+    if (!compression_valid(comp)) {
+        ct__error(CT_ERR_INVALID_ARGUMENT,
+                  "%s: '%s': unknown compression %d (expected CT_COMPRESSION_NONE, _GZIP or "
+                  "_ZLIB)",
+                  api, name, (int)comp);
+        return NULL;
+    }
+    ct__tfrecord_reader *r = calloc(1, sizeof *r);
+    if (r) r->name = strdup(name);
+    if (r && r->name && comp != CT_COMPRESSION_NONE) {
+        r->in = malloc(IN_CHUNK);
+        if (r->in && inflateInit2(&r->z, window_bits(comp)) == Z_OK) r->zinit = true;
+    }
+    if (!r || !r->name || (comp != CT_COMPRESSION_NONE && !r->zinit)) {
+        if (r) {
+            free(r->in);
+            free(r->name);
+            free(r);
+        }
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: '%s': out of memory for a TFRecord reader", api, name);
+        return NULL;
+    }
+    r->api = api;
+    r->comp = comp;
+    return r;
+}
+
+ct__tfrecord_reader *ct__tfrecord_reader_open(const char *path, ct_compression compression,
+                                              const char *api) {
+    if (!path) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the file name is NULL", api);
+        return NULL;
+    }
+    ct__tfrecord_reader *r = reader_new(path, compression, api);
+    if (!r) return NULL;
+    r->f = fopen(path, "rb");
+    if (!r->f) {
+        ct__error(CT_ERR_NOT_FOUND, "%s: cannot open '%s': %s", api, path, strerror(errno));
+        ct__tfrecord_reader_close(r);
+        return NULL;
+    }
+    struct stat sb;
+    if (compression == CT_COMPRESSION_NONE && fstat(fileno(r->f), &sb) == 0 &&
+        S_ISREG(sb.st_mode)) {
+        r->have_size = true;
+        r->size = (uint64_t)sb.st_size;
+    }
+    return r;
+}
+
+ct__tfrecord_reader *ct__tfrecord_reader_open_memory(const void *data, size_t n,
+                                                     const char *name,
+                                                     ct_compression compression,
+                                                     const char *api) {
+    ct__tfrecord_reader *r = reader_new(name ? name : "<memory>", compression, api);
+    if (!r) return NULL;
+    r->mem = data;
+    r->mem_n = data ? n : 0;
+    if (compression == CT_COMPRESSION_NONE) {
+        r->have_size = true;
+        r->size = r->mem_n;
+    }
+    return r;
+}
+
+void ct__tfrecord_reader_close(ct__tfrecord_reader *r) {
+    if (!r) return;
+    if (r->f) fclose(r->f);
+    if (r->zinit) inflateEnd(&r->z);
+    free(r->in);
+    free(r->buf);
+    free(r->err);
+    free(r->name);
+    free(r);
+}
+
+uint64_t ct__tfrecord_reader_offset(const ct__tfrecord_reader *r) {
+    return r->offset;
+}
+
+/* Records the error just set so that later reads repeat it. */
+static ct_status sticky(ct__tfrecord_reader *r, ct_status st) {
+    r->failed = st;
+    free(r->err);
+    r->err = strdup(ct_last_error());
+    return st;
+}
+
+static ct_status truncated(ct__tfrecord_reader *r, const char *what, uint64_t got,
+                           uint64_t want) {
+    return ct__error(CT_ERR_INVALID_ARGUMENT,
+                     "%s: '%s': truncated record at byte offset %" PRIu64 ": the %s has %" PRIu64
+                     " of its %" PRIu64 " bytes",
+                     r->api, r->name, r->offset, what, got, want);
+}
+
+static ct_status bad_crc(ct__tfrecord_reader *r, const char *what, uint32_t stored,
+                         uint32_t computed) {
+    return ct__error(CT_ERR_INVALID_ARGUMENT,
+                     "%s: '%s': corrupted record at byte offset %" PRIu64
+                     ": the %s CRC does not match (stored %08" PRIx32 ", computed %08" PRIx32 ")",
+                     r->api, r->name, r->offset, what, stored, computed);
+}
+
+static ct_status read_record(ct__tfrecord_reader *r, const uint8_t **data, size_t *len) {
+    uint8_t hdr[CT__TFRECORD_HEADER], ftr[CT__TFRECORD_FOOTER];
+    size_t got;
+    ct_status st = stream_read(r, hdr, sizeof hdr, &got);
+    if (st) return st;
+    if (got == 0) return CT_OK; /* the end */
+    if (got < sizeof hdr) return truncated(r, "header", got, sizeof hdr);
+    uint32_t stored = get_le32(hdr + 8), computed = ct__crc32c_mask(ct__crc32c(hdr, 8));
+    if (stored != computed) return bad_crc(r, "length", stored, computed);
+    uint64_t n = get_le64(hdr);
+    uint64_t end = r->offset + sizeof hdr;
+    uint64_t left = !r->have_size ? UINT64_MAX : r->size > end ? r->size - end : 0;
+    if (r->have_size && (n > left || left - n < sizeof ftr))
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: '%s': truncated record at byte offset %" PRIu64
+                         ": its length is %" PRIu64 " bytes but %" PRIu64
+                         " bytes follow its header (%" PRIu64 " needed with the CRC)",
+                         r->api, r->name, r->offset, n, left, n + sizeof ftr);
+    if (n > (uint64_t)(SIZE_MAX / 2))
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: '%s': corrupted record at byte offset %" PRIu64
+                         ": length %" PRIu64 " is too large",
+                         r->api, r->name, r->offset, n);
+    /* Grow the buffer as bytes arrive, so that a compressed stream cannot
+     * make us allocate a length it does not hold. */
+    size_t have = 0;
+    while (have < n) {
+        if (have == r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 64 * 1024;
+            if (r->have_size || cap > n) cap = (size_t)n;
+            uint8_t *b = realloc(r->buf, cap);
+            if (!b)
+                return ct__error(CT_ERR_OUT_OF_MEMORY,
+                                 "%s: '%s': out of memory for the %" PRIu64
+                                 "-byte record at byte offset %" PRIu64,
+                                 r->api, r->name, n, r->offset);
+            r->buf = b;
+            r->cap = cap;
+        }
+        size_t want = ((size_t)n < r->cap ? (size_t)n : r->cap) - have;
+        st = stream_read(r, r->buf + have, want, &got);
+        if (st) return st;
+        have += got;
+        if (got < want) return truncated(r, "data", have, n);
+    }
+    st = stream_read(r, ftr, sizeof ftr, &got);
+    if (st) return st;
+    if (got < sizeof ftr) return truncated(r, "data CRC", got, sizeof ftr);
+    stored = get_le32(ftr);
+    computed = ct__crc32c_mask(ct__crc32c(r->buf, (size_t)n));
+    if (stored != computed) return bad_crc(r, "data", stored, computed);
+    *data = n ? r->buf : (const uint8_t *)"";
+    *len = (size_t)n;
+    r->offset += sizeof hdr + n + sizeof ftr;
+    return CT_OK;
+}
+
+ct_status ct__tfrecord_read_next(ct__tfrecord_reader *r, const uint8_t **data, size_t *len) {
+    *data = NULL;
+    *len = 0;
+    if (r->failed) return ct__error(r->failed, "%s", r->err ? r->err : "TFRecord read failed");
+    ct_status st = read_record(r, data, len);
+    if (st) {
+        *data = NULL;
+        *len = 0;
+        return sticky(r, st);
+    }
+    return CT_OK;
+}
+
+ct_status ct__tfrecord_reader_seek(ct__tfrecord_reader *r, uint64_t offset) {
+    /* Back to the start, then forward. */
+    if (r->f && fseeko(r->f, 0, SEEK_SET) != 0)
+        return ct__error(CT_ERR_INTERNAL, "%s: '%s': cannot seek: %s", r->api, r->name,
+                         strerror(errno));
+    if (r->f) clearerr(r->f);
+    r->mem_pos = 0;
+    r->raw_in = 0;
+    if (r->zinit) {
+        inflateReset(&r->z);
+        r->z.avail_in = 0;
+        r->zdone = r->zstarted = false;
+    }
+    r->offset = 0;
+    r->failed = CT_OK;
+    if (r->have_size) {
+        if (offset > r->size)
+            return ct__error(CT_ERR_OUT_OF_RANGE,
+                             "%s: '%s': cannot restore byte offset %" PRIu64
+                             ": the file has %" PRIu64 " bytes",
+                             r->api, r->name, offset, r->size);
+        if (r->f) {
+            if (fseeko(r->f, (off_t)offset, SEEK_SET) != 0)
+                return ct__error(CT_ERR_INTERNAL, "%s: '%s': cannot seek to %" PRIu64 ": %s",
+                                 r->api, r->name, offset, strerror(errno));
+        } else {
+            r->mem_pos = (size_t)offset;
+        }
+        r->raw_in = offset;
+        r->offset = offset;
+        return CT_OK;
+    }
+    uint8_t *skip = malloc(IN_CHUNK);
+    if (!skip) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", r->api);
+    ct_status st = CT_OK;
+    while (r->offset < offset) {
+        size_t want = offset - r->offset < IN_CHUNK ? (size_t)(offset - r->offset) : IN_CHUNK, got;
+        st = stream_read(r, skip, want, &got);
+        if (st) break;
+        r->offset += got;
+        if (got < want) {
+            st = ct__error(CT_ERR_OUT_OF_RANGE,
+                           "%s: '%s': cannot restore byte offset %" PRIu64
+                           ": the decompressed stream has %" PRIu64 " bytes",
+                           r->api, r->name, offset, r->offset);
+            break;
+        }
+    }
+    free(skip);
+    return st;
+}
+
+/* ---- tf.data.TFRecordDataset ----------------------------------------------------- */
+
+static const char TFR_API[] = "ct_dataset_tfrecord";
+
+typedef struct {
+    ct_dataset base;
+    int n;
+    char **files;
+    ct_compression comp;
+} tfr_ds;
+
+typedef struct {
+    ct__iter base;
+    int file;               /* the file being read (n: done)         */
+    ct__tfrecord_reader *r; /* open on `file`, or NULL               */
+} tfr_it;
+
+static ct_status tfr_open(tfr_it *t) {
+    tfr_ds *d = (tfr_ds *)t->base.ds;
+    t->r = ct__tfrecord_reader_open(d->files[t->file], d->comp, TFR_API);
+    return t->r ? CT_OK : ct_last_status();
+}
+
+static ct_status tfr_next(ct__iter *it, ct_element **out) {
+    tfr_it *t = (tfr_it *)it;
+    tfr_ds *d = (tfr_ds *)it->ds;
+    *out = NULL;
+    while (t->file < d->n) {
+        ct_status st;
+        if (!t->r && (st = tfr_open(t))) return st;
+        const uint8_t *rec;
+        size_t len;
+        st = ct__tfrecord_read_next(t->r, &rec, &len);
+        if (st) return st;
+        if (!rec) {
+            ct__tfrecord_reader_close(t->r);
+            t->r = NULL;
+            t->file++;
+            continue;
+        }
+        ct_element *e = ct__element_new(1);
+        if (!e) return ct_last_status();
+        int64_t shape[1] = {(int64_t)len};
+        e->t[0] = ct__tensor_alloc(ct__cpu_device(), CT_UINT8, 1, shape, TFR_API);
+        if (!e->t[0]) {
+            ct_element_free(e);
+            return ct_last_status();
+        }
+        if (len) memcpy(ct__data(e->t[0]), rec, len);
+        *out = e;
+        return CT_OK;
+    }
+    return CT_OK;
+}
+
+static ct_status tfr_save(ct__iter *it, ct__state_writer *w) {
+    tfr_it *t = (tfr_it *)it;
+    ct__sw_i64(w, t->file);
+    ct__sw_i64(w, t->r ? (int64_t)ct__tfrecord_reader_offset(t->r) : 0);
+    return w->st;
+}
+
+static ct_status tfr_restore(ct__iter *it, ct__state_reader *rd) {
+    tfr_it *t = (tfr_it *)it;
+    tfr_ds *d = (tfr_ds *)it->ds;
+    int64_t file = ct__sr_i64(rd), offset = ct__sr_i64(rd);
+    if (rd->st) return rd->st;
+    if (file < 0 || file > d->n || offset < 0)
+        return ct__sr_fail(rd, "TFRecordDataset: file index or offset out of range");
+    ct__tfrecord_reader_close(t->r);
+    t->r = NULL;
+    t->file = (int)file;
+    if (t->file == d->n || offset == 0) return CT_OK;
+    ct_status st = tfr_open(t);
+    if (!st) st = ct__tfrecord_reader_seek(t->r, (uint64_t)offset);
+    return st;
+}
+
+static void tfr_free(ct__iter *it) {
+    tfr_it *t = (tfr_it *)it;
+    ct__tfrecord_reader_close(t->r);
+    free(t);
+}
+
+static const ct__iter_vt tfr_iter_vt = {
+    .next = tfr_next, .save = tfr_save, .restore = tfr_restore, .free = tfr_free};
+
+static ct__iter *tfr_iterator(ct_dataset *ds) {
+    return ct__iter_alloc(sizeof(tfr_it), &tfr_iter_vt, ds);
+}
+
+static void tfr_destroy(ct_dataset *ds) {
+    tfr_ds *d = (tfr_ds *)ds;
+    for (int i = 0; i < d->n; i++) free(d->files[i]);
+    free(d->files);
+}
+
+static const ct__dataset_vt tfr_vt = {
+    .name = "TFRecordDataset", .iterator = tfr_iterator, .destroy = tfr_destroy};
+
+ct_dataset *ct_dataset_tfrecord(int n, const char *const *filenames, ct_compression compression) {
+    if (n < 0 || (n > 0 && !filenames)) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "%s: %d file names%s", TFR_API, n,
+                  n < 0 ? " (expected >= 0)" : " but filenames is NULL");
+        return NULL;
+    }
+    if (!compression_valid(compression)) {
+        ct__error(CT_ERR_INVALID_ARGUMENT,
+                  "%s: unknown compression %d (expected CT_COMPRESSION_NONE, _GZIP or _ZLIB)",
+                  TFR_API, (int)compression);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (!filenames[i]) {
+            ct__error(CT_ERR_INVALID_ARGUMENT, "%s: file name %d of %d is NULL", TFR_API, i, n);
+            return NULL;
+        }
+    ct_element_spec spec = {.n = 1};
+    spec.c[0] = (ct_component_spec){.dtype = CT_UINT8, .rank = 1, .shape = {-1}};
+    tfr_ds *d = ct__dataset_alloc(sizeof *d, &tfr_vt, &spec);
+    if (!d) return NULL;
+    d->comp = compression;
+    d->files = calloc(n ? (size_t)n : 1, sizeof *d->files);
+    bool ok = d->files != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        d->files[i] = strdup(filenames[i]);
+        ok = d->files[i] != NULL;
+        d->n = i + ok;
+    }
+    if (!ok) {
+        ct_dataset_free(&d->base);
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory for %d file names", TFR_API, n);
+        return NULL;
+    }
+    return &d->base;
+}
+
+/* ---- tf.io.TFRecordWriter ------------------------------------------------------ */
+
+static const char W_API[] = "ct_tfrecord_writer";
+
+struct ct_tfrecord_writer {
+    char *path, *tmp;
+    FILE *f;
+    ct_compression comp;
+    z_stream z;
+    bool zinit;
+    uint8_t *out; /* deflate output */
+    ct_status st; /* the first error */
+};
+
+static ct_status w_io_error(ct_tfrecord_writer *w, const char *what) {
+    w->st = ct__error(CT_ERR_INTERNAL, "%s: '%s': %s (writing '%s'): %s", W_API, w->path, what,
+                      w->tmp, strerror(errno));
+    return w->st;
+}
+
+static ct_status w_raw(ct_tfrecord_writer *w, const void *p, size_t n) {
+    if (n && fwrite(p, 1, n, w->f) != n) return w_io_error(w, "write failed");
+    return CT_OK;
+}
+
+/* Deflates n bytes (flush: Z_NO_FLUSH or Z_FINISH) into the file. */
+static ct_status w_deflate(ct_tfrecord_writer *w, const void *p, size_t n, int flush) {
+    const uint8_t *src = p;
+    for (;;) {
+        size_t chunk = n > UINT_MAX ? UINT_MAX : n;
+        w->z.next_in = (Bytef *)src;
+        w->z.avail_in = (uInt)chunk;
+        int last = (chunk == n) ? flush : Z_NO_FLUSH;
+        int ret;
+        do {
+            w->z.next_out = w->out;
+            w->z.avail_out = IN_CHUNK;
+            ret = deflate(&w->z, last);
+            if (ret == Z_STREAM_ERROR) {
+                w->st = ct__error(CT_ERR_INTERNAL, "%s: '%s': deflate failed", W_API, w->path);
+                return w->st;
+            }
+            ct_status st = w_raw(w, w->out, IN_CHUNK - w->z.avail_out);
+            if (st) return st;
+        } while (w->z.avail_out == 0 || (last == Z_FINISH && ret != Z_STREAM_END));
+        src += chunk;
+        n -= chunk;
+        if (n == 0) return CT_OK;
+    }
+}
+
+static ct_status w_put(ct_tfrecord_writer *w, const void *p, size_t n) {
+    return w->comp == CT_COMPRESSION_NONE ? w_raw(w, p, n) : w_deflate(w, p, n, Z_NO_FLUSH);
+}
+
+static void w_free(ct_tfrecord_writer *w) {
+    if (w->f) fclose(w->f);
+    if (w->tmp) unlink(w->tmp);
+    if (w->zinit) deflateEnd(&w->z);
+    free(w->out);
+    free(w->tmp);
+    free(w->path);
+    free(w);
+}
+
+ct_tfrecord_writer *ct_tfrecord_writer_open(const char *path, ct_compression compression) {
+    static atomic_long counter;
+    if (!path || !*path) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "%s_open: the path is %s", W_API,
+                  path ? "empty" : "NULL");
+        return NULL;
+    }
+    if (!compression_valid(compression)) {
+        ct__error(CT_ERR_INVALID_ARGUMENT,
+                  "%s_open: '%s': unknown compression %d (expected CT_COMPRESSION_NONE, _GZIP or "
+                  "_ZLIB)",
+                  W_API, path, (int)compression);
+        return NULL;
+    }
+    ct_tfrecord_writer *w = calloc(1, sizeof *w);
+    size_t tn = strlen(path) + 64;
+    if (w) w->path = strdup(path);
+    if (w) w->tmp = malloc(tn);
+    if (w && compression != CT_COMPRESSION_NONE) {
+        w->out = malloc(IN_CHUNK);
+        /* TF's ZlibCompressionOptions: default level, deflated, window
+         * bits 15 (+16 for gzip), memory level 9, default strategy. */
+        if (w->out && deflateInit2(&w->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+                                   window_bits(compression), 9, Z_DEFAULT_STRATEGY) == Z_OK)
+            w->zinit = true;
+    }
+    if (!w || !w->path || !w->tmp || (compression != CT_COMPRESSION_NONE && !w->zinit)) {
+        if (w) {
+            free(w->tmp);
+            w->tmp = NULL;
+            w_free(w);
+        }
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s_open: '%s': out of memory", W_API, path);
+        return NULL;
+    }
+    w->comp = compression;
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 100; tries++) {
+        snprintf(w->tmp, tn, "%s.tmp.%ld.%ld", path, (long)getpid(),
+                 atomic_fetch_add(&counter, 1));
+        fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd >= 0) w->f = fdopen(fd, "wb");
+    if (!w->f) {
+        ct__error(CT_ERR_NOT_FOUND, "%s_open: cannot create '%s' (for '%s'): %s", W_API, w->tmp,
+                  path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(w->tmp);
+        }
+        free(w->tmp);
+        w->tmp = NULL;
+        w_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+ct_status ct_tfrecord_writer_write(ct_tfrecord_writer *w, const void *data, size_t len) {
+    if (!w) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s_write: the writer is NULL", W_API);
+    if (w->st)
+        return ct__error(w->st, "%s_write: '%s': an earlier write failed", W_API, w->path);
+    if (!data && len)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s_write: '%s': data is NULL (%zu bytes)",
+                         W_API, w->path, len);
+    uint8_t hdr[CT__TFRECORD_HEADER], ftr[CT__TFRECORD_FOOTER];
+    ct__tfrecord_frame(len ? data : "", len, hdr, ftr);
+    ct_status st = w_put(w, hdr, sizeof hdr);
+    if (!st && len) st = w_put(w, data, len);
+    if (!st) st = w_put(w, ftr, sizeof ftr);
+    return st;
+}
+
+/* fsync of the directory holding path, so that the rename is durable. */
+static void sync_dir(const char *path) {
+    char *dir = strdup(path);
+    if (!dir) return;
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+ct_status ct_tfrecord_writer_close(ct_tfrecord_writer *w) {
+    if (!w) return CT_OK;
+    ct_status st = w->st;
+    if (st) {
+        /* The error was reported by the failed write; say it again. */
+        st = ct__error(st, "%s_close: '%s': not written because an earlier write failed", W_API,
+                       w->path);
+        w_free(w);
+        return st;
+    }
+    if (w->comp != CT_COMPRESSION_NONE) st = w_deflate(w, "", 0, Z_FINISH);
+    if (!st && fflush(w->f) != 0) st = w_io_error(w, "flush failed");
+    if (!st && fsync(fileno(w->f)) != 0) st = w_io_error(w, "fsync failed");
+    if (!st) {
+        FILE *f = w->f;
+        w->f = NULL;
+        if (fclose(f) != 0) st = w_io_error(w, "close failed");
+    }
+    if (!st && rename(w->tmp, w->path) != 0) st = w_io_error(w, "rename failed");
+    if (!st) {
+        free(w->tmp);
+        w->tmp = NULL; /* renamed: nothing to remove */
+        sync_dir(w->path);
+    }
+    w_free(w);
+    return st;
+}
