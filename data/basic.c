@@ -95,6 +95,16 @@ static ct_dataset *unary_make(const ct__dataset_vt *vt, ct_dataset *input, const
     return &d->base;
 }
 
+/* The same stage over f(input). */
+static ct_dataset *unary_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    unary_ds *d = (unary_ds *)ds;
+    ct_dataset *input = f(d->input, ctx);
+    if (!input) return NULL;
+    ct_dataset *r = unary_make(ds->vt, input, &ds->spec, d->count, d->index);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
 /* ---- repeat ----------------------------------------------------------------------- */
 
 /* TF's RepeatDataset: count < 0 repeats forever, but an epoch that yields
@@ -155,7 +165,8 @@ static int64_t repeat_card(const ct_dataset *ds) {
     return d->count * n;
 }
 
-static const ct__dataset_vt repeat_vt = {"RepeatDataset", repeat_iterator, repeat_card, unary_destroy};
+static const ct__dataset_vt repeat_vt = {"RepeatDataset", repeat_iterator, repeat_card, unary_destroy,
+                                     unary_remake};
 
 ct_dataset *ct_dataset_repeat(ct_dataset *ds, int64_t count) {
     if (ct__dataset_null(ds, "ct_dataset_repeat")) return NULL;
@@ -197,7 +208,8 @@ static int64_t take_card(const ct_dataset *ds) {
     return n < d->count ? n : d->count;
 }
 
-static const ct__dataset_vt take_vt = {"TakeDataset", take_iterator, take_card, unary_destroy};
+static const ct__dataset_vt take_vt = {"TakeDataset", take_iterator, take_card, unary_destroy,
+                                     unary_remake};
 
 ct_dataset *ct_dataset_take(ct_dataset *ds, int64_t count) {
     if (ct__dataset_null(ds, "ct_dataset_take")) return NULL;
@@ -245,7 +257,8 @@ static int64_t skip_card(const ct_dataset *ds) {
     return n > d->count ? n - d->count : 0;
 }
 
-static const ct__dataset_vt skip_vt = {"SkipDataset", skip_iterator, skip_card, unary_destroy};
+static const ct__dataset_vt skip_vt = {"SkipDataset", skip_iterator, skip_card, unary_destroy,
+                                     unary_remake};
 
 ct_dataset *ct_dataset_skip(ct_dataset *ds, int64_t count) {
     if (ct__dataset_null(ds, "ct_dataset_skip")) return NULL;
@@ -289,7 +302,8 @@ static int64_t shard_card(const ct_dataset *ds) {
     return n / d->count + (d->index < n % d->count ? 1 : 0);
 }
 
-static const ct__dataset_vt shard_vt = {"ShardDataset", shard_iterator, shard_card, unary_destroy};
+static const ct__dataset_vt shard_vt = {"ShardDataset", shard_iterator, shard_card, unary_destroy,
+                                     unary_remake};
 
 ct_dataset *ct_dataset_shard(ct_dataset *ds, int64_t num_shards, int64_t index) {
     if (ct__dataset_null(ds, "ct_dataset_shard")) return NULL;

@@ -384,7 +384,9 @@ static int64_t batch_card(const ct_dataset *ds) {
     return batch_cardinality(ct_dataset_cardinality(d->input), d->batch_size, d->drop_remainder);
 }
 
-static const ct__dataset_vt batch_vt = {"BatchDataset", batch_iterator, batch_card, batch_destroy};
+static ct_dataset *batch_remake(ct_dataset *ds, ct__remake_fn f, void *ctx);
+static const ct__dataset_vt batch_vt = {"BatchDataset", batch_iterator, batch_card, batch_destroy,
+                                        batch_remake};
 static const ct__dataset_vt padded_batch_vt = {"PaddedBatchDatasetV2", batch_iterator, batch_card,
                                                batch_destroy};
 
@@ -404,6 +406,15 @@ static batch_ds *batch_make(const ct__dataset_vt *vt, ct_dataset *ds, int64_t ba
     d->drop_remainder = drop_remainder;
     d->base.opts = ds->opts;
     return d;
+}
+
+static ct_dataset *batch_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    batch_ds *d = (batch_ds *)ds;
+    ct_dataset *input = f(d->input, ctx);
+    if (!input) return NULL;
+    ct_dataset *r = ct_dataset_batch(input, d->batch_size, d->drop_remainder);
+    if (r) r->opts = ds->opts;
+    return r;
 }
 
 ct_dataset *ct_dataset_batch(ct_dataset *ds, int64_t batch_size, bool drop_remainder) {

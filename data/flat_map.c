@@ -213,7 +213,17 @@ static ct__iter *flat_map_iterator(ct_dataset *ds) {
     return &f->base;
 }
 
-static const ct__dataset_vt flat_map_vt = {"FlatMapDataset", flat_map_iterator, NULL, fn_destroy};
+static ct_dataset *flat_map_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    fn_ds *d = (fn_ds *)ds;
+    ct_dataset *input = f(d->input, ctx);
+    if (!input) return NULL;
+    ct_dataset *r = ct_dataset_flat_map(input, d->fn, d->ctx);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
+static const ct__dataset_vt flat_map_vt = {"FlatMapDataset", flat_map_iterator, NULL, fn_destroy,
+                                           flat_map_remake};
 
 ct_dataset *ct_dataset_flat_map(ct_dataset *ds, ct_dataset_fn fn, void *ctx) {
     if (ct__dataset_null(ds, "ct_dataset_flat_map")) return NULL;
@@ -579,9 +589,26 @@ static ct__iter *il_iterator(ct_dataset *ds) {
     return &m->base;
 }
 
-static const ct__dataset_vt interleave_vt = {"InterleaveDataset", il_iterator, NULL, fn_destroy};
+static ct_dataset *il_remake(ct_dataset *ds, ct__remake_fn f, void *ctx);
+static const ct__dataset_vt interleave_vt = {"InterleaveDataset", il_iterator, NULL, fn_destroy,
+                                             il_remake};
 static const ct__dataset_vt par_interleave_vt = {"ParallelInterleaveDatasetV4", il_iterator, NULL,
-                                                 fn_destroy};
+                                                 fn_destroy, il_remake};
+
+/* The same interleave (cycle, block and parallelism as resolved) over f(input). */
+static ct_dataset *il_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    interleave_ds *d = (interleave_ds *)ds;
+    ct_dataset *input = f(d->f.input, ctx);
+    if (!input) return NULL;
+    interleave_ds *r =
+        (interleave_ds *)fn_ds_new(sizeof *r, ds->vt, input, d->f.fn, d->f.ctx, d->f.api);
+    if (!r) return NULL;
+    r->cycle = d->cycle;
+    r->block = d->block;
+    r->parallel = d->parallel;
+    r->f.base.opts = ds->opts;
+    return &r->f.base;
+}
 
 ct_dataset *ct_dataset_interleave(ct_dataset *ds, ct_dataset_fn fn, void *ctx, int cycle_length,
                                   int block_length, int num_parallel_calls) {

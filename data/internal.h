@@ -97,13 +97,30 @@ void *ct__iter_alloc(size_t size, const ct__iter_vt *vt, ct_dataset *ds);
 
 /* ---- datasets --------------------------------------------------------------- */
 
+/* For dataset rewrites (remake below): a new reference to what replaces
+ * `input`, or NULL with an error. */
+typedef ct_dataset *(*ct__remake_fn)(ct_dataset *input, void *ctx);
+
 typedef struct ct__dataset_vt {
     const char *name; /* TF's class name: "BatchDataset" */
     ct__iter *(*iterator)(ct_dataset *ds);
     int64_t (*cardinality)(const ct_dataset *ds); /* NULL: unknown */
     /* Frees the kind's own state and releases its inputs (not the struct). */
     void (*destroy)(ct_dataset *ds);
+    /* Optional, for pipeline rewrites such as auto-shard (data/distribute.c):
+     * a new dataset of the same kind and arguments as ds (ds unchanged) over
+     * f(input, ctx) for each of its inputs; NULL with f's error (having
+     * released what it made). NULL member: the kind cannot be re-created
+     * (sources, and stages that do not support it). */
+    ct_dataset *(*remake)(ct_dataset *ds, ct__remake_fn f, void *ctx);
+    /* Optional, file sources only (TF's reader datasets): a new dataset
+     * like ds reading only files index, index + num, ... of its list, in
+     * order. *num_files gets the length of the list; NULL (no error set)
+     * when that is less than num, else NULL with an error on failure. */
+    ct_dataset *(*shard_files)(ct_dataset *ds, int64_t num, int64_t index, int64_t *num_files);
 } ct__dataset_vt;
+/* The hooks above exist (data/distribute.c tests for it). */
+#define CT__DATASET_REMAKE 1
 
 struct ct_dataset {
     atomic_long refs;

@@ -222,8 +222,17 @@ static int64_t pf_cardinality(const ct_dataset *ds) {
 
 static void pf_destroy(ct_dataset *ds) { ct_dataset_free(((prefetch_ds *)ds)->input); }
 
+static ct_dataset *pf_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    prefetch_ds *d = (prefetch_ds *)ds;
+    ct_dataset *input = f(d->input, ctx);
+    if (!input) return NULL;
+    ct_dataset *r = ct_dataset_prefetch(input, d->buffer_size);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
 static const ct__dataset_vt prefetch_vt = {"PrefetchDataset", pf_iterator, pf_cardinality,
-                                           pf_destroy};
+                                           pf_destroy, pf_remake};
 
 ct_dataset *ct_dataset_prefetch(ct_dataset *ds, int64_t buffer_size) {
     if (ct__dataset_null(ds, "ct_dataset_prefetch")) return NULL;

@@ -233,8 +233,29 @@ static void shuffle_destroy(ct_dataset *ds) {
     pthread_mutex_destroy(&d->mu);
 }
 
+static ct_dataset *shuffle_remake(ct_dataset *ds, ct__remake_fn f, void *ctx);
 static const ct__dataset_vt shuffle_vt = {"ShuffleDatasetV3", shuffle_iterator, shuffle_card,
-                                          shuffle_destroy};
+                                          shuffle_destroy, shuffle_remake};
+
+/* The same shuffle (buffer, seeds resolved at creation) over f(input). */
+static ct_dataset *shuffle_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    shuffle_ds *d = (shuffle_ds *)ds;
+    ct_dataset *input = f(d->input, ctx);
+    if (!input) return NULL;
+    shuffle_ds *r = ct__dataset_alloc(sizeof *r, &shuffle_vt, &ds->spec);
+    if (!r) {
+        ct_dataset_free(input);
+        return NULL;
+    }
+    r->input = input;
+    r->buffer_size = d->buffer_size;
+    r->reshuffle = d->reshuffle;
+    r->seed = d->seed;
+    r->seed2 = d->seed2;
+    pthread_mutex_init(&r->mu, NULL);
+    r->base.opts = ds->opts;
+    return &r->base;
+}
 
 ct_dataset *ct_dataset_shuffle(ct_dataset *ds, int64_t buffer_size, const ct_shuffle_opts *opts) {
     if (ct__dataset_null(ds, "ct_dataset_shuffle")) return NULL;

@@ -48,6 +48,7 @@ ct__fstream *ct__fstream_open(const char *path, ct_compression c, const char *ap
         ct__fstream_close(s);
         return NULL;
     }
+    setvbuf(s->f, NULL, _IOFBF, 256 << 10); /* one read(2) per 256 KB of lines */
     if (c != CT_COMPRESSION_NONE) {
         s->in = malloc(FS_CHUNK);
         if (!s->in) {
@@ -359,7 +360,25 @@ static void text_destroy(ct_dataset *ds) {
     free(d->files);
 }
 
-static const ct__dataset_vt text_vt = {"TextLineDataset", text_iterator, NULL, text_destroy};
+static ct_dataset *text_shard_files(ct_dataset *ds, int64_t num, int64_t index, int64_t *num_files) {
+    text_ds *d = (text_ds *)ds;
+    *num_files = d->n;
+    if (d->n < num) return NULL;
+    int k = (int)((d->n - index + num - 1) / num);
+    const char **names = malloc((size_t)k * sizeof *names);
+    if (!names) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of host memory", TEXT_API);
+        return NULL;
+    }
+    for (int j = 0; j < k; j++) names[j] = d->files[index + (int64_t)j * num];
+    ct_dataset *r = ct_dataset_text_lines(k, names, d->comp);
+    free(names);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
+static const ct__dataset_vt text_vt = {"TextLineDataset", text_iterator, NULL, text_destroy,
+                                       NULL, text_shard_files};
 
 ct_dataset *ct_dataset_text_lines(int n, const char *const *filenames, ct_compression compression) {
     const char *api = "ct_dataset_text_lines";

@@ -203,9 +203,11 @@ ct_dataset *ct_dataset_with_options(ct_dataset *ds, const ct_dataset_options *op
 #endif
 
 /* File formats read as data: text lines, CSV, file lists, IDX and
- * Fashion-MNIST (data_files.h); TFRecord and tf.Example (data_tfrecord.h).
+ * Fashion-MNIST (data_files.h); TFRecord and tf.Example (data_tfrecord.h);
+ * auto-sharding and prefetch to a device (data_distribute.h).
  * ctrain has no string dtype: a string (a line, a record, a file name) is
  * a uint8 tensor of its bytes, shape [length]. */
+#include "data_distribute.h"
 #include "data_files.h"
 #include "data_tfrecord.h"
 
