@@ -186,7 +186,9 @@ ct_dataset *ct_dataset_cache(ct_dataset *ds, const char *filename);
 /* buffer_size CT_AUTOTUNE: chosen by the runtime. A background thread. */
 ct_dataset *ct_dataset_prefetch(ct_dataset *ds, int64_t buffer_size);
 
-/* tf.data.Dataset.reduce: state = fn(state, element) over the dataset. */
+/* tf.data.Dataset.reduce: state = fn(state, element) over the dataset.
+ * It consumes elements, not the dataset: ds stays the caller's. *result
+ * is owned by the caller. */
 typedef ct_status (*ct_reduce_fn)(const ct_element *state, const ct_element *elem, void *ctx,
                                   ct_element **out);
 ct_status ct_dataset_reduce(ct_dataset *ds, const ct_element *initial, ct_reduce_fn fn,
