@@ -377,8 +377,37 @@ static int64_t enumerate_card(const ct_dataset *ds) {
     return n < range_n ? n : range_n;
 }
 
+/* TF's enumerate is zip(range(start, INT64_MAX), ds), and a rewrite sees
+ * both inputs: f goes over that range first (auto-shard's FILE policy
+ * stops there, as TF's does, at an unshardable RangeDataset), then over
+ * ds. When f keeps the range as it is the result is an enumerate again,
+ * else the zip of what f made of the two. */
+static ct_dataset *enumerate_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    unary_ds *d = (unary_ds *)ds;
+    ct_dataset *range = ct_dataset_range(d->count, INT64_MAX, 1);
+    if (!range) return NULL;
+    ct_dataset *index = f(range, ctx);
+    if (!index) {
+        ct_dataset_free(range);
+        return NULL;
+    }
+    ct_dataset *input = f(d->input, ctx);
+    ct_dataset *r = NULL;
+    if (!input) {
+        ct_dataset_free(index);
+    } else if (index == range) {
+        ct_dataset_free(index);
+        r = unary_make(ds->vt, input, &ds->spec, d->count, d->index);
+    } else {
+        r = ct_dataset_zip(2, (ct_dataset *[]){index, input});
+    }
+    ct_dataset_free(range);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
 static const ct__dataset_vt enumerate_vt = {"ZipDataset", enumerate_iterator, enumerate_card,
-                                            unary_destroy};
+                                            unary_destroy, enumerate_remake};
 
 ct_dataset *ct_dataset_enumerate(ct_dataset *ds, int64_t start) {
     if (ct__dataset_null(ds, "ct_dataset_enumerate")) return NULL;

@@ -388,7 +388,7 @@ static ct_dataset *batch_remake(ct_dataset *ds, ct__remake_fn f, void *ctx);
 static const ct__dataset_vt batch_vt = {"BatchDataset", batch_iterator, batch_card, batch_destroy,
                                         batch_remake};
 static const ct__dataset_vt padded_batch_vt = {"PaddedBatchDatasetV2", batch_iterator, batch_card,
-                                               batch_destroy};
+                                               batch_destroy, batch_remake};
 
 static batch_ds *batch_make(const ct__dataset_vt *vt, ct_dataset *ds, int64_t batch_size,
                             bool drop_remainder, const char *api) {
@@ -408,11 +408,15 @@ static batch_ds *batch_make(const ct__dataset_vt *vt, ct_dataset *ds, int64_t ba
     return d;
 }
 
+/* The same batch or padded_batch (padded shapes and values as resolved)
+ * over f(input). */
 static ct_dataset *batch_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
     batch_ds *d = (batch_ds *)ds;
     ct_dataset *input = f(d->input, ctx);
     if (!input) return NULL;
-    ct_dataset *r = ct_dataset_batch(input, d->batch_size, d->drop_remainder);
+    ct_dataset *r = d->padded ? ct_dataset_padded_batch(input, d->batch_size, &d->padded_shapes,
+                                                        d->padding, d->drop_remainder)
+                              : ct_dataset_batch(input, d->batch_size, d->drop_remainder);
     if (r) r->opts = ds->opts;
     return r;
 }
@@ -611,8 +615,16 @@ static int64_t unbatch_card(const ct_dataset *ds) {
     return CT_UNKNOWN_CARDINALITY;
 }
 
+static ct_dataset *unbatch_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    ct_dataset *input = f(((unbatch_ds *)ds)->input, ctx);
+    if (!input) return NULL;
+    ct_dataset *r = ct_dataset_unbatch(input);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
 static const ct__dataset_vt unbatch_vt = {"UnbatchDataset", unbatch_iterator, unbatch_card,
-                                          unbatch_destroy};
+                                          unbatch_destroy, unbatch_remake};
 
 ct_dataset *ct_dataset_unbatch(ct_dataset *ds) {
     if (ct__dataset_null(ds, "ct_dataset_unbatch")) return NULL;
@@ -667,8 +679,19 @@ static int64_t rebatch_card(const ct_dataset *ds) {
 
 static void rebatch_destroy(ct_dataset *ds) { ct_dataset_free(((rebatch_ds *)ds)->inner); }
 
+/* The same rebatch over f(input): input is below the inner unbatch. */
+static ct_dataset *rebatch_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    const batch_ds *b = (const batch_ds *)((const rebatch_ds *)ds)->inner;
+    const unbatch_ds *u = (const unbatch_ds *)b->input;
+    ct_dataset *input = f(u->input, ctx);
+    if (!input) return NULL;
+    ct_dataset *r = ct_dataset_rebatch(input, b->batch_size, b->drop_remainder);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
 static const ct__dataset_vt rebatch_vt = {"RebatchDatasetV2", rebatch_iterator, rebatch_card,
-                                          rebatch_destroy};
+                                          rebatch_destroy, rebatch_remake};
 
 ct_dataset *ct_dataset_rebatch(ct_dataset *ds, int64_t batch_size, bool drop_remainder) {
     const char *api = "ct_dataset_rebatch";
@@ -821,8 +844,18 @@ static int64_t window_card(const ct_dataset *ds) {
     return n / d->shift + (n % d->shift == 0 ? 0 : 1);
 }
 
+/* The same window (shift and stride as resolved) over f(input). */
+static ct_dataset *window_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    const window_ds *d = (const window_ds *)ds;
+    ct_dataset *input = f(d->input, ctx);
+    if (!input) return NULL;
+    ct_dataset *r = ct_dataset_window(input, d->size, d->shift, d->stride, d->drop_remainder);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
 static const ct__dataset_vt window_vt = {"WindowDataset", window_iterator, window_card,
-                                         window_destroy};
+                                         window_destroy, window_remake};
 
 ct_dataset *ct_dataset_window(ct_dataset *ds, int64_t size, int64_t shift, int64_t stride,
                               bool drop_remainder) {

@@ -473,7 +473,18 @@ static void cache_destroy(ct_dataset *ds) {
     pthread_mutex_destroy(&d->mu);
 }
 
-static const ct__dataset_vt cache_vt = {"CacheDatasetV2", cache_iterator, cache_card, cache_destroy};
+/* A new cache (empty, or the same file name) over f(input). */
+static ct_dataset *cache_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    const cache_ds *d = (const cache_ds *)ds;
+    ct_dataset *input = f(d->input, ctx);
+    if (!input) return NULL;
+    ct_dataset *r = ct_dataset_cache(input, d->filename);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
+static const ct__dataset_vt cache_vt = {"CacheDatasetV2", cache_iterator, cache_card, cache_destroy,
+                                        cache_remake};
 
 ct_dataset *ct_dataset_cache(ct_dataset *ds, const char *filename) {
     if (ct__dataset_null(ds, "ct_dataset_cache")) return NULL;

@@ -518,7 +518,78 @@ static void csv_destroy(ct_dataset *ds) {
     free(d->defs);
 }
 
-static const ct__dataset_vt csv_vt = {"CsvDataset", csv_iterator, NULL, csv_destroy};
+static ct_dataset *csv_shard_files(ct_dataset *ds, int64_t num, int64_t index,
+                                   int64_t *num_files);
+static const ct__dataset_vt csv_vt = {"CsvDataset", csv_iterator, NULL, csv_destroy, NULL,
+                                      csv_shard_files};
+
+static const char *const SHARD_API = "ct_dataset_auto_shard";
+
+static bool csv_dup(char **dst, const char *src) {
+    *dst = src ? strdup(src) : NULL;
+    if (src && !*dst) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of host memory copying %s", SHARD_API, CSV_API);
+        return false;
+    }
+    return true;
+}
+
+static bool csv_dup_ints(int **dst, const int *src, int n) {
+    *dst = malloc((size_t)n * sizeof **dst);
+    if (!*dst) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of host memory copying %s", SHARD_API, CSV_API);
+        return false;
+    }
+    memcpy(*dst, src, (size_t)n * sizeof **dst);
+    return true;
+}
+
+/* The same dataset over files index, index + num, ... (auto-shard's FILE
+ * policy): every option as resolved when ds was made (the column names
+ * read from the headers, the selected columns, the inferred or given
+ * types, the label's place), so the element spec is ds's, not one
+ * inferred again from this worker's files. */
+static ct_dataset *csv_shard_files(ct_dataset *ds, int64_t num, int64_t index,
+                                   int64_t *num_files) {
+    const csv_ds *d = (const csv_ds *)ds;
+    *num_files = d->nfiles;
+    if (d->nfiles < num) return NULL;
+    csv_ds *r = ct__dataset_alloc(sizeof *r, &csv_vt, &ds->spec);
+    if (!r) return NULL;
+    r->base.opts = ds->opts;
+    r->comp = d->comp;
+    r->header = d->header;
+    r->delim = d->delim;
+    r->quote = d->quote;
+    r->ncols = d->ncols;
+    int k = (int)((d->nfiles - index + num - 1) / num);
+    bool ok = (r->files = calloc((size_t)k, sizeof *r->files)) != NULL;
+    if (ok) r->nfiles = k;
+    for (int j = 0; ok && j < k; j++) ok = csv_dup(&r->files[j], d->files[index + (int64_t)j * num]);
+    ok = ok && csv_dup(&r->na, d->na);
+    /* nsel only once the per-column arrays exist (csv_destroy walks them). */
+    ok = ok && csv_dup_ints(&r->sel, d->sel, d->nsel) && csv_dup_ints(&r->slot, d->slot, d->nsel);
+    if (ok) {
+        r->defs = malloc((size_t)d->nsel * sizeof *r->defs);
+        r->str_defs = calloc((size_t)d->nsel, sizeof *r->str_defs);
+        r->names = d->names ? calloc((size_t)d->nsel, sizeof *r->names) : NULL;
+        ok = r->defs && r->str_defs && (r->names || !d->names);
+        if (!ok)
+            ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of host memory copying %s", SHARD_API,
+                      CSV_API);
+        else
+            r->nsel = d->nsel;
+    }
+    if (ok) memcpy(r->defs, d->defs, (size_t)d->nsel * sizeof *r->defs);
+    for (int c = 0; ok && c < d->nsel; c++)
+        ok = csv_dup(&r->str_defs[c], d->str_defs[c]) &&
+             (!d->names || csv_dup(&r->names[c], d->names[c]));
+    if (!ok) {
+        ct_dataset_free(&r->base);
+        return NULL;
+    }
+    return &r->base;
+}
 
 /* ---- building the dataset ---------------------------------------------------------- */
 

@@ -333,9 +333,32 @@ static int64_t map_cardinality(const ct_dataset *ds) {
 
 static void map_destroy(ct_dataset *ds) { ct_dataset_free(((map_ds *)ds)->input); }
 
-static const ct__dataset_vt map_vt = {"MapDataset", map_iterator, map_cardinality, map_destroy};
+static ct_dataset *map_remake(ct_dataset *ds, ct__remake_fn f, void *ctx);
+static const ct__dataset_vt map_vt = {"MapDataset", map_iterator, map_cardinality, map_destroy,
+                                      map_remake};
 static const ct__dataset_vt par_map_vt = {"ParallelMapDataset", map_iterator, map_cardinality,
-                                          map_destroy};
+                                          map_destroy, map_remake};
+
+/* The same map (function, parallelism and the element spec ds found) over
+ * f(input). The function is not probed again: the spec stays ds's, as a
+ * rewritten TF graph keeps the map's output signature. */
+static ct_dataset *map_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    const map_ds *d = (const map_ds *)ds;
+    ct_dataset *input = f(d->input, ctx);
+    if (!input) return NULL;
+    map_ds *r = ct__dataset_alloc(sizeof *r, ds->vt, &ds->spec);
+    if (!r) {
+        ct_dataset_free(input);
+        return NULL;
+    }
+    r->input = input;
+    r->fn = d->fn;
+    r->ctx = d->ctx;
+    r->parallel = d->parallel;
+    r->spec_known = d->spec_known;
+    r->base.opts = ds->opts;
+    return &r->base;
+}
 
 /* Learns the spec from fn's result on the first element. Leaves the
  * thread's error as it was: a failure here is reported when iterating. */
@@ -456,7 +479,17 @@ static ct__iter *filter_iterator(ct_dataset *ds) {
 
 static void filter_destroy(ct_dataset *ds) { ct_dataset_free(((filter_ds *)ds)->input); }
 
-static const ct__dataset_vt filter_vt = {"FilterDataset", filter_iterator, NULL, filter_destroy};
+static ct_dataset *filter_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    const filter_ds *d = (const filter_ds *)ds;
+    ct_dataset *input = f(d->input, ctx);
+    if (!input) return NULL;
+    ct_dataset *r = ct_dataset_filter(input, d->fn, d->ctx);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
+static const ct__dataset_vt filter_vt = {"FilterDataset", filter_iterator, NULL, filter_destroy,
+                                         filter_remake};
 
 ct_dataset *ct_dataset_filter(ct_dataset *ds, ct_filter_fn fn, void *ctx) {
     if (ct__dataset_null(ds, "ct_dataset_filter")) return NULL;

@@ -143,7 +143,30 @@ static void zip_destroy(ct_dataset *ds) {
     free(d->inputs);
 }
 
-static const ct__dataset_vt zip_vt = {"ZipDataset", zip_iterator, zip_card, zip_destroy};
+/* The same zip over f of each input, in order (the first failure stops). */
+static ct_dataset *zip_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    const zip_ds *d = (const zip_ds *)ds;
+    ct_dataset **in = malloc((size_t)d->n * sizeof *in);
+    if (!in) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "ct_dataset_zip: out of host memory");
+        return NULL;
+    }
+    for (int i = 0; i < d->n; i++) {
+        in[i] = f(d->inputs[i], ctx);
+        if (!in[i]) {
+            for (int j = 0; j < i; j++) ct_dataset_free(in[j]);
+            free(in);
+            return NULL;
+        }
+    }
+    ct_dataset *r = ct_dataset_zip(d->n, in);
+    free(in);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
+static const ct__dataset_vt zip_vt = {"ZipDataset", zip_iterator, zip_card, zip_destroy,
+                                      zip_remake};
 
 ct_dataset *ct_dataset_zip(int n, ct_dataset *const *datasets) {
     const char *api = "ct_dataset_zip";
@@ -266,8 +289,22 @@ static void concat_destroy(ct_dataset *ds) {
     ct_dataset_free(d->in[1]);
 }
 
+static ct_dataset *concat_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
+    const concat_ds *d = (const concat_ds *)ds;
+    ct_dataset *a = f(d->in[0], ctx);
+    if (!a) return NULL;
+    ct_dataset *b = f(d->in[1], ctx);
+    if (!b) {
+        ct_dataset_free(a);
+        return NULL;
+    }
+    ct_dataset *r = ct_dataset_concatenate(a, b);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
 static const ct__dataset_vt concat_vt = {"ConcatenateDataset", concat_iterator, concat_card,
-                                         concat_destroy};
+                                         concat_destroy, concat_remake};
 
 static bool same_name(const char *a, const char *b) {
     return a == b || (a && b && !strcmp(a, b));
