@@ -12,6 +12,7 @@
 
 struct ct__fstream {
     FILE *f;
+    char *iobuf;             /* f's stdio buffer */
     char *path;
     const char *api;
     ct_compression comp;
@@ -48,7 +49,10 @@ ct__fstream *ct__fstream_open(const char *path, ct_compression c, const char *ap
         ct__fstream_close(s);
         return NULL;
     }
-    setvbuf(s->f, NULL, _IOFBF, 256 << 10); /* one read(2) per 256 KB of lines */
+    /* One read(2) per 256 KB of lines (glibc ignores the size unless it
+     * is given the buffer). */
+    s->iobuf = malloc(256 << 10);
+    if (s->iobuf) setvbuf(s->f, s->iobuf, _IOFBF, 256 << 10);
     if (c != CT_COMPRESSION_NONE) {
         s->in = malloc(FS_CHUNK);
         if (!s->in) {
@@ -156,6 +160,7 @@ void ct__fstream_close(ct__fstream *s) {
     if (!s) return;
     if (s->z_init) inflateEnd(&s->z);
     if (s->f) fclose(s->f);
+    free(s->iobuf);
     free(s->in);
     free(s->path);
     free(s);

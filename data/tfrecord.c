@@ -22,6 +22,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
+#include <wmmintrin.h>
 #define CT__CRC_SSE42 1
 #endif
 
@@ -31,6 +32,23 @@
 static uint32_t crc_table[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 static int crc_have_sse42;
+
+#ifdef CT__CRC_SSE42
+/* Long buffers run three crc32q streams over three consecutive blocks of
+ * up to CRC_BLOCK_MAX bytes each and combine them with PCLMULQDQ: the CRC
+ * state c shifted over L zero bytes is crc32q(0, clmul(c, x^(8L-33) mod P)).
+ * crc_shift_k[i] = x^(64 i - 33) mod P (reflected), the constant for
+ * L = 8 i. Buffers shorter than CRC_3WAY_MIN take one stream. */
+#define CRC_BLOCK_MAX 4096
+#define CRC_3WAY_MIN 128
+static uint32_t crc_shift_k[2 * CRC_BLOCK_MAX / 8 + 1];
+static int crc_have_pclmul;
+
+/* a * x mod P, reflected. */
+static uint32_t crc_mulx(uint32_t a) {
+    return (a >> 1) ^ (0x82F63B78u & (0u - (a & 1u)));
+}
+#endif
 
 static void crc_init(void) {
     for (uint32_t i = 0; i < 256; i++) {
@@ -44,6 +62,13 @@ static void crc_init(void) {
 #ifdef CT__CRC_SSE42
     __builtin_cpu_init();
     crc_have_sse42 = __builtin_cpu_supports("sse4.2");
+    crc_have_pclmul = crc_have_sse42 && __builtin_cpu_supports("pclmul");
+    uint32_t a = 0x80000000u; /* x^0 */
+    for (int k = 0; k < 31; k++) a = crc_mulx(a);
+    for (size_t i = 1; i < sizeof crc_shift_k / sizeof crc_shift_k[0]; i++) {
+        crc_shift_k[i] = a; /* x^(64 i - 33) */
+        for (int k = 0; k < 64; k++) a = crc_mulx(a);
+    }
 #endif
 }
 
@@ -91,12 +116,61 @@ __attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t c, const ui
     while (n--) c = _mm_crc32_u8(c, *p++);
     return c;
 }
+
+/* clmul(c, k) with k = x^(8L-33) mod P: crc32q(0, the result) is the state
+ * c shifted over L zero bytes, so it can be XORed into crc32q's data. */
+__attribute__((target("sse4.2,pclmul"))) static inline uint64_t crc_clmul(uint64_t c,
+                                                                          uint32_t k) {
+    __m128i r = _mm_clmulepi64_si128(_mm_cvtsi64_si128((long long)c),
+                                     _mm_cvtsi32_si128((int)k), 0x00);
+    return (uint64_t)_mm_cvtsi128_si64(r);
+}
+
+__attribute__((target("sse4.2,pclmul"))) static uint32_t crc_sse42_3way(uint32_t c,
+                                                                        const uint8_t *p,
+                                                                        size_t n) {
+    while (n && ((uintptr_t)p & 7)) {
+        c = _mm_crc32_u8(c, *p++);
+        n--;
+    }
+    uint64_t c0 = c;
+    while (n >= CRC_3WAY_MIN) {
+        size_t b = n / 24 * 8; /* bytes per stream, a multiple of 8 */
+        if (b > CRC_BLOCK_MAX) b = CRC_BLOCK_MAX;
+        const uint8_t *p1 = p + b, *p2 = p + 2 * b, *end = p + b - 8;
+        uint64_t c1 = 0, c2 = 0, v0, v1, v2;
+        do {
+            memcpy(&v0, p, 8);
+            memcpy(&v1, p1, 8);
+            memcpy(&v2, p2, 8);
+            c0 = _mm_crc32_u64(c0, v0);
+            c1 = _mm_crc32_u64(c1, v1);
+            c2 = _mm_crc32_u64(c2, v2);
+            p += 8;
+            p1 += 8;
+            p2 += 8;
+        } while (p < end);
+        memcpy(&v0, p, 8);
+        memcpy(&v1, p1, 8);
+        memcpy(&v2, p2, 8);
+        c0 = _mm_crc32_u64(c0, v0);
+        c1 = _mm_crc32_u64(c1, v1);
+        /* crc(c0, A B C) = shift(c0', 2b) ^ shift(c1', b) ^ crc(0, C), and
+         * the shifts fold into C's last crc32q by linearity. */
+        v2 ^= crc_clmul(c0, crc_shift_k[b / 4]) ^ crc_clmul(c1, crc_shift_k[b / 8]);
+        c0 = _mm_crc32_u64(c2, v2);
+        p = p2 + 8;
+        n -= 3 * b;
+    }
+    return crc_sse42((uint32_t)c0, p, n);
+}
 #endif
 
 uint32_t ct__crc32c_extend(uint32_t crc, const void *p, size_t n) {
     pthread_once(&crc_once, crc_init);
     uint32_t c = ~crc;
 #ifdef CT__CRC_SSE42
+    if (crc_have_pclmul && n >= CRC_3WAY_MIN) return ~crc_sse42_3way(c, (const uint8_t *)p, n);
     if (crc_have_sse42) return ~crc_sse42(c, (const uint8_t *)p, n);
 #endif
     return ~crc_tables(c, (const uint8_t *)p, n);
@@ -149,6 +223,7 @@ struct ct__tfrecord_reader {
     const char *api;  /* the public function, for errors                    */
     ct_compression comp;
     FILE *f;          /* the file, or NULL for memory                       */
+    char *iobuf;      /* f's stdio buffer (glibc ignores a size without one) */
     const uint8_t *mem;
     size_t mem_n, mem_pos;
     bool have_size;   /* uncompressed with a known size: truncation is seen
@@ -276,7 +351,8 @@ ct__tfrecord_reader *ct__tfrecord_reader_open(const char *path, ct_compression c
     }
     /* Records come in three small reads each: a large stdio buffer keeps
      * that to one read(2) per 256 KB instead of one per 4 KB. */
-    setvbuf(r->f, NULL, _IOFBF, 256 << 10);
+    r->iobuf = malloc(256 << 10);
+    if (r->iobuf) setvbuf(r->f, r->iobuf, _IOFBF, 256 << 10);
     struct stat sb;
     if (compression == CT_COMPRESSION_NONE && fstat(fileno(r->f), &sb) == 0 &&
         S_ISREG(sb.st_mode)) {
@@ -304,6 +380,7 @@ ct__tfrecord_reader *ct__tfrecord_reader_open_memory(const void *data, size_t n,
 void ct__tfrecord_reader_close(ct__tfrecord_reader *r) {
     if (!r) return;
     if (r->f) fclose(r->f);
+    free(r->iobuf);
     if (r->zinit) inflateEnd(&r->z);
     free(r->in);
     free(r->buf);
@@ -559,8 +636,30 @@ static void tfr_destroy(ct_dataset *ds) {
     free(d->files);
 }
 
-static const ct__dataset_vt tfr_vt = {
-    .name = "TFRecordDataset", .iterator = tfr_iterator, .destroy = tfr_destroy};
+/* The same reader over files index, index + num, ... (auto-shard's FILE
+ * policy), with ds's compression and options. */
+static ct_dataset *tfr_shard_files(ct_dataset *ds, int64_t num, int64_t index,
+                                   int64_t *num_files) {
+    tfr_ds *d = (tfr_ds *)ds;
+    *num_files = d->n;
+    if (d->n < num) return NULL;
+    int k = (int)((d->n - index + num - 1) / num);
+    const char **names = malloc((size_t)k * sizeof *names);
+    if (!names) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of host memory", TFR_API);
+        return NULL;
+    }
+    for (int j = 0; j < k; j++) names[j] = d->files[index + (int64_t)j * num];
+    ct_dataset *r = ct_dataset_tfrecord(k, names, d->comp);
+    free(names);
+    if (r) r->opts = ds->opts;
+    return r;
+}
+
+static const ct__dataset_vt tfr_vt = {.name = "TFRecordDataset",
+                                      .iterator = tfr_iterator,
+                                      .destroy = tfr_destroy,
+                                      .shard_files = tfr_shard_files};
 
 ct_dataset *ct_dataset_tfrecord(int n, const char *const *filenames, ct_compression compression) {
     if (n < 0 || (n > 0 && !filenames)) {
