@@ -312,10 +312,11 @@ static ct__iter *map_iterator(ct_dataset *ds) {
     }
     m->input = input;
     if (d->parallel == CT_AUTOTUNE) {
-        /* One call per thread of the budget, and at least two so one
-         * result is always being made while the consumer uses another. */
-        m->cap = ct__pool_size();
-        if (m->cap < 2) m->cap = 2;
+        /* Two calls per thread of the budget (at least four): a worker
+         * that finishes finds the next call queued instead of waiting for
+         * the consumer to collect a result and submit another. */
+        m->cap = 2 * ct__pool_size();
+        if (m->cap < 4) m->cap = 4;
     } else {
         m->cap = d->parallel;
     }
