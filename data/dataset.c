@@ -458,39 +458,3 @@ ct_element *ct__element_slice(const ct_element *e, int64_t i) {
     return s;
 }
 
-ct_element *ct__element_stack(ct_element *const *elems, int64_t n) {
-    if (n < 1) {
-        ct__error(CT_ERR_INVALID_ARGUMENT, "cannot stack 0 elements");
-        return NULL;
-    }
-    ct_element *s = ct__element_new(elems[0]->n);
-    if (!s) return NULL;
-    ct_tensor **parts = malloc((size_t)n * sizeof *parts);
-    if (!parts) {
-        ct_element_free(s);
-        ct__error(CT_ERR_OUT_OF_MEMORY, "out of host memory stacking elements");
-        return NULL;
-    }
-    bool ok = true;
-    ct_scope_begin();
-    for (int c = 0; c < s->n && ok; c++) {
-        for (int64_t k = 0; k < n; k++) parts[k] = elems[k]->t[c];
-        /* ct_stack takes at most 64 inputs per call; stack in groups. */
-        ct_tensor *acc = NULL;
-        for (int64_t k = 0; k < n; k += 64) {
-            int64_t m = n - k < 64 ? n - k : 64;
-            ct_tensor *part = ct_stack((int)m, parts + k, 0);
-            acc = acc ? ct_concat(2, (ct_tensor *[]){acc, part}, 0) : part;
-        }
-        s->t[c] = ct__unscope(acc);
-        s->name[c] = elems[0]->name[c];
-        ok = s->t[c] != NULL;
-    }
-    ct_scope_end();
-    free(parts);
-    if (!ok) {
-        ct_element_free(s);
-        return NULL;
-    }
-    return s;
-}

@@ -151,8 +151,6 @@ ct_element *ct__element_new(int n);
 void ct__element_spec_of(const ct_element *e, ct_element_spec *spec);
 /* Element i along the first axis of every component of e (a slice). */
 ct_element *ct__element_slice(const ct_element *e, int64_t i);
-/* Stacks n elements of identical spec along a new first axis (batch). */
-ct_element *ct__element_stack(ct_element *const *elems, int64_t n);
 /* A caller-owned tensor (not in any scope) from an op: runs `op_result`
  * (the result of an op called with a scope open) and moves it out. Use
  * ct_scope_begin()/ct__unscope()/ct_scope_end() around op calls inside

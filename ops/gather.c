@@ -220,32 +220,6 @@ static ct_status cpu_gather(ct__call *c) {
     return CT_OK;
 }
 
-/* d[0:n] += s[0:n] in dtype dt (integers wrap; bool is logical or). */
-static void add_run(void *d, const void *s, int64_t n, ct_dtype dt) {
-    switch (dt) {
-    case CT_FLOAT32:
-        for (int64_t i = 0; i < n; i++) ((float *)d)[i] += ((const float *)s)[i];
-        break;
-    case CT_FLOAT64:
-        for (int64_t i = 0; i < n; i++) ((double *)d)[i] += ((const double *)s)[i];
-        break;
-    case CT_INT32:
-        for (int64_t i = 0; i < n; i++)
-            ((uint32_t *)d)[i] += ((const uint32_t *)s)[i];
-        break;
-    case CT_INT64:
-        for (int64_t i = 0; i < n; i++)
-            ((uint64_t *)d)[i] += ((const uint64_t *)s)[i];
-        break;
-    case CT_UINT8:
-        for (int64_t i = 0; i < n; i++) ((uint8_t *)d)[i] += ((const uint8_t *)s)[i];
-        break;
-    case CT_BOOL:
-        for (int64_t i = 0; i < n; i++) ((bool *)d)[i] |= ((const bool *)s)[i];
-        break;
-    default: break;
-    }
-}
 
 static ct_status infer_gather_grad(ct__call *c) {
     const gather_attrs *a = c->attrs;
@@ -281,7 +255,7 @@ static ct_status infer_gather_grad(ct__call *c) {
     default: {                                                                       \
         const IT *ix = ip;                                                           \
         for (int64_t j = 0; j < n; j++)                                              \
-            add_run(out + (size_t)ix[j] * es, src + (size_t)j * es, 1, dt);          \
+            ct__add_run(out + (size_t)ix[j] * es, src + (size_t)j * es, 1, dt);          \
     }                                                                                \
     }
 static void scatter_add_scalars(char *out, const char *src, const void *ip, bool i64,
@@ -330,7 +304,7 @@ static ct_status cpu_gather_grad(ct__call *c) {
             }
             for (int64_t n = 0; n < N; n++) {
                 int64_t v = index_at(ib, i64, n);
-                add_run(dst + (size_t)((bo * A + v) * I + c0) * es,
+                ct__add_run(dst + (size_t)((bo * A + v) * I + c0) * es,
                         src + (size_t)((bo * N + n) * I + c0) * es, c1 - c0, o->dtype);
             }
         }

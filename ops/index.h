@@ -18,4 +18,8 @@ ct_status ct__nd_offsets(const ct__call *c, const ct_tensor *indices, int bd, in
 ct_tensor *ct__scatter_nd_batch(const ct_tensor *indices, const ct_tensor *updates,
                                 int batch_dims, int rank, const int64_t *shape);
 
+/* d[0:n] += s[0:n] in dtype dt; integers wrap, bool is logical or
+ * (ops/scatter.c; the scatter-adds of gather's and scatter's kernels). */
+void ct__add_run(void *d, const void *s, int64_t n, ct_dtype dt);
+
 #endif

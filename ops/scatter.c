@@ -94,7 +94,7 @@ static ct_status infer_scatter(ct__call *c) {
 }
 
 /* d[0:n] += s[0:n] in dtype dt (integers wrap; bool is logical or). */
-static void add_run(void *d, const void *s, int64_t n, ct_dtype dt) {
+void ct__add_run(void *d, const void *s, int64_t n, ct_dtype dt) {
     switch (dt) {
     case CT_FLOAT32:
         for (int64_t i = 0; i < n; i++) ((float *)d)[i] += ((const float *)s)[i];
@@ -149,7 +149,7 @@ static ct_status cpu_scatter(ct__call *c) {
         for (int64_t j = 0; j < rows && c1 > c0; j++) {
             char *d = dst + (offs[j] * S + c0) * (int64_t)es;
             const char *s = src + (j * S + c0) * (int64_t)es;
-            if (add) add_run(d, s, c1 - c0, o->dtype);
+            if (add) ct__add_run(d, s, c1 - c0, o->dtype);
             else memcpy(d, s, (size_t)(c1 - c0) * es);
         }
     }
