@@ -309,7 +309,10 @@ UNARY_API(ct_logical_not, ct__op_not)
 /* tf.clip_by_value is minimum then maximum, so its gradient passes at
  * the bounds exactly as TF's does. */
 ct_tensor *ct_clip_by_value(const ct_tensor *t, double clip_min, double clip_max) {
-    if (!t) return ct__run1(&ct__op_min, "ct_clip_by_value", 1, &t, NULL, 0);
+    if (!t) {
+        if (!ct_last_status()) ct__error(CT_ERR_INVALID_ARGUMENT, "ct_clip_by_value: input 0 is NULL");
+        return NULL;
+    }
     /* clip_min > clip_max is not an error in TF: every element becomes
      * clip_min (maximum is applied last). */
     ct_tensor *hi = ct_scalar_of(t->dtype, clip_max), *lo = ct_scalar_of(t->dtype, clip_min);
