@@ -3,6 +3,9 @@
  * threads. One lock guards the queue and the thread counts; completions
  * are broadcast on one condition variable (waiters are few: the
  * consumers of parallel stages), so a future needs no lock of its own.
+ * A completion wakes the waiters only when one sleeps on that future: a
+ * consumer waiting for the oldest of several calls in flight is not
+ * woken by each of the others.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -69,13 +72,21 @@ static void unlink_locked(ct__future *f) {
         }
 }
 
+/* Marks f done, waking its waiters. f is read before it is marked: its
+ * owner may free it as soon as it reads DONE (it does so without the
+ * lock). */
+static void finish_locked(ct__future *f) {
+    bool wake = f->awaited > 0;
+    atomic_store(&f->state, CT__FUTURE_DONE);
+    if (wake) pthread_cond_broadcast(&done_cv);
+}
+
 /* Runs a task the caller took off the queue (state RUNNING), then marks
  * it done. Called without the lock. */
 static void run_here(ct__future *f) {
     f->fn(f->arg);
     pthread_mutex_lock(&mu);
-    atomic_store(&f->state, CT__FUTURE_DONE);
-    pthread_cond_broadcast(&done_cv);
+    finish_locked(f);
     pthread_mutex_unlock(&mu);
 }
 
@@ -99,9 +110,7 @@ static void *worker(void *unused) {
         pthread_mutex_unlock(&mu);
         f->fn(f->arg);
         pthread_mutex_lock(&mu);
-        /* The last touch of f: its owner may free it once it reads DONE. */
-        atomic_store(&f->state, CT__FUTURE_DONE);
-        pthread_cond_broadcast(&done_cv);
+        finish_locked(f); /* the last touch of f */
     }
 out:
     live--;
@@ -119,6 +128,7 @@ void ct__future_init(ct__future *f) {
     f->fn = NULL;
     f->arg = NULL;
     f->next = NULL;
+    f->awaited = 0;
     atomic_init(&f->state, CT__FUTURE_IDLE);
 }
 
@@ -176,7 +186,9 @@ void ct__future_wait(ct__future *f) {
         run_here(f);
         return;
     }
+    f->awaited++;
     while (!ct__future_done(f)) pthread_cond_wait(&done_cv, &mu);
+    f->awaited--;
     pthread_mutex_unlock(&mu);
 }
 
@@ -196,7 +208,9 @@ int ct__future_wait_any(ct__future *const *f, int n) {
                 run_here(f[i]);
                 return i;
             }
+        for (int i = 0; i < n; i++) f[i]->awaited++;
         pthread_cond_wait(&done_cv, &mu);
+        for (int i = 0; i < n; i++) f[i]->awaited--;
     }
 }
 

@@ -33,6 +33,7 @@ typedef struct ct__future {
     void *arg;
     struct ct__future *next; /* the pool's queue (under its lock)        */
     atomic_int state;        /* CT__FUTURE_*                              */
+    int awaited;             /* threads asleep on it (under the lock)     */
 } ct__future;
 
 enum { CT__FUTURE_IDLE, CT__FUTURE_QUEUED, CT__FUTURE_RUNNING, CT__FUTURE_DONE };

@@ -21,6 +21,7 @@
 #include "data/internal.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
 #include <nmmintrin.h>
 #include <wmmintrin.h>
 #define CT__CRC_SSE42 1
@@ -43,6 +44,10 @@ static int crc_have_sse42;
 #define CRC_3WAY_MIN 128
 static uint32_t crc_shift_k[2 * CRC_BLOCK_MAX / 8 + 1];
 static int crc_have_pclmul;
+/* With AVX-512 VPCLMULQDQ, buffers of CRC_FOLD_MIN bytes and more fold
+ * 512-bit blocks instead (about 3x the three streams). */
+#define CRC_FOLD_MIN 256
+static int crc_have_vpclmul;
 
 /* a * x mod P, reflected. */
 static uint32_t crc_mulx(uint32_t a) {
@@ -63,6 +68,9 @@ static void crc_init(void) {
     __builtin_cpu_init();
     crc_have_sse42 = __builtin_cpu_supports("sse4.2");
     crc_have_pclmul = crc_have_sse42 && __builtin_cpu_supports("pclmul");
+    crc_have_vpclmul = crc_have_pclmul && __builtin_cpu_supports("avx512f") &&
+                       __builtin_cpu_supports("avx512vl") &&
+                       __builtin_cpu_supports("vpclmulqdq");
     uint32_t a = 0x80000000u; /* x^0 */
     for (int k = 0; k < 31; k++) a = crc_mulx(a);
     for (size_t i = 1; i < sizeof crc_shift_k / sizeof crc_shift_k[0]; i++) {
@@ -164,16 +172,88 @@ __attribute__((target("sse4.2,pclmul"))) static uint32_t crc_sse42_3way(uint32_t
     }
     return crc_sse42((uint32_t)c0, p, n);
 }
+
+/* Folding (Intel's "Fast CRC Computation Using PCLMULQDQ", in 512-bit
+ * registers): four accumulators of 64 bytes each take the next 256 bytes;
+ * a 128-bit lane moves D bytes on as clmul(lo, K(D + 8)) ^ clmul(hi, K(D))
+ * with K(L) = crc_shift_k[L / 8]. The folded 128 bits have the message's
+ * CRC, which two crc32q compute; the tail goes through crc_sse42. */
+#define CRC_FOLD_TARGET __attribute__((target("sse4.2,pclmul,avx512f,avx512vl,vpclmulqdq")))
+#define CRC_FOLD_K(d) _mm_set_epi64x((long long)crc_shift_k[(d) / 8], \
+                                     (long long)crc_shift_k[((d) + 8) / 8])
+
+CRC_FOLD_TARGET static inline __m512i crc_fold512(__m512i x, __m512i k, __m512i next) {
+    return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
+                                     _mm512_clmulepi64_epi128(x, k, 0x11), next, 0x96);
+}
+
+CRC_FOLD_TARGET static inline __m128i crc_fold128(__m128i x, __m128i k) {
+    return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
+}
+
+/* The CRC of n >= CRC_FOLD_MIN bytes at p, copying them to dst on the way
+ * when dst is not NULL (one pass over the data instead of two). */
+CRC_FOLD_TARGET static inline __m512i crc_load(const uint8_t *p, uint8_t *dst, size_t at) {
+    __m512i v = _mm512_loadu_si512(p + at);
+    if (dst) _mm512_storeu_si512(dst + at, v);
+    return v;
+}
+
+CRC_FOLD_TARGET static inline uint32_t crc_vpclmul(uint32_t c, uint8_t *dst, const uint8_t *p,
+                                                   size_t n) {
+    __m512i x0 = crc_load(p, dst, 0), x1 = crc_load(p, dst, 64);
+    __m512i x2 = crc_load(p, dst, 128), x3 = crc_load(p, dst, 192);
+    x0 = _mm512_xor_si512(x0, _mm512_castsi128_si512(_mm_cvtsi32_si128((int)c)));
+    size_t i = 256;
+    __m512i k = _mm512_broadcast_i32x4(CRC_FOLD_K(256));
+    for (; n - i >= 256; i += 256) {
+        x0 = crc_fold512(x0, k, crc_load(p, dst, i));
+        x1 = crc_fold512(x1, k, crc_load(p, dst, i + 64));
+        x2 = crc_fold512(x2, k, crc_load(p, dst, i + 128));
+        x3 = crc_fold512(x3, k, crc_load(p, dst, i + 192));
+    }
+    k = _mm512_broadcast_i32x4(CRC_FOLD_K(64));
+    x0 = crc_fold512(crc_fold512(crc_fold512(x0, k, x1), k, x2), k, x3);
+    for (; n - i >= 64; i += 64) x0 = crc_fold512(x0, k, crc_load(p, dst, i));
+    __m128i r = _mm512_extracti32x4_epi32(x0, 3);
+    r = _mm_xor_si128(r, crc_fold128(_mm512_extracti32x4_epi32(x0, 0), CRC_FOLD_K(48)));
+    r = _mm_xor_si128(r, crc_fold128(_mm512_extracti32x4_epi32(x0, 1), CRC_FOLD_K(32)));
+    r = _mm_xor_si128(r, crc_fold128(_mm512_extracti32x4_epi32(x0, 2), CRC_FOLD_K(16)));
+    uint64_t c64 = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(r));
+    c64 = _mm_crc32_u64(c64, (uint64_t)_mm_extract_epi64(r, 1));
+    if (dst) memcpy(dst + i, p + i, n - i);
+    return crc_sse42((uint32_t)c64, p + i, n - i);
+}
+
+CRC_FOLD_TARGET static uint32_t crc_vpclmul_only(uint32_t c, const uint8_t *p, size_t n) {
+    return crc_vpclmul(c, NULL, p, n);
+}
+
+CRC_FOLD_TARGET static uint32_t crc_vpclmul_copy(uint32_t c, uint8_t *dst, const uint8_t *p,
+                                                 size_t n) {
+    return crc_vpclmul(c, dst, p, n);
+}
 #endif
 
 uint32_t ct__crc32c_extend(uint32_t crc, const void *p, size_t n) {
     pthread_once(&crc_once, crc_init);
     uint32_t c = ~crc;
 #ifdef CT__CRC_SSE42
+    if (crc_have_vpclmul && n >= CRC_FOLD_MIN) return ~crc_vpclmul_only(c, (const uint8_t *)p, n);
     if (crc_have_pclmul && n >= CRC_3WAY_MIN) return ~crc_sse42_3way(c, (const uint8_t *)p, n);
     if (crc_have_sse42) return ~crc_sse42(c, (const uint8_t *)p, n);
 #endif
     return ~crc_tables(c, (const uint8_t *)p, n);
+}
+
+uint32_t ct__crc32c_copy(void *dst, const void *src, size_t n) {
+#ifdef CT__CRC_SSE42
+    pthread_once(&crc_once, crc_init);
+    if (crc_have_vpclmul && n >= CRC_FOLD_MIN)
+        return ~crc_vpclmul_copy(~0u, (uint8_t *)dst, (const uint8_t *)src, n);
+#endif
+    if (n) memcpy(dst, src, n);
+    return ct__crc32c(dst, n);
 }
 
 uint32_t ct__crc32c_extend_portable(uint32_t crc, const void *p, size_t n) {
@@ -218,14 +298,21 @@ static int window_bits(ct_compression c) {
 
 #define IN_CHUNK (64 * 1024)
 
+/* Raw bytes come through a window: the whole input for a reader of
+ * memory, a 256 KB buffer refilled by read(2) for a file. An uncompressed
+ * record that fits the window is handed out where it lies (no copy); a
+ * larger one, and compressed input, are copied out of it. */
+#define WINDOW (256 * 1024)
+
 struct ct__tfrecord_reader {
     char *name;       /* the file name, for errors                          */
     const char *api;  /* the public function, for errors                    */
     ct_compression comp;
-    FILE *f;          /* the file, or NULL for memory                       */
-    char *iobuf;      /* f's stdio buffer (glibc ignores a size without one) */
-    const uint8_t *mem;
-    size_t mem_n, mem_pos;
+    int fd;           /* the file, or -1 for memory                         */
+    const uint8_t *win; /* raw bytes at hand: win[pos, len)                 */
+    size_t pos, len;
+    uint8_t *own;     /* the window's buffer for a file                     */
+    bool eof;         /* read(2) has returned 0                              */
     bool have_size;   /* uncompressed with a known size: truncation is seen
                          before reading a payload                           */
     uint64_t size;
@@ -233,31 +320,76 @@ struct ct__tfrecord_reader {
     bool zinit, zdone; /* zdone: the last member ended at end of input     */
     bool zstarted;    /* the current member has been fed input             */
     uint8_t *in;      /* compressed input                                  */
-    uint64_t raw_in;  /* raw bytes read so far                             */
+    uint64_t raw_in;  /* raw bytes taken from the window so far            */
     uint64_t offset;  /* decompressed bytes consumed before the next record */
-    uint8_t *buf;     /* the last payload                                  */
+    uint8_t *buf;     /* the last payload, when it was copied               */
     size_t cap;
     ct_status failed; /* sticky: the error of the record at offset         */
     char *err;
 };
 
-/* Raw (file or memory) bytes into dst; *got < n only at end of input. */
-static ct_status raw_read(ct__tfrecord_reader *r, void *dst, size_t n, size_t *got) {
-    if (!r->f) {
-        size_t m = r->mem_n - r->mem_pos;
-        if (m > n) m = n;
-        if (m) memcpy(dst, r->mem + r->mem_pos, m);
-        r->mem_pos += m;
-        r->raw_in += m;
-        *got = m;
+static ct_status io_error(ct__tfrecord_reader *r) {
+    return ct__error(CT_ERR_INTERNAL, "%s: '%s': read error at byte offset %" PRIu64 ": %s",
+                     r->api, r->name, r->offset, strerror(errno));
+}
+
+/* read(2) into dst until n bytes or the end of the file; *got < n only at
+ * the end. */
+static ct_status read_fully(ct__tfrecord_reader *r, uint8_t *dst, size_t n, size_t *got) {
+    size_t done = 0;
+    while (done < n && !r->eof) {
+        ssize_t m = read(r->fd, dst + done, n - done);
+        if (m < 0 && errno == EINTR) continue;
+        if (m < 0) return io_error(r);
+        if (m == 0) r->eof = true;
+        done += (size_t)m;
+    }
+    *got = done;
+    return CT_OK;
+}
+
+/* Makes up to k (<= WINDOW for a file) bytes contiguous at win + pos;
+ * returns how many are (fewer only at the end of the input). */
+static ct_status window_fill(ct__tfrecord_reader *r, size_t k, size_t *avail) {
+    size_t have = r->len - r->pos;
+    if (have >= k || r->fd < 0 || r->eof) {
+        *avail = have;
         return CT_OK;
     }
-    *got = fread(dst, 1, n, r->f);
-    r->raw_in += *got;
-    if (*got < n && ferror(r->f))
-        return ct__error(CT_ERR_INTERNAL, "%s: '%s': read error at byte offset %" PRIu64 ": %s",
-                         r->api, r->name, r->offset, strerror(errno));
-    return CT_OK;
+    memmove(r->own, r->own + r->pos, have);
+    r->pos = 0;
+    r->len = have;
+    size_t got;
+    ct_status st = read_fully(r, r->own + have, WINDOW - have, &got);
+    r->len += got;
+    *avail = r->len;
+    return st;
+}
+
+/* Raw bytes into dst; *got < n only at the end of the input. */
+static ct_status raw_read(ct__tfrecord_reader *r, void *dst, size_t n, size_t *got) {
+    size_t m = r->len - r->pos;
+    if (m > n) m = n;
+    if (m) memcpy(dst, r->win + r->pos, m);
+    r->pos += m;
+    size_t done = m;
+    ct_status st = CT_OK;
+    if (done < n && r->fd >= 0) {
+        if (n - done >= WINDOW) {
+            /* Large reads skip the window. */
+            st = read_fully(r, (uint8_t *)dst + done, n - done, &m);
+            done += m;
+        } else {
+            st = window_fill(r, n - done, &m);
+            if (m > n - done) m = n - done;
+            memcpy((uint8_t *)dst + done, r->win + r->pos, m);
+            r->pos += m;
+            done += m;
+        }
+    }
+    r->raw_in += done;
+    *got = done;
+    return st;
 }
 
 static ct_status z_fail(ct__tfrecord_reader *r, const char *what) {
@@ -332,6 +464,7 @@ static ct__tfrecord_reader *reader_new(const char *name, ct_compression comp, co
     }
     r->api = api;
     r->comp = comp;
+    r->fd = -1;
     return r;
 }
 
@@ -343,19 +476,26 @@ ct__tfrecord_reader *ct__tfrecord_reader_open(const char *path, ct_compression c
     }
     ct__tfrecord_reader *r = reader_new(path, compression, api);
     if (!r) return NULL;
-    r->f = fopen(path, "rb");
-    if (!r->f) {
-        ct__error(CT_ERR_NOT_FOUND, "%s: cannot open '%s': %s", api, path, strerror(errno));
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    r->own = r->fd >= 0 ? malloc(WINDOW) : NULL;
+    if (r->fd < 0 || !r->own) {
+        if (r->fd < 0)
+            ct__error(CT_ERR_NOT_FOUND, "%s: cannot open '%s': %s", api, path, strerror(errno));
+        else
+            ct__error(CT_ERR_OUT_OF_MEMORY, "%s: '%s': out of memory for a read buffer", api,
+                      path);
         ct__tfrecord_reader_close(r);
         return NULL;
     }
-    /* Records come in three small reads each: a large stdio buffer keeps
-     * that to one read(2) per 256 KB instead of one per 4 KB. */
-    r->iobuf = malloc(256 << 10);
-    if (r->iobuf) setvbuf(r->f, r->iobuf, _IOFBF, 256 << 10);
+    r->win = r->own;
     struct stat sb;
-    if (compression == CT_COMPRESSION_NONE && fstat(fileno(r->f), &sb) == 0 &&
-        S_ISREG(sb.st_mode)) {
+    if (fstat(r->fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "%s: '%s' is a directory, not a TFRecord file", api,
+                  path);
+        ct__tfrecord_reader_close(r);
+        return NULL;
+    }
+    if (compression == CT_COMPRESSION_NONE && S_ISREG(sb.st_mode)) {
         r->have_size = true;
         r->size = (uint64_t)sb.st_size;
     }
@@ -368,19 +508,19 @@ ct__tfrecord_reader *ct__tfrecord_reader_open_memory(const void *data, size_t n,
                                                      const char *api) {
     ct__tfrecord_reader *r = reader_new(name ? name : "<memory>", compression, api);
     if (!r) return NULL;
-    r->mem = data;
-    r->mem_n = data ? n : 0;
+    r->win = data;
+    r->len = data ? n : 0;
     if (compression == CT_COMPRESSION_NONE) {
         r->have_size = true;
-        r->size = r->mem_n;
+        r->size = r->len;
     }
     return r;
 }
 
 void ct__tfrecord_reader_close(ct__tfrecord_reader *r) {
     if (!r) return;
-    if (r->f) fclose(r->f);
-    free(r->iobuf);
+    if (r->fd >= 0) close(r->fd);
+    free(r->own);
     if (r->zinit) inflateEnd(&r->z);
     free(r->in);
     free(r->buf);
@@ -417,29 +557,93 @@ static ct_status bad_crc(ct__tfrecord_reader *r, const char *what, uint32_t stor
                      r->api, r->name, r->offset, what, stored, computed);
 }
 
-static ct_status read_record(ct__tfrecord_reader *r, const uint8_t **data, size_t *len) {
-    uint8_t hdr[CT__TFRECORD_HEADER], ftr[CT__TFRECORD_FOOTER];
-    size_t got;
-    ct_status st = stream_read(r, hdr, sizeof hdr, &got);
-    if (st) return st;
-    if (got == 0) return CT_OK; /* the end */
-    if (got < sizeof hdr) return truncated(r, "header", got, sizeof hdr);
+/* Checks a header's CRC and its length against what the input can hold. */
+static ct_status check_header(ct__tfrecord_reader *r, const uint8_t *hdr, uint64_t *len) {
     uint32_t stored = get_le32(hdr + 8), computed = ct__crc32c_mask(ct__crc32c(hdr, 8));
     if (stored != computed) return bad_crc(r, "length", stored, computed);
     uint64_t n = get_le64(hdr);
-    uint64_t end = r->offset + sizeof hdr;
-    uint64_t left = !r->have_size ? UINT64_MAX : r->size > end ? r->size - end : 0;
-    if (r->have_size && (n > left || left - n < sizeof ftr))
+    uint64_t end = r->offset + CT__TFRECORD_HEADER;
+    uint64_t left = r->size > end ? r->size - end : 0;
+    if (r->have_size && (n > left || left - n < CT__TFRECORD_FOOTER))
         return ct__error(CT_ERR_INVALID_ARGUMENT,
                          "%s: '%s': truncated record at byte offset %" PRIu64
                          ": its length is %" PRIu64 " bytes but %" PRIu64
                          " bytes follow its header (%" PRIu64 " needed with the CRC)",
-                         r->api, r->name, r->offset, n, left, n + sizeof ftr);
+                         r->api, r->name, r->offset, n, left, n + CT__TFRECORD_FOOTER);
     if (n > (uint64_t)(SIZE_MAX / 2))
         return ct__error(CT_ERR_INVALID_ARGUMENT,
                          "%s: '%s': corrupted record at byte offset %" PRIu64
                          ": length %" PRIu64 " is too large",
                          r->api, r->name, r->offset, n);
+    *len = n;
+    return CT_OK;
+}
+
+static ct_status check_payload(ct__tfrecord_reader *r, const uint8_t *data, size_t n,
+                               const uint8_t *ftr) {
+    uint32_t stored = get_le32(ftr), computed = ct__crc32c_mask(ct__crc32c(data, n));
+    return stored == computed ? CT_OK : bad_crc(r, "data", stored, computed);
+}
+
+/* An uncompressed record that fits the window: its header checked and its
+ * payload (*p, *n; the footer follows) made contiguous in the window, not
+ * yet consumed. *p = NULL at the clean end; *fits = false (nothing
+ * consumed) when it does not fit. */
+static ct_status window_record(ct__tfrecord_reader *r, const uint8_t **p, uint64_t *n,
+                               bool *fits) {
+    const size_t H = CT__TFRECORD_HEADER, F = CT__TFRECORD_FOOTER;
+    size_t avail;
+    *p = NULL;
+    *fits = true;
+    ct_status st = window_fill(r, H, &avail);
+    if (st) return st;
+    if (avail == 0) return CT_OK; /* the end */
+    if (avail < H) return truncated(r, "header", avail, H);
+    if ((st = check_header(r, r->win + r->pos, n))) return st;
+    if (r->fd >= 0 && *n > WINDOW - H - F) {
+        *fits = false;
+        return CT_OK;
+    }
+    if ((st = window_fill(r, H + (size_t)*n + F, &avail))) return st;
+    if (avail < H + *n) return truncated(r, "data", avail - H, *n);
+    if (avail < H + *n + F) return truncated(r, "data CRC", avail - H - *n, F);
+    *p = r->win + r->pos + H;
+    return CT_OK;
+}
+
+static void window_consume(ct__tfrecord_reader *r, uint64_t n) {
+    size_t total = CT__TFRECORD_HEADER + (size_t)n + CT__TFRECORD_FOOTER;
+    r->pos += total;
+    r->raw_in += total;
+    r->offset += total;
+}
+
+static ct_status read_in_window(ct__tfrecord_reader *r, const uint8_t **data, size_t *len,
+                                bool *fits) {
+    const uint8_t *p;
+    uint64_t n;
+    ct_status st = window_record(r, &p, &n, fits);
+    if (st || !p) return st;
+    if ((st = check_payload(r, p, (size_t)n, p + n))) return st;
+    window_consume(r, n);
+    *data = n ? p : (const uint8_t *)"";
+    *len = (size_t)n;
+    return CT_OK;
+}
+
+static ct_status read_record(ct__tfrecord_reader *r, const uint8_t **data, size_t *len) {
+    uint8_t hdr[CT__TFRECORD_HEADER], ftr[CT__TFRECORD_FOOTER];
+    size_t got;
+    ct_status st;
+    if (r->comp == CT_COMPRESSION_NONE) {
+        bool fits;
+        if ((st = read_in_window(r, data, len, &fits)) || fits) return st;
+    }
+    if ((st = stream_read(r, hdr, sizeof hdr, &got))) return st;
+    if (got == 0) return CT_OK; /* the end */
+    if (got < sizeof hdr) return truncated(r, "header", got, sizeof hdr);
+    uint64_t n;
+    if ((st = check_header(r, hdr, &n))) return st;
     /* Grow the buffer as bytes arrive, so that a compressed stream cannot
      * make us allocate a length it does not hold. */
     size_t have = 0;
@@ -457,17 +661,13 @@ static ct_status read_record(ct__tfrecord_reader *r, const uint8_t **data, size_
             r->cap = cap;
         }
         size_t want = ((size_t)n < r->cap ? (size_t)n : r->cap) - have;
-        st = stream_read(r, r->buf + have, want, &got);
-        if (st) return st;
+        if ((st = stream_read(r, r->buf + have, want, &got))) return st;
         have += got;
         if (got < want) return truncated(r, "data", have, n);
     }
-    st = stream_read(r, ftr, sizeof ftr, &got);
-    if (st) return st;
+    if ((st = stream_read(r, ftr, sizeof ftr, &got))) return st;
     if (got < sizeof ftr) return truncated(r, "data CRC", got, sizeof ftr);
-    stored = get_le32(ftr);
-    computed = ct__crc32c_mask(ct__crc32c(r->buf, (size_t)n));
-    if (stored != computed) return bad_crc(r, "data", stored, computed);
+    if ((st = check_payload(r, r->buf, (size_t)n, ftr))) return st;
     *data = n ? r->buf : (const uint8_t *)"";
     *len = (size_t)n;
     r->offset += sizeof hdr + n + sizeof ftr;
@@ -487,13 +687,61 @@ ct_status ct__tfrecord_read_next(ct__tfrecord_reader *r, const uint8_t **data, s
     return CT_OK;
 }
 
+static ct_tensor *record_tensor(ct__tfrecord_reader *r, size_t n) {
+    int64_t shape[1] = {(int64_t)n};
+    return ct__tensor_alloc(ct__cpu_device(), CT_UINT8, 1, shape, r->api);
+}
+
+static ct_status read_tensor(ct__tfrecord_reader *r, ct_tensor **out) {
+    ct_status st;
+    if (r->comp == CT_COMPRESSION_NONE) {
+        /* Copied out of the window with its CRC computed on the way. */
+        const uint8_t *p;
+        uint64_t n;
+        bool fits;
+        if ((st = window_record(r, &p, &n, &fits))) return st;
+        if (fits) {
+            if (!p) return CT_OK; /* the end */
+            ct_tensor *t = record_tensor(r, (size_t)n);
+            if (!t) return ct_last_status();
+            uint32_t stored = get_le32(p + n);
+            uint32_t computed = ct__crc32c_mask(ct__crc32c_copy(ct__data(t), p, (size_t)n));
+            if (stored != computed) {
+                ct__tensor_release(t);
+                return bad_crc(r, "data", stored, computed);
+            }
+            window_consume(r, n);
+            *out = t;
+            return CT_OK;
+        }
+    }
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    if ((st = read_record(r, &data, &len)) || !data) return st;
+    ct_tensor *t = record_tensor(r, len);
+    if (!t) return ct_last_status();
+    if (len) memcpy(ct__data(t), data, len);
+    *out = t;
+    return CT_OK;
+}
+
+ct_status ct__tfrecord_read_tensor(ct__tfrecord_reader *r, ct_tensor **out) {
+    *out = NULL;
+    if (r->failed) return ct__error(r->failed, "%s", r->err ? r->err : "TFRecord read failed");
+    ct_status st = read_tensor(r, out);
+    return st ? sticky(r, st) : CT_OK;
+}
+
 ct_status ct__tfrecord_reader_seek(ct__tfrecord_reader *r, uint64_t offset) {
     /* Back to the start, then forward. */
-    if (r->f && fseeko(r->f, 0, SEEK_SET) != 0)
-        return ct__error(CT_ERR_INTERNAL, "%s: '%s': cannot seek: %s", r->api, r->name,
-                         strerror(errno));
-    if (r->f) clearerr(r->f);
-    r->mem_pos = 0;
+    if (r->fd >= 0) {
+        if (lseek(r->fd, 0, SEEK_SET) != 0)
+            return ct__error(CT_ERR_INTERNAL, "%s: '%s': cannot seek: %s", r->api, r->name,
+                             strerror(errno));
+        r->len = 0;
+        r->eof = false;
+    }
+    r->pos = 0;
     r->raw_in = 0;
     if (r->zinit) {
         inflateReset(&r->z);
@@ -508,12 +756,12 @@ ct_status ct__tfrecord_reader_seek(ct__tfrecord_reader *r, uint64_t offset) {
                              "%s: '%s': cannot restore byte offset %" PRIu64
                              ": the file has %" PRIu64 " bytes",
                              r->api, r->name, offset, r->size);
-        if (r->f) {
-            if (fseeko(r->f, (off_t)offset, SEEK_SET) != 0)
+        if (r->fd >= 0) {
+            if (lseek(r->fd, (off_t)offset, SEEK_SET) != (off_t)offset)
                 return ct__error(CT_ERR_INTERNAL, "%s: '%s': cannot seek to %" PRIu64 ": %s",
                                  r->api, r->name, offset, strerror(errno));
         } else {
-            r->mem_pos = (size_t)offset;
+            r->pos = (size_t)offset;
         }
         r->raw_in = offset;
         r->offset = offset;
@@ -569,10 +817,8 @@ static ct_status tfr_next(ct__iter *it, ct_element **out) {
     while (t->file < d->n) {
         ct_status st;
         if (!t->r && (st = tfr_open(t))) return st;
-        const uint8_t *rec;
-        size_t len;
-        st = ct__tfrecord_read_next(t->r, &rec, &len);
-        if (st) return st;
+        ct_tensor *rec;
+        if ((st = ct__tfrecord_read_tensor(t->r, &rec))) return st;
         if (!rec) {
             ct__tfrecord_reader_close(t->r);
             t->r = NULL;
@@ -580,14 +826,11 @@ static ct_status tfr_next(ct__iter *it, ct_element **out) {
             continue;
         }
         ct_element *e = ct__element_new(1);
-        if (!e) return ct_last_status();
-        int64_t shape[1] = {(int64_t)len};
-        e->t[0] = ct__tensor_alloc(ct__cpu_device(), CT_UINT8, 1, shape, TFR_API);
-        if (!e->t[0]) {
-            ct_element_free(e);
+        if (!e) {
+            ct__tensor_release(rec);
             return ct_last_status();
         }
-        if (len) memcpy(ct__data(e->t[0]), rec, len);
+        e->t[0] = rec;
         *out = e;
         return CT_OK;
     }

@@ -29,6 +29,9 @@
  * start): ct__crc32c_extend(0, "123456789", 9) == 0xE3069283. SSE4.2
  * instructions where the CPU has them, else tables. */
 uint32_t ct__crc32c_extend(uint32_t crc, const void *p, size_t n);
+/* Copies n bytes from src to dst (not overlapping) and returns their
+ * CRC-32C, in one pass where the CPU allows. */
+uint32_t ct__crc32c_copy(void *dst, const void *src, size_t n);
 /* The same with tables only (the fallback; for tests). */
 uint32_t ct__crc32c_extend_portable(uint32_t crc, const void *p, size_t n);
 
@@ -73,6 +76,10 @@ ct__tfrecord_reader *ct__tfrecord_reader_open_memory(const void *data, size_t n,
  * compressed data or a read error returns an error naming the file and
  * the record's byte offset; the reader then stays at that record. */
 ct_status ct__tfrecord_read_next(ct__tfrecord_reader *r, const uint8_t **data, size_t *len);
+/* The same, the payload as a new uint8 tensor [len] on the CPU owned by
+ * the caller (*out = NULL at the end): copied once, its CRC checked on
+ * the way. */
+ct_status ct__tfrecord_read_tensor(ct__tfrecord_reader *r, ct_tensor **out);
 /* Byte offset of the next record in the (decompressed) stream. */
 uint64_t ct__tfrecord_reader_offset(const ct__tfrecord_reader *r);
 /* Moves to a byte offset of the decompressed stream (a record boundary

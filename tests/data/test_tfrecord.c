@@ -195,6 +195,29 @@ Test(tfrecord, crc32c_vectors_and_masking) {
         }
 }
 
+Test(tfrecord, crc32c_long_buffers) {
+    /* Lengths that reach every vector path (three streams, 512-bit folding
+     * with its 256- and 64-byte loops and the tail) at odd alignments. */
+    enum { N = 20000 };
+    uint8_t *buf = malloc(N + 64);
+    cr_assert(buf);
+    uint32_t x = 12345;
+    for (int i = 0; i < N + 64; i++) buf[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 23);
+    static const size_t lens[] = {255, 256, 257, 319, 320, 511, 512, 575, 1000, 4096, 4111,
+                                  8192, 12289, 19999};
+    for (size_t off = 0; off < 64; off += 7)
+        for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+            size_t n = lens[i];
+            uint32_t want = crc_bitwise(buf + off, n);
+            cr_assert_eq(ct__crc32c(buf + off, n), want, "off %zu n %zu", off, n);
+            cr_assert_eq(ct__crc32c_extend_portable(0, buf + off, n), want);
+            size_t h = n / 3 + 1;
+            cr_assert_eq(ct__crc32c_extend(ct__crc32c(buf + off, h), buf + off + h, n - h), want,
+                         "split off %zu n %zu", off, n);
+        }
+    free(buf);
+}
+
 Test(tfrecord, frame_matches_the_spec_file) {
     uint8_t hdr[CT__TFRECORD_HEADER], ftr[CT__TFRECORD_FOOTER];
     ct__tfrecord_frame(SPEC_EXAMPLE, sizeof SPEC_EXAMPLE, hdr, ftr);
