@@ -6,11 +6,14 @@
  *              random seeds, the gradient tape
  *   ops.h      the low-level TensorFlow ops (tf.*, tf.math, tf.linalg)
  *   data.h     tf.data input pipelines, file formats read as data
+ *   nn.h       Keras building blocks: activations, initializers, layers,
+ *              losses, optimizers, schedules, metrics
  */
 #ifndef CTRAIN_CTRAIN_H
 #define CTRAIN_CTRAIN_H
 
 #include "ctrain/data.h"
+#include "ctrain/nn.h"
 #include "ctrain/ops.h"
 #include "ctrain/runtime.h"
 

@@ -1,0 +1,362 @@
+/*
+ * ctrain nn: the Keras building blocks — activations, initializers,
+ * regularizers, constraints, layers, losses, optimizers, learning-rate
+ * schedules and metrics — with tf.keras's names, arguments, defaults and
+ * numbers.
+ *
+ *     ct_layer *dense = ct_layer_new("Dense", "{\"units\": 10, \"activation\": \"relu\"}");
+ *     ct_tensor *y = ct_layer_call(dense, x, true);      // builds on first call
+ *     ct_loss *loss = ct_loss_new("sparse_categorical_crossentropy", NULL);
+ *     ct_optimizer *opt = ct_optimizer_new("adam", NULL);
+ *     ct_metric *acc = ct_metric_new("sparse_categorical_accuracy", NULL);
+ *
+ * One mechanism makes every block from its Keras config: a layer is made
+ * from its class name and the JSON of its `config` dict (what
+ * `layer.get_config()` returns; keys left out take Keras's defaults), and
+ * gives its config back the same way, so Keras JSON model files and C
+ * code build the same objects. Losses, optimizers and metrics are made by
+ * the names Keras accepts as strings ("adam", "Adam", "mse") with an
+ * options struct whose zero fields mean Keras's defaults, or from their
+ * Keras config JSON.
+ *
+ * Where Keras 2 and Keras 3 differ, ctrain follows Keras 3 and says so
+ * next to the block ("Keras 3:").
+ *
+ * Errors name the block (class and layer name), the argument or the shape
+ * and the cause; constructors return NULL and calls return NULL or a
+ * status, as everywhere in ctrain.
+ */
+#ifndef CTRAIN_NN_H
+#define CTRAIN_NN_H
+
+#include "ctrain/ops.h"
+#include "ctrain/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A static shape with -1 for a dimension not known yet (Keras's None,
+ * usually the batch). */
+typedef struct ct_shape {
+    int rank;
+    int64_t dim[CT_MAX_RANK];
+} ct_shape;
+
+/* ---- activations (keras.activations, tf.nn) ---------------------------- */
+
+/* keras.activations.relu(x, negative_slope, max_value, threshold):
+ * x >= threshold ? min(x, max_value) : negative_slope * (x - threshold).
+ * max_value INFINITY for none. */
+ct_tensor *ct_relu_ex(const ct_tensor *x, double negative_slope, double max_value,
+                      double threshold);
+ct_tensor *ct_relu6(const ct_tensor *x);
+/* tf.nn.leaky_relu: x >= 0 ? x : alpha * x (Keras's LeakyReLU default
+ * negative_slope is 0.3, keras.activations.leaky_relu's 0.2). */
+ct_tensor *ct_leaky_relu(const ct_tensor *x, double alpha);
+/* x > 0 ? x : alpha * (exp(x) - 1); Keras's default alpha is 1. */
+ct_tensor *ct_elu(const ct_tensor *x, double alpha);
+ct_tensor *ct_selu(const ct_tensor *x);
+/* approximate: the tanh form; else the exact erf form (Keras's default). */
+ct_tensor *ct_gelu(const ct_tensor *x, bool approximate);
+/* Keras 3: relu6(x + 3) / 6 (Keras 2 used clip(0.2 x + 0.5, 0, 1)). */
+ct_tensor *ct_hard_sigmoid(const ct_tensor *x);
+/* x * hard_sigmoid(x). */
+ct_tensor *ct_hard_swish(const ct_tensor *x);
+ct_tensor *ct_softsign(const ct_tensor *x);
+/* x * sigmoid(x), Keras's swish and silu. */
+ct_tensor *ct_silu(const ct_tensor *x);
+/* x * tanh(softplus(x)). */
+ct_tensor *ct_mish(const ct_tensor *x);
+
+/* An activation by Keras name: linear, relu, relu6, leaky_relu, elu, selu,
+ * gelu, sigmoid, hard_sigmoid, hard_swish, tanh, softmax (last axis),
+ * log_softmax (last axis), softplus, softsign, swish, silu, exponential,
+ * mish. NULL with an error naming the unknown name. */
+typedef ct_tensor *(*ct_activation_fn)(const ct_tensor *x);
+ct_activation_fn ct_activation_get(const char *name);
+/* The Keras name of a function ct_activation_get returns, else NULL. */
+const char *ct_activation_name(ct_activation_fn fn);
+
+/* ---- initializers (keras.initializers) --------------------------------- */
+
+typedef enum {
+    CT_INIT_DEFAULT = 0, /* the layer's default for this weight */
+    CT_INIT_ZEROS,
+    CT_INIT_ONES,
+    CT_INIT_CONSTANT,
+    CT_INIT_RANDOM_UNIFORM,
+    CT_INIT_RANDOM_NORMAL,
+    CT_INIT_TRUNCATED_NORMAL,
+    CT_INIT_VARIANCE_SCALING,
+    CT_INIT_GLOROT_UNIFORM,
+    CT_INIT_GLOROT_NORMAL,
+    CT_INIT_HE_UNIFORM,
+    CT_INIT_HE_NORMAL,
+    CT_INIT_LECUN_UNIFORM,
+    CT_INIT_LECUN_NORMAL,
+    CT_INIT_ORTHOGONAL,
+    CT_INIT_IDENTITY,
+} ct_init_kind;
+
+/* Zero fields take Keras's defaults (RandomUniform -0.05..0.05, the normal
+ * ones stddev 0.05, VarianceScaling scale 1 "fan_in" "truncated_normal",
+ * Orthogonal and Identity gain 1). */
+typedef struct ct_initializer {
+    ct_init_kind kind;
+    double value;              /* Constant                                   */
+    double minval, maxval;     /* RandomUniform                              */
+    double mean, stddev;       /* RandomNormal, TruncatedNormal              */
+    double scale;              /* VarianceScaling                            */
+    const char *mode;          /* "fan_in", "fan_out", "fan_avg"             */
+    const char *distribution;  /* "truncated_normal", "untruncated_normal",
+                                  "uniform"                                  */
+    double gain;               /* Orthogonal, Identity                       */
+    bool seeded;               /* seed given: every call draws the same
+                                  values (Keras 3); else the global RNG      */
+    int64_t seed;
+} ct_initializer;
+
+/* By Keras name ("glorot_uniform", "GlorotUniform", "zeros", "he_normal",
+ * ...); kind CT_INIT_DEFAULT with an error for an unknown name. */
+ct_initializer ct_initializer_get(const char *name);
+/* A new tensor of the shape drawn from init (Keras's fan computation: the
+ * receptive field of a conv kernel [..., in, out] multiplies in and out). */
+ct_tensor *ct_initializer_call(const ct_initializer *init, ct_dtype dtype, int rank,
+                               const int64_t *shape);
+
+/* ---- regularizers and constraints -------------------------------------- */
+
+typedef enum { CT_REG_NONE = 0, CT_REG_L1, CT_REG_L2, CT_REG_L1L2 } ct_reg_kind;
+/* L1 and L2 take 0.01 for a zero factor (Keras's defaults); L1L2 takes
+ * its factors as given. */
+typedef struct ct_regularizer {
+    ct_reg_kind kind;
+    double l1, l2;
+} ct_regularizer;
+/* The penalty of a weight: l1 * sum(|w|) + l2 * sum(w^2), a scalar. */
+ct_tensor *ct_regularizer_call(const ct_regularizer *r, const ct_tensor *w);
+
+typedef enum {
+    CT_CONSTRAINT_NONE = 0,
+    CT_CONSTRAINT_MAX_NORM,
+    CT_CONSTRAINT_NON_NEG,
+    CT_CONSTRAINT_UNIT_NORM,
+    CT_CONSTRAINT_MIN_MAX_NORM,
+} ct_constraint_kind;
+/* Zero fields: MaxNorm max_value 2; MinMaxNorm min 0, max 1, rate 1; the
+ * norms over axis 0 (naxes 0). */
+typedef struct ct_constraint {
+    ct_constraint_kind kind;
+    double min_value, max_value, rate;
+    int naxes;
+    int axes[CT_MAX_RANK];
+} ct_constraint;
+/* The projected weight (a new tensor). */
+ct_tensor *ct_constraint_call(const ct_constraint *c, const ct_tensor *w);
+
+/* ---- layers (keras.layers) --------------------------------------------- */
+
+typedef struct ct_layer ct_layer;
+
+/* A layer of a Keras class ("Dense", "Conv2D", ...) from the JSON of its
+ * config dict ("{\"units\": 64}"; NULL or "{}" for all defaults). Unknown
+ * keys, wrong types and bad values are errors naming the class, the key
+ * and the cause. Without "name" the layer gets Keras's next free one
+ * ("dense", "dense_1", ...). */
+ct_layer *ct_layer_new(const char *class_name, const char *config_json);
+/* The same from {"class_name": ..., "config": {...}} (Keras 2 or 3 form). */
+ct_layer *ct_layer_from_config(const char *json);
+/* {"class_name": ..., "config": {...}} with every argument, malloc'ed
+ * (free()); NULL on error. */
+char *ct_layer_get_config(const ct_layer *l);
+void ct_layer_free(ct_layer *l);
+
+/* Creates the weights for inputs of these shapes (batch may be -1). Called
+ * by the first ct_layer_call when not done before. */
+ct_status ct_layer_build(ct_layer *l, int n, const ct_shape *input_shapes);
+/* The output shape for these input shapes (without building). */
+ct_status ct_layer_output_shape(ct_layer *l, int n, const ct_shape *input_shapes,
+                                ct_shape *out);
+/* Calls the layer: training selects Dropout's and BatchNormalization's
+ * training behaviour. The result is in the current scope. */
+ct_tensor *ct_layer_call(ct_layer *l, const ct_tensor *x, bool training);
+/* A layer of several inputs (Concatenate, Add, Dot, ...). */
+ct_tensor *ct_layer_call_n(ct_layer *l, int n, ct_tensor *const *xs, bool training);
+
+const char *ct_layer_name(const ct_layer *l);
+const char *ct_layer_class_name(const ct_layer *l);
+bool ct_layer_built(const ct_layer *l);
+bool ct_layer_trainable(const ct_layer *l);
+void ct_layer_set_trainable(ct_layer *l, bool trainable);
+/* The weights in Keras's order (layer.weights); names are Keras's
+ * ("dense/kernel:0" style: layer name / weight name). */
+int ct_layer_num_weights(const ct_layer *l);
+ct_variable *ct_layer_weight(const ct_layer *l, int i);
+/* layer.losses: the weight regularizers' penalties now plus the activity
+ * regularizer's from the last call, summed (a scalar; 0 when none). */
+ct_tensor *ct_layer_regularization_loss(ct_layer *l);
+/* Applies the weights' constraints (optimizers call this after updates). */
+ct_status ct_layer_apply_constraints(ct_layer *l);
+/* Restarts Keras's automatic layer names (keras.backend.clear_session). */
+void ct_layer_reset_names(void);
+
+/* ---- losses (keras.losses) ------------------------------------------------ */
+
+typedef enum {
+    CT_REDUCTION_DEFAULT = 0,        /* sum_over_batch_size                 */
+    CT_REDUCTION_SUM_OVER_BATCH_SIZE,
+    CT_REDUCTION_SUM,
+    CT_REDUCTION_NONE,
+} ct_reduction;
+
+/* Zero fields take Keras's defaults. */
+typedef struct ct_loss_opts {
+    ct_reduction reduction;
+    const char *name;          /* the loss's name (Keras's default)          */
+    bool from_logits;
+    double label_smoothing;
+    int axis;                  /* cross-entropies, cosine similarity: -1 when
+                                  has_axis is false                          */
+    bool has_axis;
+    double delta;              /* Huber: 1.0                                 */
+    bool has_ignore_class;     /* SparseCategoricalCrossentropy             */
+    int64_t ignore_class;
+    bool apply_class_balancing; /* BinaryFocalCrossentropy                  */
+    double alpha;              /* focal: 0.25                                */
+    double gamma;              /* focal: 2.0                                 */
+} ct_loss_opts;
+
+typedef struct ct_loss ct_loss;
+/* By Keras name, as a function name ("mse", "mean_squared_error",
+ * "categorical_crossentropy", "kld", ...) or class ("MeanSquaredError",
+ * "Huber", ...). opts may be NULL. */
+ct_loss *ct_loss_new(const char *name, const ct_loss_opts *opts);
+/* A loss from a C function giving per-sample values ([batch] or any shape
+ * the reduction then averages). */
+typedef ct_tensor *(*ct_loss_fn)(const ct_tensor *y_true, const ct_tensor *y_pred, void *ctx);
+ct_loss *ct_loss_custom(const char *name, ct_loss_fn fn, void *ctx, const ct_loss_opts *opts);
+/* {"class_name": ..., "config": {...}} both ways. */
+ct_loss *ct_loss_from_config(const char *json);
+char *ct_loss_get_config(const ct_loss *l);
+const char *ct_loss_name(const ct_loss *l);
+void ct_loss_free(ct_loss *l);
+/* loss(y_true, y_pred, sample_weight): the reduced loss (a scalar, or the
+ * per-sample values for CT_REDUCTION_NONE). sample_weight may be NULL; it
+ * broadcasts against the per-sample values as in Keras. */
+ct_tensor *ct_loss_call(ct_loss *l, const ct_tensor *y_true, const ct_tensor *y_pred,
+                        const ct_tensor *sample_weight);
+/* The per-sample values before weighting and reduction (what the function
+ * keras.losses.<name>(y_true, y_pred) returns). */
+ct_tensor *ct_loss_values(ct_loss *l, const ct_tensor *y_true, const ct_tensor *y_pred);
+
+/* ---- learning-rate schedules (keras.optimizers.schedules) ---------------- */
+
+typedef struct ct_lr_schedule ct_lr_schedule;
+/* From {"class_name": "ExponentialDecay", "config": {...}}: ExponentialDecay,
+ * PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay
+ * (warmup_target, warmup_steps), CosineDecayRestarts. */
+ct_lr_schedule *ct_lr_schedule_from_config(const char *json);
+char *ct_lr_schedule_get_config(const ct_lr_schedule *s);
+/* The learning rate at a step (float32 arithmetic, as Keras). */
+double ct_lr_schedule_value(const ct_lr_schedule *s, int64_t step);
+void ct_lr_schedule_free(ct_lr_schedule *s);
+
+/* ---- optimizers (keras.optimizers) ---------------------------------------- */
+
+/* Zero fields take the optimizer's Keras defaults. */
+typedef struct ct_optimizer_opts {
+    double learning_rate;       /* SGD 0.01, the others 0.001              */
+    ct_lr_schedule *schedule;   /* instead of a constant rate (borrowed)    */
+    double momentum;            /* SGD, RMSprop                             */
+    bool nesterov;              /* SGD                                      */
+    double rho;                 /* RMSprop 0.9, Adadelta 0.95               */
+    bool centered;              /* RMSprop                                  */
+    double beta_1, beta_2;      /* Adam family 0.9, 0.999                   */
+    double epsilon;             /* 1e-7 (Adadelta 1e-7, Adagrad 1e-7)       */
+    bool amsgrad;               /* Adam, AdamW                              */
+    double initial_accumulator_value; /* Adagrad 0.1, Ftrl 0.1            */
+    double learning_rate_power; /* Ftrl -0.5                                */
+    double l1_regularization_strength, l2_regularization_strength;
+    double l2_shrinkage_regularization_strength, beta; /* Ftrl             */
+    bool has_weight_decay;      /* AdamW defaults to 0.004, the others none */
+    double weight_decay;
+    double clipnorm, clipvalue, global_clipnorm; /* 0: none                 */
+    const char *name;
+} ct_optimizer_opts;
+
+typedef struct ct_optimizer ct_optimizer;
+/* "sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax",
+ * "nadam", "ftrl" (or the class names). opts may be NULL. */
+ct_optimizer *ct_optimizer_new(const char *name, const ct_optimizer_opts *opts);
+ct_optimizer *ct_optimizer_from_config(const char *json);
+char *ct_optimizer_get_config(const ct_optimizer *o);
+void ct_optimizer_free(ct_optimizer *o);
+/* One update of each variable from its gradient (a NULL gradient skips
+ * that variable, as Keras does with a warning). Slots are made on first
+ * sight of a variable. */
+ct_status ct_optimizer_apply_gradients(ct_optimizer *o, int n, ct_tensor *const *grads,
+                                       ct_variable *const *vars);
+/* Records loss_fn() on a tape, differentiates it with respect to vars and
+ * applies the gradients. */
+typedef ct_tensor *(*ct_loss_closure)(void *ctx);
+ct_status ct_optimizer_minimize(ct_optimizer *o, ct_loss_closure loss_fn, void *ctx, int n,
+                                ct_variable *const *vars);
+/* optimizer.iterations (updates applied so far). */
+int64_t ct_optimizer_iterations(const ct_optimizer *o);
+/* The learning rate the next update uses. */
+double ct_optimizer_learning_rate(const ct_optimizer *o);
+/* optimizer.variables: the iteration counter first, then the slots in the
+ * order they were made; names as Keras's HDF5 files have them ("iteration",
+ * "m/dense/kernel", ...; keras_h5.md). Borrowed. */
+int ct_optimizer_num_variables(const ct_optimizer *o);
+ct_variable *ct_optimizer_variable(const ct_optimizer *o, int i);
+
+/* ---- metrics (keras.metrics) ----------------------------------------------- */
+
+/* Zero fields take the metric's Keras defaults. */
+typedef struct ct_metric_opts {
+    const char *name;
+    double threshold;          /* BinaryAccuracy 0.5                        */
+    int nthresholds;           /* Precision, Recall, TP/TN/FP/FN: 0.5       */
+    const double *thresholds;
+    int top_k;                 /* Precision, Recall: 0 for none             */
+    bool has_class_id;
+    int64_t class_id;
+    int k;                     /* TopK accuracies: 5                        */
+    int num_thresholds;        /* AUC: 200                                  */
+    const char *curve;         /* AUC: "ROC" or "PR"                        */
+    const char *summation_method; /* "interpolation", "minoring", "majoring" */
+    bool multi_label;          /* AUC                                       */
+    int64_t num_classes;       /* MeanIoU (required)                        */
+    bool from_logits;          /* AUC, and the loss metrics                 */
+    int axis;                  /* CosineSimilarity: -1 unless has_axis      */
+    bool has_axis;
+} ct_metric_opts;
+
+typedef struct ct_metric ct_metric;
+/* By Keras name: "accuracy", "acc", "mse", "AUC", "precision",
+ * "sparse_categorical_accuracy", ... and every loss's name (the mean of
+ * its per-sample values). opts may be NULL. */
+ct_metric *ct_metric_new(const char *name, const ct_metric_opts *opts);
+/* The mean of fn's per-sample values (keras.metrics.MeanMetricWrapper). */
+ct_metric *ct_metric_custom(const char *name, ct_loss_fn fn, void *ctx);
+ct_metric *ct_metric_from_config(const char *json);
+char *ct_metric_get_config(const ct_metric *m);
+const char *ct_metric_name(const ct_metric *m);
+void ct_metric_free(ct_metric *m);
+/* update_state(y_true, y_pred, sample_weight); Mean and Sum take their
+ * values as y_pred with y_true NULL. */
+ct_status ct_metric_update(ct_metric *m, const ct_tensor *y_true, const ct_tensor *y_pred,
+                           const ct_tensor *sample_weight);
+/* result(): a scalar, or a vector for several thresholds. */
+ct_tensor *ct_metric_result(ct_metric *m);
+void ct_metric_reset(ct_metric *m);
+/* The state variables (summed across replicas to merge them). Borrowed. */
+int ct_metric_num_variables(const ct_metric *m);
+ct_variable *ct_metric_variable(const ct_metric *m, int i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

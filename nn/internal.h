@@ -1,0 +1,167 @@
+/*
+ * Private to nn/: the layer object and its vtable, the Keras-config reader
+ * every block parses its arguments with, and the JSON forms of the small
+ * value types (initializers, regularizers, constraints, activations).
+ *
+ * A layer family file (nn/layers/core.c, conv.c, ...) defines one
+ * ct__layer_vt per Keras class and lists them in a NULL-terminated array
+ * that nn/layers/registry.c gathers:
+ *
+ *     typedef struct { ct_layer base; int64_t units; ... } dense;
+ *     static ct_status dense_init(ct_layer *l, ct__cfg *c) {
+ *         dense *d = (dense *)l;
+ *         return ct__cfg_int(c, "units", CT__REQUIRED, &d->units) ||
+ *                ct__cfg_check(c, d->units > 0, "units", "must be positive, got %lld",
+ *                              (long long)d->units) ...;
+ *     }
+ *     const ct__layer_vt ct__dense_vt = {"Dense", sizeof(dense), 1, 1, dense_init, ...};
+ */
+#ifndef CT_NN_INTERNAL_H
+#define CT_NN_INTERNAL_H
+
+#include <jansson.h>
+
+#include "ctrain/nn.h"
+#include "runtime/internal.h"
+
+/* ---- the Keras-config reader ------------------------------------------------ */
+
+/* Reads one block's config dict. Each getter consumes its key; a missing
+ * key (or null where the argument may be None) gives the default; a wrong
+ * type or value is an error "<Class> '<name>': argument '<key>': <cause>".
+ * ct__cfg_finish reports keys nobody read. Getters return CT_OK or the
+ * error status, so they chain with ||. */
+typedef struct ct__cfg {
+    const json_t *obj;  /* the config dict                                */
+    const char *cls;    /* the Keras class, for errors                    */
+    const char *name;   /* the block's name, for errors (may be NULL)     */
+    json_t *used;       /* keys read so far                               */
+} ct__cfg;
+
+#define CT__REQUIRED INT64_MIN /* as an integer default: the key must be there */
+
+/* obj may be NULL (all defaults). */
+ct_status ct__cfg_begin(ct__cfg *c, const json_t *obj, const char *cls, const char *name);
+/* Unknown keys are an error, except the ones every Keras object may carry
+ * (name, trainable, dtype, batch_input_shape, ...; the layer base reads
+ * those). Frees c's bookkeeping either way. */
+ct_status ct__cfg_finish(ct__cfg *c);
+void ct__cfg_end(ct__cfg *c); /* frees without checking (on an error path) */
+bool ct__cfg_has(ct__cfg *c, const char *key); /* present and not null */
+ct_status ct__cfg_int(ct__cfg *c, const char *key, int64_t dflt, int64_t *out);
+ct_status ct__cfg_double(ct__cfg *c, const char *key, double dflt, double *out);
+ct_status ct__cfg_bool(ct__cfg *c, const char *key, bool dflt, bool *out);
+/* A string; with allowed (NULL-terminated) it must be one of them (Keras
+ * lower-cases padding and data_format: so do we). *out points into the
+ * config or at dflt: copy it if it must outlive the config. */
+ct_status ct__cfg_str(ct__cfg *c, const char *key, const char *dflt,
+                      const char *const *allowed, const char **out);
+/* An int or a list of n ints (kernel_size 3 or [3, 3]); dflt NULL:
+ * required. */
+ct_status ct__cfg_ints(ct__cfg *c, const char *key, int n, const int64_t *dflt, int64_t *out);
+/* A list of ints of any length (up to max), or an int as a list of one. */
+ct_status ct__cfg_int_list(ct__cfg *c, const char *key, int max, int64_t *out, int *n,
+                           bool *present);
+ct_status ct__cfg_activation(ct__cfg *c, const char *key, const char *dflt,
+                             ct_activation_fn *fn);
+ct_status ct__cfg_initializer(ct__cfg *c, const char *key, const char *dflt,
+                              ct_initializer *out);
+ct_status ct__cfg_regularizer(ct__cfg *c, const char *key, ct_regularizer *out);
+ct_status ct__cfg_constraint(ct__cfg *c, const char *key, ct_constraint *out);
+/* An error about key unless ok: "<Class> '<name>': argument '<key>': ..." */
+ct_status ct__cfg_check(ct__cfg *c, bool ok, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- JSON of the value types (nn/initializers.c, nn/regularizers.c,
+ * nn/activations.c) ---------------------------------------------------------- */
+
+/* Accept a name string or {"class_name", "config"} (Keras 2) with the
+ * Keras 3 extras ("module", "registered_name"); null gives the none/default
+ * value. Errors name `what` (e.g. "Dense 'dense': kernel_initializer"). */
+ct_status ct__initializer_from_json(const json_t *j, ct_initializer *out, const char *what);
+/* {"class_name": "GlorotUniform", "config": {"seed": null}} (new ref). */
+json_t *ct__initializer_to_json(const ct_initializer *init);
+ct_status ct__regularizer_from_json(const json_t *j, ct_regularizer *out, const char *what);
+json_t *ct__regularizer_to_json(const ct_regularizer *r); /* null for none */
+ct_status ct__constraint_from_json(const json_t *j, ct_constraint *out, const char *what);
+json_t *ct__constraint_to_json(const ct_constraint *c); /* null for none */
+/* A json string (or null) to an activation; "linear" for null. */
+ct_status ct__activation_from_json(const json_t *j, ct_activation_fn *out, const char *what);
+
+/* A malloc'ed compact JSON string of j (steals nothing). */
+char *ct__json_dump(const json_t *j);
+/* Parses text; errors name `what`, the line and column. */
+json_t *ct__json_parse(const char *text, const char *what);
+
+/* ---- layers ----------------------------------------------------------------- */
+
+typedef struct ct__weight {
+    ct_variable *var;
+    char *name;            /* "kernel"                                  */
+    bool trainable;
+    ct_regularizer reg;
+    ct_constraint constraint;
+} ct__weight;
+
+typedef struct ct__layer_vt {
+    const char *class_name; /* Keras's, e.g. "Dense"                        */
+    size_t size;            /* bytes of the struct embedding ct_layer        */
+    int min_inputs, max_inputs;
+    /* Reads the arguments from the config (base keys are done already). */
+    ct_status (*init)(ct_layer *l, ct__cfg *c);
+    /* Writes the arguments into cfg (the base writes name, trainable,
+     * dtype). */
+    ct_status (*get_config)(const ct_layer *l, json_t *cfg);
+    /* Checks the input shapes and makes the weights (ct__layer_add_weight).
+     * NULL: nothing to make, any shapes. */
+    ct_status (*build)(ct_layer *l, int n, const ct_shape *in);
+    ct_status (*output_shape)(const ct_layer *l, int n, const ct_shape *in, ct_shape *out);
+    /* The output; inputs are checked against min/max_inputs already. */
+    ct_tensor *(*call)(ct_layer *l, int n, ct_tensor *const *in, bool training);
+    /* Frees what the layer allocated itself (not the base); may be NULL. */
+    void (*destroy)(ct_layer *l);
+} ct__layer_vt;
+
+struct ct_layer {
+    const ct__layer_vt *vt;
+    char *name;
+    bool trainable, built;
+    ct_dtype dtype;           /* the layer's variable dtype (float32)    */
+    int nweights, capweights;
+    ct__weight *weights;
+    ct_regularizer activity_regularizer;
+    ct_tensor *activity_loss; /* from the last call (owned), or NULL      */
+    int ninputs;              /* the shapes it was built for            */
+    ct_shape *input_shapes;
+    json_t *batch_input_shape; /* kept to write back (Input / first layer) */
+};
+
+/* Makes a weight named "<layer>/<name>:0"-style (the variable's name is
+ * "<layer name>/<name>") from init, registered with its regularizer and
+ * constraint (either may be NULL). NULL on error. */
+ct_variable *ct__layer_add_weight(ct_layer *l, const char *name, int rank,
+                                  const int64_t *shape, const ct_initializer *init,
+                                  const ct_regularizer *reg, const ct_constraint *constraint,
+                                  bool trainable);
+/* An error "<Class> '<name>': ..." (for build and call). */
+ct_status ct__layer_error(const ct_layer *l, ct_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A shape from a tensor. */
+ct_shape ct__shape_of(const ct_tensor *t);
+/* "(None, 28, 28, 1)" into buf. */
+const char *ct__shape_str(const ct_shape *s, char *buf, size_t cap);
+#define CT__SHAPE_STR(s) ct__shape_str((s), (char[128]){0}, 128)
+
+/* The registry: every family's NULL-terminated list of vtables. */
+extern const ct__layer_vt *const ct__core_layers[];    /* nn/layers/core.c    */
+extern const ct__layer_vt *const ct__merge_layers[];   /* nn/layers/merge.c   */
+extern const ct__layer_vt *const ct__reshape_layers[]; /* nn/layers/reshape.c */
+extern const ct__layer_vt *const ct__conv_layers[];    /* nn/layers/conv.c    */
+extern const ct__layer_vt *const ct__pool_layers[];    /* nn/layers/pool.c    */
+extern const ct__layer_vt *const ct__norm_layers[];    /* nn/layers/norm.c    */
+const ct__layer_vt *ct__layer_lookup(const char *class_name);
+/* A layer from {"class_name", "config"} / its config as that (new ref). */
+ct_layer *ct__layer_from_json(const json_t *j);
+json_t *ct__layer_to_json(const ct_layer *l);
+
+#endif
