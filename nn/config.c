@@ -88,6 +88,8 @@ static const json_t *take(ct__cfg *c, const char *key) {
     return v && !json_is_null(v) ? v : NULL;
 }
 
+const json_t *ct__cfg_json(ct__cfg *c, const char *key) { return take(c, key); }
+
 bool ct__cfg_has(ct__cfg *c, const char *key) {
     if (!c->obj) return false;
     json_t *v = json_object_get(c->obj, key);
@@ -270,10 +272,136 @@ ct_status ct__cfg_constraint(ct__cfg *c, const char *key, ct_constraint *out) {
 
 /* ---- JSON text ------------------------------------------------------------------ */
 
+/* A growing text buffer. */
+typedef struct {
+    char *p;
+    size_t n, cap;
+    bool failed;
+} textbuf;
+
+static void put(textbuf *t, const char *s, size_t n) {
+    if (t->failed) return;
+    if (t->n + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->n + n + 1) cap *= 2;
+        char *q = realloc(t->p, cap);
+        if (!q) {
+            t->failed = true;
+            return;
+        }
+        t->p = q;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->n, s, n);
+    t->n += n;
+    t->p[t->n] = '\0';
+}
+
+static void puts_(textbuf *t, const char *s) { put(t, s, strlen(s)); }
+
+/* A double as Python's repr writes it (what Keras's JSON files hold): the
+ * shortest digits that read back to the same value, positional for
+ * exponents -4..15, else d.ddde+XX; always with a '.' or an exponent. */
+static void put_real(textbuf *t, double v) {
+    if (isnan(v) || isinf(v)) {
+        puts_(t, isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    char e[40];
+    int p = 1;
+    for (; p < 17; p++) {
+        snprintf(e, sizeof e, "%.*e", p - 1, v);
+        if (strtod(e, NULL) == v) break;
+    }
+    snprintf(e, sizeof e, "%.*e", p - 1, v);
+    /* e = [-]d[.ddd]e[+-]XX */
+    char digits[24];
+    int nd = 0;
+    const char *c = e;
+    bool neg = *c == '-';
+    if (neg) c++;
+    for (; *c && *c != 'e'; c++)
+        if (*c != '.') digits[nd++] = *c;
+    int exp = atoi(c + 1);
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    char out[64];
+    size_t o = 0;
+    if (neg) out[o++] = '-';
+    if (exp >= -4 && exp < 16) {
+        if (exp < 0) {
+            out[o++] = '0';
+            out[o++] = '.';
+            for (int i = 0; i < -exp - 1; i++) out[o++] = '0';
+            for (int i = 0; i < nd; i++) out[o++] = digits[i];
+        } else {
+            for (int i = 0; i <= exp; i++) out[o++] = i < nd ? digits[i] : '0';
+            out[o++] = '.';
+            if (nd > exp + 1)
+                for (int i = exp + 1; i < nd; i++) out[o++] = digits[i];
+            else out[o++] = '0';
+        }
+        out[o] = '\0';
+    } else {
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            for (int i = 1; i < nd; i++) out[o++] = digits[i];
+        }
+        snprintf(out + o, sizeof out - o, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    }
+    puts_(t, out);
+}
+
+static void put_json(textbuf *t, const json_t *j) {
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        puts_(t, "{");
+        const char *k;
+        json_t *v;
+        bool first = true;
+        json_object_foreach((json_t *)j, k, v) {
+            if (!first) puts_(t, ",");
+            first = false;
+            json_t *key = json_string(k);
+            if (key) put_json(t, key);
+            else t->failed = true;
+            json_decref(key);
+            puts_(t, ":");
+            put_json(t, v);
+        }
+        puts_(t, "}");
+        break;
+    }
+    case JSON_ARRAY:
+        puts_(t, "[");
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i) puts_(t, ",");
+            put_json(t, json_array_get(j, i));
+        }
+        puts_(t, "]");
+        break;
+    case JSON_REAL:
+        put_real(t, json_real_value(j));
+        break;
+    default: {
+        /* Strings (escaped by jansson), integers, true, false, null. */
+        char *s = json_dumps(j, JSON_ENCODE_ANY);
+        if (s) puts_(t, s);
+        else t->failed = true;
+        free(s);
+    }
+    }
+}
+
 char *ct__json_dump(const json_t *j) {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
-    if (!s) ct__error(CT_ERR_OUT_OF_MEMORY, "out of memory writing JSON");
-    return s;
+    textbuf t = {0};
+    put_json(&t, j);
+    if (t.failed || !t.p) {
+        free(t.p);
+        ct__error(CT_ERR_OUT_OF_MEMORY, "out of memory writing JSON");
+        return NULL;
+    }
+    return t.p;
 }
 
 json_t *ct__json_parse(const char *text, const char *what) {

@@ -48,6 +48,9 @@ ct_status ct__cfg_begin(ct__cfg *c, const json_t *obj, const char *cls, const ch
 ct_status ct__cfg_finish(ct__cfg *c);
 void ct__cfg_end(ct__cfg *c); /* frees without checking (on an error path) */
 bool ct__cfg_has(ct__cfg *c, const char *key); /* present and not null */
+/* The raw value of key (NULL when absent or null), marked read: for
+ * argument forms no getter covers (nested tuples, lists of numbers). */
+const json_t *ct__cfg_json(ct__cfg *c, const char *key);
 ct_status ct__cfg_int(ct__cfg *c, const char *key, int64_t dflt, int64_t *out);
 ct_status ct__cfg_double(ct__cfg *c, const char *key, double dflt, double *out);
 ct_status ct__cfg_bool(ct__cfg *c, const char *key, bool dflt, bool *out);
