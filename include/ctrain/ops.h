@@ -359,6 +359,56 @@ ct_tensor *ct_shape_tensor(const ct_tensor *t);
 ct_tensor *ct_size_tensor(const ct_tensor *t);
 ct_tensor *ct_rank_tensor(const ct_tensor *t);
 
+/* ---- neural-network ops (tf.nn) ---------------------------------------- */
+/* Channels last throughout (Keras's default): x is [batch, spatial...,
+ * channels] with 1, 2 or 3 spatial dimensions. Zero option fields take
+ * the defaults (strides and dilations 1, padding "valid", groups 1). */
+typedef struct ct_conv_opts {
+    int strides[3];
+    int dilations[3];
+    const char *padding;  /* "valid" or "same" (TF's arithmetic: the total
+                             padding max((ceil(in / s) - 1) * s + (k - 1) *
+                             d + 1 - in, 0), its smaller half first)       */
+    int groups;           /* channels split into groups (Conv's groups)    */
+} ct_conv_opts;
+
+/* tf.nn.convolution: kernel [k..., in / groups, out]; the result is
+ * [batch, out spatial..., out]. Differentiable in x and kernel. */
+ct_tensor *ct_conv(const ct_tensor *x, const ct_tensor *kernel, const ct_conv_opts *opts);
+/* tf.nn.conv_transpose: kernel [k..., out, in]; output_spatial gives the
+ * output's spatial size (NULL: Keras's deconv_output_length with no
+ * output_padding: valid in * s + max(k' - s, 0), same in * s, where k' is
+ * the dilated kernel). */
+ct_tensor *ct_conv_transpose(const ct_tensor *x, const ct_tensor *kernel,
+                             const int64_t *output_spatial, const ct_conv_opts *opts);
+/* tf.nn.depthwise_conv2d (1 or 2 spatial dimensions): kernel
+ * [k..., in, multiplier]; the result has in * multiplier channels, channel
+ * c * multiplier + m from input channel c. */
+ct_tensor *ct_depthwise_conv(const ct_tensor *x, const ct_tensor *kernel,
+                             const ct_conv_opts *opts);
+
+typedef struct ct_pool_opts {
+    int pool_size[3];     /* required                                      */
+    int strides[3];       /* 0: pool_size (Keras's default)                */
+    const char *padding;  /* "valid" or "same"                             */
+} ct_pool_opts;
+/* tf.nn.max_pool / avg_pool over the spatial dimensions; avg_pool with
+ * "same" divides by the number of elements inside the input (TF). */
+ct_tensor *ct_max_pool(const ct_tensor *x, const ct_pool_opts *opts);
+ct_tensor *ct_avg_pool(const ct_tensor *x, const ct_pool_opts *opts);
+
+/* tf.nn.bias_add: bias [channels] added along the last axis. */
+ct_tensor *ct_bias_add(const ct_tensor *x, const ct_tensor *bias);
+/* tf.nn.moments: mean and (population) variance over the axes. */
+ct_status ct_moments(const ct_tensor *x, const int *axes, int naxes, bool keepdims,
+                     ct_tensor **mean, ct_tensor **variance);
+/* tf.nn.batch_normalization: (x - mean) * rsqrt(variance + epsilon) *
+ * scale + offset, the four broadcasting against x; offset and scale may
+ * be NULL. */
+ct_tensor *ct_batch_normalization(const ct_tensor *x, const ct_tensor *mean,
+                                  const ct_tensor *variance, const ct_tensor *offset,
+                                  const ct_tensor *scale, double epsilon);
+
 #ifdef __cplusplus
 }
 #endif
