@@ -151,7 +151,9 @@ static ct_status parse_dtype(const json_t *j, ct_dtype *out, const char *cls) {
         ct_dtype dt;
     } known[] = {{"float32", CT_FLOAT32}, {"float64", CT_FLOAT64}, {"float16", CT_FLOAT16},
                  {"bfloat16", CT_BFLOAT16}, {"mixed_float16", CT_FLOAT32},
-                 {"mixed_bfloat16", CT_FLOAT32}};
+                 {"mixed_bfloat16", CT_FLOAT32}, {"int32", CT_INT32},
+                 {"int64", CT_INT64},           {"uint8", CT_UINT8},
+                 {"bool", CT_BOOL}};
     for (size_t i = 0; s && i < sizeof known / sizeof known[0]; i++)
         if (!strcmp(known[i].name, s)) {
             *out = known[i].dt;
