@@ -140,6 +140,13 @@ struct ct_variable {
     bool trainable;
 };
 
+/* The variable's elements for writing in place (an optimizer's fused
+ * update): when other tensors share its storage (earlier reads, tape
+ * snapshots, the initial value) it first gets a private copy, so they keep
+ * the values they saw. Device memory for a device variable. NULL with an
+ * out-of-memory error. Writes are not recorded on tapes. */
+void *ct__variable_data_for_write(ct_variable *v);
+
 /* ---- threads ---------------------------------------------------------------- */
 
 /* Applies the process's thread budget to the calling thread's OpenMP

@@ -110,3 +110,19 @@ ct_status ct_variable_assign_add(ct_variable *v, const ct_tensor *delta) {
 ct_status ct_variable_assign_sub(ct_variable *v, const ct_tensor *delta) {
     return update("ct_variable_assign_sub", v, delta, true);
 }
+
+void *ct__variable_data_for_write(ct_variable *v) {
+    ct_tensor *t = v->value;
+    if (atomic_load_explicit(&t->storage->refs, memory_order_acquire) == 1) return ct__data(t);
+    ct_tensor *copy = ct__tensor_alloc(t->storage->dev, t->dtype, t->rank, t->shape,
+                                       "ct_variable (copy on write)");
+    if (!copy) return NULL;
+    ct_device *dev = t->storage->dev;
+    if (dev->vt->copy(dev, ct__data(copy), ct__data(t), ct__nbytes(t))) {
+        ct__tensor_release(copy);
+        return NULL;
+    }
+    take_storage(v, copy);
+    ct__tensor_release(copy);
+    return ct__data(t);
+}
