@@ -4,27 +4,17 @@
  * Seeds. A seeded Keras 3 initializer gives the same values on every call:
  * its TensorFlow backend draws with the stateless ops
  * (tf.random.stateless_uniform / _normal / _truncated_normal) keyed by
- * [seed, 0]. The runtime's ct_random_* ops are TF's stateful ops, which
- * continue their stream when called again with the same op seed, so the
- * seeded path below runs TF's stateless kernels itself: Philox 4x32-10
- * keyed by TF's GenerateKey scrambling of the seed pair, then the same
- * distributions (random_distributions.h) as ops/random.c, bit for bit in
- * float32 and float64. float16 / bfloat16 draw in float32 and round (TF
- * samples those from 16 bits; the distribution is the same, the values
- * are not). Unseeded initializers use ct_random_* and so follow
- * ct_set_random_seed, as tf.keras 2's unseeded initializers did.
+ * [seed, 0], and so does the seeded path below, through
+ * ct_stateless_random_* (TF's values in every float dtype). The runtime's
+ * ct_random_* ops are TF's stateful ops, which continue their stream when
+ * called again with the same op seed; unseeded initializers use them and
+ * so follow ct_set_random_seed, as tf.keras 2's unseeded initializers did.
  */
-#define _GNU_SOURCE /* sincos, sincosf: what TF's Box-Muller calls on Linux */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn/internal.h"
-
-#if defined(__GNUC__) && !defined(__clang__)
-/* x * stddev + mean must round twice, as TF's separate ops do. */
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 /* ---- names ------------------------------------------------------------------- */
 
@@ -215,208 +205,9 @@ static void compute_fans(int rank, const int64_t *shape, double *fan_in, double 
     }
 }
 
-/* ---- TF's stateless random kernels ------------------------------------------ */
+/* ---- drawing ------------------------------------------------------------------- */
 
 enum { DIST_UNIFORM, DIST_NORMAL, DIST_TRUNCATED };
-
-typedef struct {
-    uint32_t key[2];
-    uint32_t ctr[4];
-} philox_state;
-
-/* PhiloxRandom::Skip: adds n to the 128-bit counter. */
-static void ctr_skip(uint32_t c[4], uint64_t n) {
-    uint32_t lo = (uint32_t)n, hi = (uint32_t)(n >> 32);
-    c[0] += lo;
-    if (c[0] < lo) hi++;
-    c[1] += hi;
-    if (c[1] < hi && ++c[2] == 0) c[3]++;
-}
-
-/* TF's GenerateKey for the int32 seed pair [seed, 0] Keras 3 passes:
- * Philox of the pair under a fixed key gives the real key and counter. */
-static philox_state stateless_state(int64_t seed) {
-    /* Keras makes the seed uint32 and then int32 (tf.cast wraps); TF widens
-     * an int32 seed to 64 bits with its sign. */
-    uint64_t s0 = (uint64_t)(int64_t)(int32_t)(uint32_t)seed, s1 = 0;
-    const uint32_t k[2] = {0x3ec8f720u, 0x02461e29u};
-    const uint32_t c[4] = {(uint32_t)s0, (uint32_t)(s0 >> 32), (uint32_t)s1,
-                           (uint32_t)(s1 >> 32)};
-    uint32_t mix[4];
-    ct__philox(k, c, mix);
-    return (philox_state){{mix[0], mix[1]}, {0, 0, mix[2], mix[3]}};
-}
-
-/* The 128-bit block at the state's counter plus n. */
-static void block_at(const philox_state *st, uint64_t n, uint32_t out[4]) {
-    uint32_t c[4];
-    memcpy(c, st->ctr, sizeof c);
-    ctr_skip(c, n);
-    ct__philox(st->key, c, out);
-}
-
-/* random_distributions_utils.h: 23 / 52 mantissa bits to [0, 1). */
-static float u32_to_float(uint32_t x) {
-    uint32_t v = (127u << 23) | (x & 0x7fffffu);
-    float f;
-    memcpy(&f, &v, sizeof f);
-    return f - 1.0f;
-}
-
-static double u64_to_double(uint32_t hi, uint32_t lo) {
-    uint64_t v = ((uint64_t)1023 << 52) | ((uint64_t)(hi & 0xfffffu) << 32) | lo;
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d - 1.0;
-}
-
-/* TF's BoxMullerFloat / BoxMullerDouble. */
-static void box_muller_float(uint32_t x0, uint32_t x1, float *f0, float *f1) {
-    float u1 = u32_to_float(x0);
-    if (u1 < 1.0e-7f) u1 = 1.0e-7f;
-    float v1 = (float)(2.0 * M_PI * (double)u32_to_float(x1));
-    float u2 = sqrtf(-2.0f * logf(u1));
-    sincosf(v1, f0, f1);
-    *f0 *= u2;
-    *f1 *= u2;
-}
-
-static void box_muller_double(const uint32_t x[4], double *d0, double *d1) {
-    double u1 = u64_to_double(x[0], x[1]);
-    if (u1 < 1.0e-7) u1 = 1.0e-7;
-    double v1 = 2 * M_PI * u64_to_double(x[2], x[3]);
-    double u2 = sqrt(-2.0 * log(u1));
-    sincos(v1, d0, d1);
-    *d0 *= u2;
-    *d1 *= u2;
-}
-
-/* TF's SingleSampleAdapter: one 32-bit output at a time from consecutive
- * blocks starting at a group's counter. */
-typedef struct {
-    const philox_state *st;
-    uint64_t next;  /* the block after the buffered one */
-    uint32_t buf[4];
-    int used;
-} single_sampler;
-
-static uint32_t single_next(single_sampler *s) {
-    if (s->used == 4) {
-        block_at(s->st, s->next++, s->buf);
-        s->used = 0;
-    }
-    return s->buf[s->used++];
-}
-
-/* The kernel's raw samples ([0, 1) or standard normal) of output groups
- * [g0, g1) of an n-element output p (float or double), laid out as
- * FillPhiloxRandom lays them out: each group's counter is fixed by its
- * index, so any split of the groups gives the same values. */
-static void stateless_f32(const philox_state *st, int dist, float *p, int64_t n, int64_t g0,
-                          int64_t g1) {
-    if (dist == DIST_TRUNCATED) {
-        /* Groups of 4 outputs, 256 blocks reserved per group; pairs whose
-         * values fall outside (-2, 2) are dropped. */
-        for (int64_t g = g0; g < g1; g++) {
-            single_sampler s = {st, (uint64_t)g * 256 + 1, {0}, 0};
-            block_at(st, (uint64_t)g * 256, s.buf);
-            int want = n - g * 4 < 4 ? (int)(n - g * 4) : 4, k = 0;
-            while (k < want) {
-                uint32_t x0 = single_next(&s), x1 = single_next(&s);
-                float f[2];
-                box_muller_float(x0, x1, &f[0], &f[1]);
-                for (int j = 0; j < 2 && k < want; j++)
-                    if (fabsf(f[j]) < 2.0f) p[g * 4 + k++] = f[j];
-            }
-        }
-        return;
-    }
-    for (int64_t g = g0; g < g1; g++) {
-        uint32_t r[4];
-        float f[4];
-        block_at(st, (uint64_t)g, r);
-        if (dist == DIST_UNIFORM) {
-            for (int j = 0; j < 4; j++) f[j] = u32_to_float(r[j]);
-        } else {
-            box_muller_float(r[0], r[1], &f[0], &f[1]);
-            box_muller_float(r[2], r[3], &f[2], &f[3]);
-        }
-        for (int j = 0; j < 4 && g * 4 + j < n; j++) p[g * 4 + j] = f[j];
-    }
-}
-
-static void stateless_f64(const philox_state *st, int dist, double *p, int64_t n, int64_t g0,
-                          int64_t g1) {
-    if (dist == DIST_TRUNCATED) {
-        /* Groups of 2 outputs, 128 blocks reserved per group. */
-        for (int64_t g = g0; g < g1; g++) {
-            single_sampler s = {st, (uint64_t)g * 128 + 1, {0}, 0};
-            block_at(st, (uint64_t)g * 128, s.buf);
-            int want = n - g * 2 < 2 ? (int)(n - g * 2) : 2, k = 0;
-            while (k < want) {
-                uint32_t x[4];
-                for (int j = 0; j < 4; j++) x[j] = single_next(&s);
-                double d[2];
-                box_muller_double(x, &d[0], &d[1]);
-                for (int j = 0; j < 2 && k < want; j++)
-                    if (fabs(d[j]) < 2.0) p[g * 2 + k++] = d[j];
-            }
-        }
-        return;
-    }
-    for (int64_t g = g0; g < g1; g++) {
-        uint32_t r[4];
-        double d[2];
-        block_at(st, (uint64_t)g, r);
-        if (dist == DIST_UNIFORM) {
-            d[0] = u64_to_double(r[0], r[1]);
-            d[1] = u64_to_double(r[2], r[3]);
-        } else {
-            box_muller_double(r, &d[0], &d[1]);
-        }
-        for (int j = 0; j < 2 && g * 2 + j < n; j++) p[g * 2 + j] = d[j];
-    }
-}
-
-/* tf.random.stateless_uniform / _normal / _truncated_normal(shape, seed=
- * [seed, 0]) with TF's Python scaling in the dtype: uniform u * (hi - lo)
- * + lo, the normals x * stddev + mean (a = lo or mean, b = hi or stddev). */
-static ct_tensor *stateless_draw(const char *api, int dist, ct_dtype dtype, int rank,
-                                 const int64_t *shape, double a, double b, int64_t seed) {
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= shape[i];
-    bool f64 = dtype == CT_FLOAT64;
-    size_t esz = f64 ? sizeof(double) : sizeof(float);
-    void *buf = malloc((size_t)(n ? n : 1) * esz);
-    if (!buf) {
-        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: no host memory for %lld random values", api,
-                  (long long)n);
-        return NULL;
-    }
-    philox_state st = stateless_state(seed);
-    int64_t per = f64 ? 2 : 4, ng = (n + per - 1) / per;
-    ct__threads_sync();
-    int nt = ct__threads_for(n, dist == DIST_UNIFORM ? 5 : 40);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int t = 0; t < nt; t++) {
-        int64_t g0 = ng * t / nt, g1 = ng * (t + 1) / nt;
-        int64_t i0 = g0 * per, i1 = g1 * per < n ? g1 * per : n;
-        if (f64) {
-            double *p = buf, mul = dist == DIST_UNIFORM ? b - a : b;
-            stateless_f64(&st, dist, p, n, g0, g1);
-            for (int64_t i = i0; i < i1; i++) p[i] = p[i] * mul + a;
-        } else {
-            float *p = buf, fa = (float)a, fb = (float)b;
-            float mul = dist == DIST_UNIFORM ? fb - fa : fb;
-            stateless_f32(&st, dist, p, n, g0, g1);
-            for (int64_t i = i0; i < i1; i++) p[i] = p[i] * mul + fa;
-        }
-    }
-    ct_tensor *t = ct_constant(buf, f64 ? CT_FLOAT64 : CT_FLOAT32, rank, shape);
-    free(buf);
-    if (t && dtype != CT_FLOAT32 && dtype != CT_FLOAT64) t = ct_cast(t, dtype);
-    return t;
-}
 
 /* One draw: seeded initializers are stateless (the same values on every
  * call), the others use the runtime's stateful ops. */
@@ -428,15 +219,20 @@ static ct_tensor *draw(const char *api, const ct_initializer *init, int dist, ct
                   ct_dtype_name(dtype));
         return NULL;
     }
-    if (init->seeded) return stateless_draw(api, dist, dtype, rank, shape, a, b, init->seed);
     ct_random_opts o = {.dtype = dtype};
-    if (dist == DIST_UNIFORM) {
-        o.minval = a, o.maxval = b;
-        return ct_random_uniform(rank, shape, &o);
+    if (dist == DIST_UNIFORM) o.minval = a, o.maxval = b;
+    else o.mean = a, o.stddev = b;
+    if (init->seeded) {
+        /* Keras 3's seed pair [seed, 0]: the seed made uint32 and then
+         * int32 (tf.cast wraps), which TF widens with its sign. */
+        const int64_t pair[2] = {(int32_t)(uint32_t)init->seed, 0};
+        return dist == DIST_UNIFORM  ? ct_stateless_random_uniform(rank, shape, pair, &o)
+               : dist == DIST_NORMAL ? ct_stateless_random_normal(rank, shape, pair, &o)
+                                     : ct_stateless_truncated_normal(rank, shape, pair, &o);
     }
-    o.mean = a, o.stddev = b;
-    return dist == DIST_NORMAL ? ct_random_normal(rank, shape, &o)
-                               : ct_truncated_normal(rank, shape, &o);
+    return dist == DIST_UNIFORM  ? ct_random_uniform(rank, shape, &o)
+           : dist == DIST_NORMAL ? ct_random_normal(rank, shape, &o)
+                                 : ct_truncated_normal(rank, shape, &o);
 }
 
 /* ---- the call ------------------------------------------------------------------ */

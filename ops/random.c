@@ -1,20 +1,31 @@
 /*
- * tf.random.uniform, tf.random.normal, tf.random.truncated_normal.
+ * tf.random.uniform, tf.random.normal, tf.random.truncated_normal and their
+ * stateless forms tf.random.stateless_uniform, stateless_normal and
+ * stateless_truncated_normal.
  *
  * The numbers are TensorFlow's, bit for bit: the generator is Philox
- * 4x32-10 keyed and countered as TF's PhiloxRandom(seed, seed2) (key =
- * seed's low and high words, counter words 2 and 3 = seed2), and the
- * distributions are TF's (random_distributions.h): uniform floats from 23
- * mantissa bits, doubles from 52, integers by modulo, normals by
- * Box-Muller, truncated normals by rejection of |x| >= 2 with 256 samples
- * reserved per output group. Work is split into output groups whose
- * counters are fixed by their index, so threads never change the result.
+ * 4x32-10, and the distributions are TF's (random_distributions.h):
+ * uniform floats from 23 mantissa bits, doubles from 52, integers by
+ * modulo, normals by Box-Muller, truncated normals by rejection of |x| >= 2
+ * with 256 samples reserved per output group. Work is split into output
+ * groups whose counters are fixed by their index, so threads never change
+ * the result. Both families run the same op kernel; they differ only in
+ * where the key and counter come from and in the Python wrapper's scaling:
  *
- * Repeated calls. A TF kernel keeps its generator between calls and
- * reserves 256 * n 128-bit samples per call of n outputs, so the same
- * seeded op called twice continues its stream. TF keeps one kernel per
- * (op, dtype, seed, seed2); so does the table below, which ct__random_seeds'
- * call count restarts after ct_set_random_seed.
+ * Stateful ops: keyed and countered as TF's PhiloxRandom(seed, seed2) (key
+ * = seed's low and high words, counter words 2 and 3 = seed2). A TF kernel
+ * keeps its generator between calls and reserves 256 * n 128-bit samples
+ * per call of n outputs, so the same seeded op called twice continues its
+ * stream. TF keeps one kernel per (op, dtype, seed, seed2); so does the
+ * table below, which ct__random_seeds' call count restarts after
+ * ct_set_random_seed.
+ *
+ * Stateless ops: the seed pair [s0, s1] becomes a key and counter by TF's
+ * GenerateKey (stateless_random_ops.cc, also what
+ * StatelessRandomGetKeyCounter and so the V2 ops use with the Philox
+ * algorithm, auto_select's choice on CPU and GPU): Philox of the counter
+ * (s0, s1) under a fixed key; the same pair gives the same values on every
+ * call.
  */
 #define _GNU_SOURCE /* sincos, sincosf: TF's Box-Muller calls them on Linux */
 #include <inttypes.h>
@@ -41,6 +52,7 @@ typedef struct {
     double mean, stddev;    /* normal and truncated normal               */
     uint32_t key[2];        /* Philox key: the seed                      */
     uint32_t ctr[4];        /* the counter of the call's first sample    */
+    bool stateless;         /* tf.random.stateless_*: its Python scaling */
 } random_attrs;
 
 /* ---- Philox streams as TF's PhiloxRandom ------------------------------------ */
@@ -365,16 +377,19 @@ static ct_status cpu_random(ct__call *c) {
     }
 
     /* TF's Python wrappers scale in the dtype: uniform u * (hi - lo) + lo
-     * (u * hi when lo is 0, nothing for [0, 1)); normals x * stddev + mean. */
+     * (the stateful one: u * hi when lo is 0, nothing for [0, 1); the
+     * stateless one always both, which for [0, 1) changes nothing);
+     * normals x * stddev + mean. */
     bool uni = a->kind == RND_UNIFORM;
     bool unit = uni && a->lo == 0 && a->hi == 1;
+    bool lo0 = uni && a->lo == 0 && !a->stateless; /* u * hi alone */
     if (dt == CT_FLOAT64 || dt == CT_FLOAT32) {
         aff.mul_on = !unit;
-        aff.add_on = !unit && !(uni && a->lo == 0);
+        aff.add_on = !unit && !lo0;
         float lo = (float)a->lo, hi = (float)a->hi;
-        aff.mul32 = uni ? (a->lo == 0 ? hi : hi - lo) : (float)a->stddev;
+        aff.mul32 = uni ? (lo0 ? hi : hi - lo) : (float)a->stddev;
         aff.add32 = uni ? lo : (float)a->mean;
-        aff.mul64 = uni ? (a->lo == 0 ? a->hi : a->hi - a->lo) : a->stddev;
+        aff.mul64 = uni ? (lo0 ? a->hi : a->hi - a->lo) : a->stddev;
         aff.add64 = uni ? a->lo : a->mean;
     }
     if (dt == CT_FLOAT64) {
@@ -399,9 +414,9 @@ static ct_status cpu_random(ct__call *c) {
     uint16_t *q = d;
 #define R16(x) (h ? ct_f16_to_f32(ct_f32_to_f16(x)) : ct_bf16_to_f32(ct_f32_to_bf16(x)))
     float lo = R16((float)a->lo), hi = R16((float)a->hi);
-    float mul = uni ? (a->lo == 0 ? hi : R16(hi - lo)) : R16((float)a->stddev);
+    float mul = uni ? (lo0 ? hi : R16(hi - lo)) : R16((float)a->stddev);
     float add = uni ? lo : R16((float)a->mean);
-    bool add_on = !(uni && a->lo == 0);
+    bool add_on = !lo0;
     for (int64_t i = 0; i < n; i++) {
         float v = R16(p[i]);
         if (!unit) {
@@ -424,6 +439,12 @@ const ct__op ct__op_random[RND_KINDS] = {
     [RND_UNIFORM_INT] = RANDOM_OP("RandomUniformInt"),
     [RND_NORMAL] = RANDOM_OP("RandomStandardNormal"),
     [RND_TRUNCATED] = RANDOM_OP("TruncatedNormal"),
+};
+const ct__op ct__op_stateless_random[RND_KINDS] = {
+    [RND_UNIFORM] = RANDOM_OP("StatelessRandomUniformV2"),
+    [RND_UNIFORM_INT] = RANDOM_OP("StatelessRandomUniformIntV2"),
+    [RND_NORMAL] = RANDOM_OP("StatelessRandomNormalV2"),
+    [RND_TRUNCATED] = RANDOM_OP("StatelessTruncatedNormalV2"),
 };
 
 /* ---- stream positions of seeded kernels ---------------------------------------- */
@@ -478,39 +499,50 @@ static uint64_t stream_offset(int64_t op_seed, uint64_t seed, uint64_t seed2, ui
     return off;
 }
 
-static ct_tensor *random_op(const char *api, int kind, int rank, const int64_t *shape,
-                            const ct_random_opts *opts) {
+/* The attributes of a call from the public arguments (key and counter
+ * left zero), checked; false with the error set. */
+static bool make_attrs(const char *api, int kind, int rank, const int64_t *shape,
+                       const ct_random_opts *opts, bool stateless, random_attrs *a, int64_t *n) {
     ct_random_opts o = opts ? *opts : (ct_random_opts){0};
-    random_attrs a = {.kind = kind, .dtype = o.dtype, .rank = rank, .mean = o.mean,
-                      .stddev = o.stddev != 0 ? o.stddev : 1.0};
-    if (kind == RND_UNIFORM && ct_dtype_is_integer(o.dtype)) a.kind = kind = RND_UNIFORM_INT;
+    *a = (random_attrs){.kind = kind, .dtype = o.dtype, .rank = rank, .mean = o.mean,
+                        .stddev = o.stddev != 0 ? o.stddev : 1.0, .stateless = stateless};
+    if (kind == RND_UNIFORM && ct_dtype_is_integer(o.dtype)) a->kind = kind = RND_UNIFORM_INT;
     if (kind == RND_UNIFORM) {
         bool unit = o.minval == 0 && o.maxval == 0;
-        a.lo = o.minval;
-        a.hi = unit ? 1.0 : o.maxval;
+        a->lo = o.minval;
+        a->hi = unit ? 1.0 : o.maxval;
     } else if (kind == RND_UNIFORM_INT) {
-        a.lo = trunc(o.minval);
-        a.hi = trunc(o.maxval);
+        a->lo = trunc(o.minval);
+        a->hi = trunc(o.maxval);
     }
     if (rank > 0 && !shape) {
         ct__error(CT_ERR_INVALID_ARGUMENT, "%s: rank %d with a NULL shape", api, rank);
-        return NULL;
+        return false;
     }
-    if (rank > 0 && rank <= CT_MAX_RANK) memcpy(a.shape, shape, (size_t)rank * sizeof *shape);
+    if (rank > 0 && rank <= CT_MAX_RANK) memcpy(a->shape, shape, (size_t)rank * sizeof *shape);
+    return check_random(api, a, n) == CT_OK;
+}
+
+static ct_tensor *run_random(const ct__op *ops, const char *api, const random_attrs *a) {
+    ct_tensor *out;
+    return ct__run(&ops[a->kind], api, 0, NULL, a, sizeof *a, 1, &out, NULL) ? NULL : out;
+}
+
+static ct_tensor *random_op(const char *api, int kind, int rank, const int64_t *shape,
+                            const ct_random_opts *opts) {
+    random_attrs a;
     int64_t n;
-    if (check_random(api, &a, &n)) return NULL;
+    if (!make_attrs(api, kind, rank, shape, opts, false, &a, &n)) return NULL;
 
     uint64_t seed, seed2, call;
-    ct__random_seeds(o.seed, &seed, &seed2, &call);
-    uint64_t off = stream_offset(o.seed, seed, seed2, call, kind, a.dtype, n);
+    ct__random_seeds(opts ? opts->seed : 0, &seed, &seed2, &call);
+    uint64_t off = stream_offset(opts ? opts->seed : 0, seed, seed2, call, a.kind, a.dtype, n);
     a.key[0] = (uint32_t)seed;
     a.key[1] = (uint32_t)(seed >> 32);
     a.ctr[2] = (uint32_t)seed2;
     a.ctr[3] = (uint32_t)(seed2 >> 32);
     ctr_skip(a.ctr, off);
-
-    ct_tensor *out;
-    return ct__run(&ct__op_random[kind], api, 0, NULL, &a, sizeof a, 1, &out, NULL) ? NULL : out;
+    return run_random(ct__op_random, api, &a);
 }
 
 ct_tensor *ct_random_uniform(int rank, const int64_t *shape, const ct_random_opts *opts) {
@@ -521,4 +553,49 @@ ct_tensor *ct_random_normal(int rank, const int64_t *shape, const ct_random_opts
 }
 ct_tensor *ct_truncated_normal(int rank, const int64_t *shape, const ct_random_opts *opts) {
     return random_op("ct_truncated_normal", RND_TRUNCATED, rank, shape, opts);
+}
+
+/* ---- the stateless ops ------------------------------------------------------------ */
+
+/* TF's GenerateKey: the seed pair (an int32 pair widened with its sign, or
+ * an int64 pair) as a counter under a fixed key; the block's first two
+ * words are the key, the last two the counter's high words. */
+static void stateless_key(const int64_t seed[2], uint32_t key[2], uint32_t ctr[4]) {
+    uint64_t s0 = (uint64_t)seed[0], s1 = (uint64_t)seed[1];
+    const uint32_t k[2] = {0x3ec8f720u, 0x02461e29u};
+    const uint32_t c[4] = {(uint32_t)s0, (uint32_t)(s0 >> 32), (uint32_t)s1, (uint32_t)(s1 >> 32)};
+    uint32_t mix[4];
+    ct__philox(k, c, mix);
+    key[0] = mix[0];
+    key[1] = mix[1];
+    ctr[0] = ctr[1] = 0;
+    ctr[2] = mix[2];
+    ctr[3] = mix[3];
+}
+
+static ct_tensor *stateless_op(const char *api, int kind, int rank, const int64_t *shape,
+                               const int64_t seed[2], const ct_random_opts *opts) {
+    if (!seed) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the seed pair is NULL (a shape [2] seed is "
+                  "required)", api);
+        return NULL;
+    }
+    random_attrs a;
+    int64_t n;
+    if (!make_attrs(api, kind, rank, shape, opts, true, &a, &n)) return NULL;
+    stateless_key(seed, a.key, a.ctr);
+    return run_random(ct__op_stateless_random, api, &a);
+}
+
+ct_tensor *ct_stateless_random_uniform(int rank, const int64_t *shape, const int64_t seed[2],
+                                       const ct_random_opts *opts) {
+    return stateless_op("ct_stateless_random_uniform", RND_UNIFORM, rank, shape, seed, opts);
+}
+ct_tensor *ct_stateless_random_normal(int rank, const int64_t *shape, const int64_t seed[2],
+                                      const ct_random_opts *opts) {
+    return stateless_op("ct_stateless_random_normal", RND_NORMAL, rank, shape, seed, opts);
+}
+ct_tensor *ct_stateless_truncated_normal(int rank, const int64_t *shape, const int64_t seed[2],
+                                         const ct_random_opts *opts) {
+    return stateless_op("ct_stateless_truncated_normal", RND_TRUNCATED, rank, shape, seed, opts);
 }

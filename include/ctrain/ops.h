@@ -82,6 +82,17 @@ typedef struct ct_random_opts {
 ct_tensor *ct_random_uniform(int rank, const int64_t *shape, const ct_random_opts *opts);
 ct_tensor *ct_random_normal(int rank, const int64_t *shape, const ct_random_opts *opts);
 ct_tensor *ct_truncated_normal(int rank, const int64_t *shape, const ct_random_opts *opts);
+/* tf.random.stateless_uniform / stateless_normal / stateless_truncated_normal:
+ * the same numbers for the same seed pair [seed[0], seed[1]] on every call
+ * (as an int64 pair; an int32 pair is the same numbers widened with their
+ * sign), TF's values with its Philox algorithm. opts as above, its seed
+ * unused; integer uniform (int32, int64) needs minval < maxval. */
+ct_tensor *ct_stateless_random_uniform(int rank, const int64_t *shape, const int64_t seed[2],
+                                       const ct_random_opts *opts);
+ct_tensor *ct_stateless_random_normal(int rank, const int64_t *shape, const int64_t seed[2],
+                                      const ct_random_opts *opts);
+ct_tensor *ct_stateless_truncated_normal(int rank, const int64_t *shape, const int64_t seed[2],
+                                         const ct_random_opts *opts);
 
 /* ---- structure ---------------------------------------------------------- */
 
