@@ -12,7 +12,10 @@
  * batch moments and updates
  *     moving = moving * momentum + batch * (1 - momentum)
  * with ct_variable_assign (never recorded on a tape); in inference it
- * normalizes with the moving statistics.
+ * normalizes with the moving statistics. With one axis, the last (Keras's
+ * default on NHWC, NC, NWC, NDHWC inputs), both run the fused op of
+ * ops/batch_norm.h (TF's FusedBatchNormV3); other axes compose ct_moments
+ * and ct_batch_normalization.
  *
  * float16 / bfloat16 layers compute in float32 and round the output back
  * (Keras opts batch and layer normalization out of mixed precision).
@@ -21,6 +24,7 @@
 #include <string.h>
 
 #include "nn/internal.h"
+#include "ops/batch_norm.h"
 
 typedef enum { BATCH, LAYER, GROUP, UNIT } norm_kind;
 
@@ -317,10 +321,34 @@ static ct_status update_moving(ct_variable *v, const ct_tensor *batch, double mo
     return upd ? ct_variable_assign(v, upd) : ct_last_status();
 }
 
+/* Channels last (one axis, the last): the fused op (ops/batch_norm.h), one
+ * pass for the statistics and one to normalize, and a fused gradient.
+ * Absent gamma / beta (scale / center false) are ones / zeros. */
+static ct_tensor *batch_call_fused(norm *nm, const ct_tensor *x, bool training) {
+    ct_layer *l = &nm->base;
+    ct_dtype cd = ct_tensor_dtype(x);
+    int64_t ch = nm->pshape[0];
+    ct_tensor *gamma = nm->scale ? weight_as(nm->gamma, cd, 1, &ch) : ct_ones(cd, 1, &ch);
+    ct_tensor *beta = nm->center ? weight_as(nm->beta, cd, 1, &ch) : ct_zeros(cd, 1, &ch);
+    if (!gamma || !beta) return NULL;
+    if (training && l->trainable) {
+        ct_tensor *y, *mean, *var;
+        if (ct__fused_batch_norm(x, gamma, beta, nm->epsilon, &y, &mean, &var) ||
+            update_moving(nm->moving_mean, mean, nm->momentum) ||
+            update_moving(nm->moving_variance, var, nm->momentum))
+            return NULL;
+        return y;
+    }
+    ct_tensor *mean = weight_as(nm->moving_mean, cd, 1, &ch);
+    ct_tensor *var = weight_as(nm->moving_variance, cd, 1, &ch);
+    return ct__fused_batch_norm_inference(x, gamma, beta, mean, var, nm->epsilon);
+}
+
 static ct_tensor *batch_call(norm *nm, const ct_tensor *x, bool training) {
     ct_layer *l = &nm->base;
     ct_dtype cd = ct_tensor_dtype(x);
     int r = nm->rank;
+    if (nm->naxes == 1 && nm->paxes[0] == r - 1) return batch_call_fused(nm, x, training);
     ct_tensor *mean, *var;
     if (training && l->trainable) {
         int red[CT_MAX_RANK], nred = 0;

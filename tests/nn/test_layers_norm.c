@@ -324,6 +324,76 @@ Test(layers_norm, batch_norm_gradients) {
     ct_layer_free(l);
 }
 
+/* Channels last runs the fused op: float32 results within rounding of the
+ * composite ops the other axes use (ct_moments, ct_batch_normalization),
+ * the moving statistics updated as before, and center / scale off. */
+static void expect_close32(const ct_tensor *a, const ct_tensor *b, double tol) {
+    CT_OK(a);
+    CT_OK(b);
+    cr_assert_eq(ct_tensor_size(a), ct_tensor_size(b));
+    double *va = read_all(a), *vb = read_all(b);
+    for (int64_t i = 0; i < ct_tensor_size(a); i++)
+        cr_assert(fabs(va[i] - vb[i]) <= tol * (fabs(vb[i]) + 1), "[%lld] %.9g vs %.9g",
+                  (long long)i, va[i], vb[i]);
+    free(va), free(vb);
+}
+
+Test(layers_norm, batch_norm_channels_last_matches_composite) {
+    const int64_t shapes[][6] = {{2, 6, 5}, {3, 4, 3, 7}, {4, 2, 3, 4, 64}, {5, 2, 2, 3, 2, 1},
+                                 {4, 8, 5, 5, 33}};
+    const char *cfgs[] = {"{\"momentum\": 0.9}", "{\"center\": false, \"scale\": false}",
+                          "{\"center\": false, \"axis\": -1}", "{\"scale\": false}"};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
+            ct_scope_begin();
+            int r = (int)shapes[s][0];
+            const int64_t *shape = shapes[s] + 1;
+            int64_t ch = shape[r - 1];
+            ct_layer *l = make("BatchNormalization", cfgs[k]);
+            build(l, r, shape);
+            ct_tensor *x = ct_random_normal(r, shape, &(ct_random_opts){.seed = 5 + s, .mean = 2});
+            ct_tensor *gamma = ct_ones(CT_FLOAT32, 1, &ch), *beta = ct_zeros(CT_FLOAT32, 1, &ch);
+            for (int i = 0; i < ct_layer_num_weights(l); i++) {
+                ct_variable *v = ct_layer_weight(l, i);
+                const char *nm = ct_variable_name(v);
+                ct_tensor *val = ct_random_uniform(1, &ch, &(ct_random_opts){
+                                                               .seed = 50 + i, .minval = 0.5,
+                                                               .maxval = 1.5});
+                if (strstr(nm, "gamma")) CT_STATUS_OK(ct_variable_assign(v, gamma = val));
+                if (strstr(nm, "beta")) CT_STATUS_OK(ct_variable_assign(v, beta = val));
+            }
+            int nw = ct_layer_num_weights(l);
+            ct_variable *mm = ct_layer_weight(l, nw - 2), *mv = ct_layer_weight(l, nw - 1);
+            int axes[CT_MAX_RANK];
+            for (int i = 0; i < r - 1; i++) axes[i] = i;
+            ct_tensor *mean, *var;
+            CT_STATUS_OK(ct_moments(x, axes, r - 1, false, &mean, &var));
+            ct_tensor *want = ct_batch_normalization(x, mean, var, beta, gamma, 1e-3);
+            expect_close32(ct_layer_call(l, x, true), want, 1e-5);
+            /* Fresh statistics (0, 1) moved once. */
+            double mom = k == 0 ? 0.9 : 0.99;
+            ct_tensor *wm = ct_multiply(mean, ct_scalar_of(CT_FLOAT32, 1 - mom));
+            ct_tensor *wv = ct_add(ct_multiply(var, ct_scalar_of(CT_FLOAT32, 1 - mom)),
+                                   ct_scalar_of(CT_FLOAT32, mom));
+            expect_close32(ct_variable_value(mm), wm, 1e-5);
+            expect_close32(ct_variable_value(mv), wv, 1e-5);
+            /* Inference with the moving statistics. */
+            want = ct_batch_normalization(x, ct_variable_value(mm), ct_variable_value(mv), beta,
+                                          gamma, 1e-3);
+            expect_close32(ct_layer_call(l, x, false), want, 1e-5);
+            ct_layer_free(l);
+            ct_scope_end();
+        }
+    /* Gradients (float64, finite differences) with center and scale off. */
+    ct_layer *l = make("BatchNormalization", "{\"dtype\": \"float64\", \"center\": false, "
+                                             "\"scale\": false}");
+    ct_tensor *x = pattern(CT_FLOAT64, 3, (int64_t[]){3, 2, 2}, 5, NULL);
+    build(l, 3, (int64_t[]){3, 2, 2});
+    full_gradcheck(l, x, true);
+    full_gradcheck(l, x, false);
+    ct_layer_free(l);
+}
+
 Test(layers_norm, batch_norm_float16_input_to_float32_layer) {
     ct_layer *l = make("BatchNormalization", "{\"epsilon\": 0}");
     ct_tensor *x = ct_cast(CT_F32(CT_DIMS(2, 1), 1, 3), CT_FLOAT16);
