@@ -53,4 +53,64 @@ void ct_gradcheck(ct_test_fn f, int n, ct_tensor *const *inputs, void *ctx, doub
 void ct_test_begin(void);
 void ct_test_end(void);
 
+
+/* ---- Keras layers ------------------------------------------------------------------ */
+
+/* ct_test_begin plus ct_layer_reset_names, so automatic layer names start
+ * afresh: TestSuite(suite, .init = ct_test_layer_begin, .fini = ct_test_end). */
+void ct_test_layer_begin(void);
+/* ct_layer_new(cls, cfg), failing the test with the library's message. */
+ct_layer *ct_test_layer(const char *cls, const char *cfg);
+/* Builds l for one input of the given shape (-1: unknown), asserting success. */
+void ct_test_build(ct_layer *l, int rank, const int64_t *shape);
+
+/* Element i of a deterministic test pattern picked by seed. */
+typedef double (*ct_test_pat_fn)(int64_t i, int seed);
+/* The default pattern: (((i + 3) * (7 + 2 seed) + seed) % 17 - 8) / 8, in [-1, 1]. */
+double ct_test_pat(int64_t i, int seed);
+/* A tensor of the given shape and dtype holding pat(i, seed) (ct_test_pat for
+ * ct_test_pattern); when values is non-NULL, *values gets them (malloc'ed). */
+ct_tensor *ct_test_pattern_with(ct_test_pat_fn pat, ct_dtype dtype, int rank,
+                                const int64_t *shape, int seed, double **values);
+ct_tensor *ct_test_pattern(ct_dtype dtype, int rank, const int64_t *shape, int seed,
+                           double **values);
+/* The values of t as float64, malloc'ed (free them). */
+double *ct_test_read_all(const ct_tensor *t);
+
+/* Assigns value to weight i of a built layer, asserting success. */
+void ct_test_set_weight(ct_layer *l, int i, ct_tensor *value);
+/* Sets weight i of a built layer to a pattern of its dtype and shape and
+ * returns the values (free them). */
+double *ct_test_fill_weight_with(ct_test_pat_fn pat, ct_layer *l, int i, int seed);
+double *ct_test_fill_weight(ct_layer *l, int i, int seed);
+
+/* A ct_test_fn calling ctx's layer on inputs[0..n_inputs), with its weights
+ * weights[0..n_weights) taken from inputs[n_inputs..] (assigned unless they are
+ * the variables' own value tensors, which the tape then sees being read). */
+typedef struct ct_test_layer_ctx {
+    ct_layer *layer;
+    int n_inputs, n_weights, weights[4];
+    bool training;
+    int64_t reseed; /* > 0: ct_set_random_seed(reseed) before each call */
+} ct_test_layer_ctx;
+ct_tensor *ct_test_layer_fn(ct_tensor *const *inputs, void *ctx);
+/* Gradient check (float64) of a one-input layer: ct_gradcheck on x, then the
+ * tape's gradient of every trainable weight against central differences. */
+void ct_test_layer_gradcheck(ct_layer *l, ct_tensor *x, bool training, double tol);
+
+/* Removes the blanks outside strings that JSON separators may carry (", ",
+ * ": "), so config fragments can be written compactly. */
+void ct_test_squeeze_blanks(char *s);
+/* Expects l's config (blanks squeezed) to contain fragment. */
+void ct_test_config_has(const ct_layer *l, const char *fragment);
+/* get_config -> from_config -> get_config gives the same text; returns the
+ * new layer (free it). */
+ct_layer *ct_test_layer_round_trip(ct_layer *l);
+/* ct_test_config_has (unless fragment is NULL), then the round trip, freeing
+ * the new layer. */
+void ct_test_config_round_trip(ct_layer *l, const char *fragment);
+/* Round-trips a's config, builds the copy for x, copies a's weights into it
+ * and asserts both give the same inference output on x, bit for bit. */
+void ct_test_layer_round_trip_output(ct_layer *a, ct_tensor *x);
+
 #endif

@@ -6,11 +6,7 @@
 
 #include "support.h"
 
-static void begin(void) {
-    ct_test_begin();
-    ct_layer_reset_names();
-}
-TestSuite(layer_base, .init = begin, .fini = ct_test_end);
+TestSuite(layer_base, .init = ct_test_layer_begin, .fini = ct_test_end);
 
 Test(layer_base, automatic_names_follow_keras) {
     /* Keras: to_snake_case(class) made unique with _1, _2, ... per prefix. */

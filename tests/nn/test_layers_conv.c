@@ -11,54 +11,9 @@
 
 #include "support.h"
 
-static void begin(void) {
-    ct_test_begin();
-    ct_layer_reset_names();
-}
-TestSuite(layers_conv, .init = begin, .fini = ct_test_end);
+TestSuite(layers_conv, .init = ct_test_layer_begin, .fini = ct_test_end);
 
-/* ---- helpers ------------------------------------------------------------------ */
-
-static ct_layer *make(const char *cls, const char *cfg) {
-    ct_layer *l = ct_layer_new(cls, cfg);
-    cr_assert_not_null(l, "%s %s: %s", cls, cfg, ct_last_error());
-    return l;
-}
-
-static double pat(int64_t i, int seed) {
-    return (double)(((i + 3) * (7 + 2 * seed) + seed) % 17 - 8) / 8.0;
-}
-
-/* A tensor of the given shape filled with pat(), its values also in *out
- * (malloc'ed) when out is non-NULL. */
-static ct_tensor *pattern(ct_dtype dt, int rank, const int64_t *shape, int seed, double **out) {
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= shape[i];
-    double *v = malloc((size_t)n * sizeof *v);
-    for (int64_t i = 0; i < n; i++) v[i] = pat(i, seed);
-    ct_tensor *t = ct_cast(ct_constant(v, CT_FLOAT64, rank, shape), dt);
-    if (out) *out = v;
-    else free(v);
-    return t;
-}
-
-/* Sets weight i of a built layer to pat() values; returns them (free()). */
-static double *fill_weight(ct_layer *l, int i, int seed) {
-    ct_variable *v = ct_layer_weight(l, i);
-    cr_assert_not_null(v, "%s", ct_last_error());
-    ct_tensor *cur = ct_variable_value(v);
-    double *vals;
-    ct_tensor *t = pattern(ct_tensor_dtype(cur), ct_tensor_rank(cur), ct_tensor_shape(cur), seed,
-                           &vals);
-    CT_STATUS_OK(ct_variable_assign(v, t));
-    return vals;
-}
-
-static void build(ct_layer *l, int rank, const int64_t *shape) {
-    ct_shape s = {.rank = rank};
-    memcpy(s.dim, shape, (size_t)rank * sizeof s.dim[0]);
-    CT_STATUS_OK(ct_layer_build(l, 1, &s));
-}
+/* ---- reference loops ------------------------------------------------------------ */
 
 /* TF's 'same' padding before the data for one dimension. */
 static int64_t same_before(int64_t in, int64_t k, int64_t s, int64_t d) {
@@ -139,95 +94,18 @@ static void expect_values(ct_tensor *y, ct_dtype dt, int rank, const int64_t *sh
     ct_expect(y, dt, rank, shape, want, tol);
 }
 
-/* Gradient of sum(layer(x) * w) with respect to every trainable weight,
- * against central differences made by assigning perturbed values. */
-static double wpat(int64_t i) { return 0.5 + 0.37 * sin(1.3 * (double)i + 0.2); }
-
-static double weighted_out(ct_layer *l, ct_tensor *x, bool training) {
-    ct_scope_begin();
-    ct_tensor *y = ct_layer_call(l, x, training);
-    CT_OK(y);
-    int64_t n = ct_tensor_size(y);
-    double *v = malloc((size_t)n * sizeof *v), s = 0;
-    CT_STATUS_OK(ct_tensor_read(y, CT_FLOAT64, v, n));
-    for (int64_t i = 0; i < n; i++) s += v[i] * wpat(i);
-    free(v);
-    ct_scope_end();
-    return s;
-}
-
-static void weight_gradcheck(ct_layer *l, ct_tensor *x, double tol) {
-    for (int wi = 0; wi < ct_layer_num_weights(l); wi++) {
-        ct_variable *v = ct_layer_weight(l, wi);
-        if (!ct_variable_trainable(v)) continue;
-        ct_scope_begin();
-        ct_tape *tape = ct_tape_begin(NULL);
-        ct_tensor *y = ct_layer_call(l, x, true);
-        CT_OK(y);
-        int64_t ny = ct_tensor_size(y);
-        double *w = malloc((size_t)ny * sizeof *w);
-        for (int64_t i = 0; i < ny; i++) w[i] = wpat(i);
-        ct_tensor *wt = ct_constant(w, CT_FLOAT64, ct_tensor_rank(y), ct_tensor_shape(y));
-        free(w);
-        ct_tensor *loss = ct_reduce_sum(ct_multiply(y, wt), CT_ALL, false);
-        CT_OK(loss);
-        CT_STATUS_OK(ct_tape_end(tape));
-        ct_tensor *src = ct_variable_value(v), *g;
-        CT_STATUS_OK(ct_tape_gradient(tape, loss, 1, &src, &g,
-                                      &(ct_gradient_opts){.unconnected_zero = true}));
-        ct_tape_free(tape);
-        int64_t m = ct_tensor_size(src);
-        double *val = malloc((size_t)m * sizeof *val), *gv = malloc((size_t)m * sizeof *gv);
-        CT_STATUS_OK(ct_tensor_read(src, CT_FLOAT64, val, m));
-        CT_STATUS_OK(ct_tensor_read(g, CT_FLOAT64, gv, m));
-        int rank = ct_tensor_rank(src);
-        int64_t shape[CT_MAX_RANK];
-        memcpy(shape, ct_tensor_shape(src), (size_t)rank * sizeof shape[0]);
-        for (int64_t j = 0; j < m; j++) {
-            double x0 = val[j], h = 1e-6 * fmax(1.0, fabs(x0)), lp, lm;
-            val[j] = x0 + h;
-            CT_STATUS_OK(ct_variable_assign(v, ct_constant(val, CT_FLOAT64, rank, shape)));
-            lp = weighted_out(l, x, true);
-            val[j] = x0 - h;
-            CT_STATUS_OK(ct_variable_assign(v, ct_constant(val, CT_FLOAT64, rank, shape)));
-            lm = weighted_out(l, x, true);
-            val[j] = x0;
-            CT_STATUS_OK(ct_variable_assign(v, ct_constant(val, CT_FLOAT64, rank, shape)));
-            double num = (lp - lm) / (2 * h);
-            cr_assert(fabs(num - gv[j]) <= tol * fmax(1.0, fabs(num)),
-                      "weight %s element %lld: tape %.10g, numeric %.10g",
-                      ct_variable_name(v), (long long)j, gv[j], num);
-        }
-        free(val);
-        free(gv);
-        ct_scope_end();
-    }
-}
-
-static ct_layer *gc_layer;
-static ct_tensor *call_layer(ct_tensor *const *in, void *ctx) {
-    (void)ctx;
-    return ct_layer_call(gc_layer, in[0], true);
-}
-
-/* Input and weight gradients of a float64 layer. */
-static void full_gradcheck(ct_layer *l, ct_tensor *x) {
-    gc_layer = l;
-    ct_gradcheck(call_layer, 1, &x, NULL, 1e-6);
-    weight_gradcheck(l, x, 1e-6);
-}
-
 /* A conv layer on a pattern input compared with ref_conv. */
 static void check_conv(const char *cls, const char *cfg, int rank, int64_t n, const int64_t *in,
                        int64_t c, const int64_t *k, int64_t f, const int64_t *s,
                        const int64_t *d, const char *padding, int64_t groups, bool bias) {
-    ct_layer *l = make(cls, cfg);
+    ct_layer *l = ct_test_layer(cls, cfg);
     int64_t xshape[5] = {n};
     memcpy(xshape + 1, in, (size_t)rank * sizeof in[0]);
     xshape[rank + 1] = c;
-    build(l, rank + 2, xshape);
-    double *kv = fill_weight(l, 0, 1), *bv = bias ? fill_weight(l, 1, 2) : NULL, *xv;
-    ct_tensor *x = pattern(CT_FLOAT64, rank + 2, xshape, 3, &xv);
+    ct_test_build(l, rank + 2, xshape);
+    double *kv = ct_test_fill_weight(l, 0, 1), *bv = bias ? ct_test_fill_weight(l, 1, 2) : NULL,
+           *xv;
+    ct_tensor *x = ct_test_pattern(CT_FLOAT64, rank + 2, xshape, 3, &xv);
     geom g = geom_of(rank, n, in, c, k, f, s, d, padding, groups);
     double *want = ref_conv(&g, xv, kv, bv);
     int64_t yshape[5] = {n};
@@ -305,15 +183,17 @@ Test(layers_conv, conv1d_and_conv3d) {
 Test(layers_conv, conv1d_causal) {
     /* Hand-computed: kernel [1, 1, 1] over [1, 2, 3, 4] left-padded by 2
      * gives running sums of three: [1, 3, 6, 9]. */
-    ct_layer *l = make("Conv1D", "{\"filters\": 1, \"kernel_size\": 3, \"padding\": \"causal\", "
-                                 "\"use_bias\": false, \"kernel_initializer\": \"ones\"}");
+    ct_layer *l =
+        ct_test_layer("Conv1D", "{\"filters\": 1, \"kernel_size\": 3, \"padding\": \"causal\", "
+                                "\"use_bias\": false, \"kernel_initializer\": \"ones\"}");
     ct_tensor *x = CT_F32(CT_DIMS(1, 4, 1), 1, 2, 3, 4);
     CT_EXPECT(ct_layer_call(l, x, false), CT_FLOAT32, CT_DIMS(1, 4, 1), 1e-6, 1, 3, 6, 9);
     ct_layer_free(l);
     /* Dilation 2 pads (3 - 1) * 2 = 4 on the left: y[t] = x[t] + x[t-2] + x[t-4]. */
-    l = make("Conv1D", "{\"filters\": 1, \"kernel_size\": 3, \"padding\": \"causal\", "
-                       "\"dilation_rate\": 2, \"use_bias\": false, \"kernel_initializer\": "
-                       "\"ones\"}");
+    l = ct_test_layer("Conv1D",
+                      "{\"filters\": 1, \"kernel_size\": 3, \"padding\": \"causal\", "
+                      "\"dilation_rate\": 2, \"use_bias\": false, \"kernel_initializer\": "
+                      "\"ones\"}");
     x = CT_F32(CT_DIMS(1, 6, 1), 1, 2, 3, 4, 5, 6);
     CT_EXPECT(ct_layer_call(l, x, false), CT_FLOAT32, CT_DIMS(1, 6, 1), 1e-6, 1, 2, 4, 6, 9, 12);
     ct_layer_free(l);
@@ -332,9 +212,10 @@ Test(layers_conv, conv1d_causal) {
 
 Test(layers_conv, float32_with_activation_and_integer_input) {
     /* relu(conv) with a float32 layer; an int32 input is cast to float32. */
-    ct_layer *l = make("Conv2D", "{\"filters\": 1, \"kernel_size\": 2, \"activation\": \"relu\", "
-                                 "\"kernel_initializer\": \"ones\", \"bias_initializer\": "
-                                 "{\"class_name\": \"Constant\", \"config\": {\"value\": -10}}}");
+    ct_layer *l =
+        ct_test_layer("Conv2D", "{\"filters\": 1, \"kernel_size\": 2, \"activation\": \"relu\", "
+                                "\"kernel_initializer\": \"ones\", \"bias_initializer\": "
+                                "{\"class_name\": \"Constant\", \"config\": {\"value\": -10}}}");
     ct_tensor *x = CT_I32(CT_DIMS(1, 3, 3, 1), 1, 2, 3, 4, 5, 6, 7, 8, 9);
     /* Window sums 12, 16, 24, 28 minus 10. */
     CT_EXPECT(ct_layer_call(l, x, false), CT_FLOAT32, CT_DIMS(1, 2, 2, 1), 1e-6, 2, 6, 14, 18);
@@ -344,30 +225,31 @@ Test(layers_conv, float32_with_activation_and_integer_input) {
 }
 
 Test(layers_conv, conv_gradients) {
-    ct_layer *l = make("Conv2D", "{\"filters\": 4, \"kernel_size\": [3, 2], \"strides\": 2, "
-                                 "\"padding\": \"same\", \"groups\": 2, \"dtype\": \"float64\", "
-                                 "\"activation\": \"tanh\"}");
-    ct_tensor *x = pattern(CT_FLOAT64, 4, (int64_t[]){2, 5, 4, 2}, 5, NULL);
-    build(l, 4, (int64_t[]){2, 5, 4, 2});
-    free(fill_weight(l, 0, 1));
-    free(fill_weight(l, 1, 2));
-    full_gradcheck(l, x);
+    ct_layer *l =
+        ct_test_layer("Conv2D", "{\"filters\": 4, \"kernel_size\": [3, 2], \"strides\": 2, "
+                                "\"padding\": \"same\", \"groups\": 2, \"dtype\": \"float64\", "
+                                "\"activation\": \"tanh\"}");
+    ct_tensor *x = ct_test_pattern(CT_FLOAT64, 4, (int64_t[]){2, 5, 4, 2}, 5, NULL);
+    ct_test_build(l, 4, (int64_t[]){2, 5, 4, 2});
+    free(ct_test_fill_weight(l, 0, 1));
+    free(ct_test_fill_weight(l, 1, 2));
+    ct_test_layer_gradcheck(l, x, true, 1e-6);
     ct_layer_free(l);
 
-    l = make("Conv1D", "{\"filters\": 2, \"kernel_size\": 3, \"padding\": \"causal\", "
-                       "\"dilation_rate\": 2, \"dtype\": \"float64\"}");
-    x = pattern(CT_FLOAT64, 3, (int64_t[]){2, 6, 2}, 4, NULL);
-    build(l, 3, (int64_t[]){2, 6, 2});
-    free(fill_weight(l, 0, 1));
-    free(fill_weight(l, 1, 2));
-    full_gradcheck(l, x);
+    l = ct_test_layer("Conv1D", "{\"filters\": 2, \"kernel_size\": 3, \"padding\": \"causal\", "
+                                "\"dilation_rate\": 2, \"dtype\": \"float64\"}");
+    x = ct_test_pattern(CT_FLOAT64, 3, (int64_t[]){2, 6, 2}, 4, NULL);
+    ct_test_build(l, 3, (int64_t[]){2, 6, 2});
+    free(ct_test_fill_weight(l, 0, 1));
+    free(ct_test_fill_weight(l, 1, 2));
+    ct_test_layer_gradcheck(l, x, true, 1e-6);
     ct_layer_free(l);
 
-    l = make("Conv3D", "{\"filters\": 2, \"kernel_size\": 2, \"dtype\": \"float64\"}");
-    x = pattern(CT_FLOAT64, 5, (int64_t[]){1, 3, 3, 2, 2}, 4, NULL);
-    build(l, 5, (int64_t[]){1, 3, 3, 2, 2});
-    free(fill_weight(l, 0, 1));
-    full_gradcheck(l, x);
+    l = ct_test_layer("Conv3D", "{\"filters\": 2, \"kernel_size\": 2, \"dtype\": \"float64\"}");
+    x = ct_test_pattern(CT_FLOAT64, 5, (int64_t[]){1, 3, 3, 2, 2}, 4, NULL);
+    ct_test_build(l, 5, (int64_t[]){1, 3, 3, 2, 2});
+    free(ct_test_fill_weight(l, 0, 1));
+    ct_test_layer_gradcheck(l, x, true, 1e-6);
     ct_layer_free(l);
 }
 
@@ -430,13 +312,13 @@ static void check_transpose(const char *cls, const char *cfg, int rank, int64_t 
                             const int64_t *in, int64_t c, const int64_t *k, int64_t f,
                             const int64_t *s, const int64_t *d, bool same, const int64_t *op,
                             const int64_t *want_out) {
-    ct_layer *l = make(cls, cfg);
+    ct_layer *l = ct_test_layer(cls, cfg);
     int64_t xshape[5] = {n};
     memcpy(xshape + 1, in, (size_t)rank * sizeof in[0]);
     xshape[rank + 1] = c;
-    build(l, rank + 2, xshape);
-    double *kv = fill_weight(l, 0, 1), *bv = fill_weight(l, 1, 2), *xv;
-    ct_tensor *x = pattern(CT_FLOAT64, rank + 2, xshape, 3, &xv);
+    ct_test_build(l, rank + 2, xshape);
+    double *kv = ct_test_fill_weight(l, 0, 1), *bv = ct_test_fill_weight(l, 1, 2), *xv;
+    ct_tensor *x = ct_test_pattern(CT_FLOAT64, rank + 2, xshape, 3, &xv);
     int64_t out[3], pad[3], yshape[5] = {n};
     for (int i = 0; i < rank; i++) {
         transpose_geom(in[i], k[i], s[i], d[i], same, op ? op[i] : -1, &out[i], &pad[i]);
@@ -506,13 +388,14 @@ Test(layers_conv, conv1d_and_conv3d_transpose) {
 }
 
 Test(layers_conv, transpose_gradients) {
-    ct_layer *l = make("Conv2DTranspose", "{\"filters\": 2, \"kernel_size\": 3, \"strides\": 2, "
-                                          "\"padding\": \"same\", \"dtype\": \"float64\"}");
-    ct_tensor *x = pattern(CT_FLOAT64, 4, (int64_t[]){1, 3, 2, 2}, 5, NULL);
-    build(l, 4, (int64_t[]){1, 3, 2, 2});
-    free(fill_weight(l, 0, 1));
-    free(fill_weight(l, 1, 2));
-    full_gradcheck(l, x);
+    ct_layer *l =
+        ct_test_layer("Conv2DTranspose", "{\"filters\": 2, \"kernel_size\": 3, \"strides\": 2, "
+                                         "\"padding\": \"same\", \"dtype\": \"float64\"}");
+    ct_tensor *x = ct_test_pattern(CT_FLOAT64, 4, (int64_t[]){1, 3, 2, 2}, 5, NULL);
+    ct_test_build(l, 4, (int64_t[]){1, 3, 2, 2});
+    free(ct_test_fill_weight(l, 0, 1));
+    free(ct_test_fill_weight(l, 1, 2));
+    ct_test_layer_gradcheck(l, x, true, 1e-6);
     ct_layer_free(l);
 }
 
@@ -533,12 +416,13 @@ static double *depthwise_as_grouped(int64_t kn, int64_t c, int64_t mult, const d
 Test(layers_conv, depthwise_conv2d_and_1d) {
     for (int rank = 1; rank <= 2; rank++) {
         const char *cls = rank == 1 ? "DepthwiseConv1D" : "DepthwiseConv2D";
-        ct_layer *l = make(cls, "{\"kernel_size\": 3, \"depth_multiplier\": 2, \"strides\": 2, "
-                                "\"padding\": \"same\", \"dtype\": \"float64\"}");
+        ct_layer *l =
+            ct_test_layer(cls, "{\"kernel_size\": 3, \"depth_multiplier\": 2, \"strides\": 2, "
+                               "\"padding\": \"same\", \"dtype\": \"float64\"}");
         int64_t xshape[4] = {2, 5, 6, 3};
         if (rank == 1) xshape[2] = 3;
         int64_t in[2] = {5, 6}, c = 3, mult = 2;
-        build(l, rank + 2, xshape);
+        ct_test_build(l, rank + 2, xshape);
         cr_assert_eq(ct_layer_num_weights(l), 2);
         char want_name[64];
         snprintf(want_name, sizeof want_name, "%s/depthwise_kernel", ct_layer_name(l));
@@ -548,8 +432,8 @@ Test(layers_conv, depthwise_conv2d_and_1d) {
         else
             ct_expect_shape(ct_variable_value(ct_layer_weight(l, 0)), CT_DIMS(3, 3, 2));
         ct_expect_shape(ct_variable_value(ct_layer_weight(l, 1)), CT_DIMS(6));
-        double *kv = fill_weight(l, 0, 1), *bv = fill_weight(l, 1, 2), *xv;
-        ct_tensor *x = pattern(CT_FLOAT64, rank + 2, xshape, 3, &xv);
+        double *kv = ct_test_fill_weight(l, 0, 1), *bv = ct_test_fill_weight(l, 1, 2), *xv;
+        ct_tensor *x = ct_test_pattern(CT_FLOAT64, rank + 2, xshape, 3, &xv);
         int64_t kn = rank == 1 ? 3 : 9;
         double *gk = depthwise_as_grouped(kn, c, mult, kv);
         int64_t k[2] = {3, 3}, s[2] = {2, 2}, d[2] = {1, 1};
@@ -560,7 +444,7 @@ Test(layers_conv, depthwise_conv2d_and_1d) {
         ct_tensor *y = ct_layer_call(l, x, false);
         CT_OK(y);
         expect_values(y, CT_FLOAT64, rank + 2, yshape, want, 1e-12);
-        full_gradcheck(l, x);
+        ct_test_layer_gradcheck(l, x, true, 1e-6);
         free(kv), free(bv), free(xv), free(gk), free(want);
         ct_layer_free(l);
     }
@@ -569,12 +453,13 @@ Test(layers_conv, depthwise_conv2d_and_1d) {
 Test(layers_conv, separable_conv2d_and_1d) {
     for (int rank = 1; rank <= 2; rank++) {
         const char *cls = rank == 1 ? "SeparableConv1D" : "SeparableConv2D";
-        ct_layer *l = make(cls, "{\"filters\": 4, \"kernel_size\": 2, \"depth_multiplier\": 2, "
-                                "\"padding\": \"valid\", \"dtype\": \"float64\"}");
+        ct_layer *l =
+            ct_test_layer(cls, "{\"filters\": 4, \"kernel_size\": 2, \"depth_multiplier\": 2, "
+                               "\"padding\": \"valid\", \"dtype\": \"float64\"}");
         int64_t xshape[4] = {1, 4, 3, 2};
         if (rank == 1) xshape[2] = 2;
         int64_t in[2] = {4, 3}, c = 2, mult = 2;
-        build(l, rank + 2, xshape);
+        ct_test_build(l, rank + 2, xshape);
         cr_assert_eq(ct_layer_num_weights(l), 3);
         const char *names[3] = {"depthwise_kernel", "pointwise_kernel", "bias"};
         for (int i = 0; i < 3; i++) {
@@ -590,9 +475,10 @@ Test(layers_conv, separable_conv2d_and_1d) {
             ct_expect_shape(ct_variable_value(ct_layer_weight(l, 1)), CT_DIMS(1, 4, 4));
         }
         ct_expect_shape(ct_variable_value(ct_layer_weight(l, 2)), CT_DIMS(4));
-        double *dk = fill_weight(l, 0, 1), *pk = fill_weight(l, 1, 4), *bv = fill_weight(l, 2, 2);
+        double *dk = ct_test_fill_weight(l, 0, 1), *pk = ct_test_fill_weight(l, 1, 4),
+               *bv = ct_test_fill_weight(l, 2, 2);
         double *xv;
-        ct_tensor *x = pattern(CT_FLOAT64, rank + 2, xshape, 3, &xv);
+        ct_tensor *x = ct_test_pattern(CT_FLOAT64, rank + 2, xshape, 3, &xv);
         int64_t kn = rank == 1 ? 2 : 4;
         double *gk = depthwise_as_grouped(kn, c, mult, dk);
         int64_t k[2] = {2, 2}, s[2] = {1, 1}, d[2] = {1, 1}, k1[2] = {1, 1};
@@ -607,7 +493,7 @@ Test(layers_conv, separable_conv2d_and_1d) {
         ct_tensor *y = ct_layer_call(l, x, false);
         CT_OK(y);
         expect_values(y, CT_FLOAT64, rank + 2, yshape, want, 1e-12);
-        full_gradcheck(l, x);
+        ct_test_layer_gradcheck(l, x, true, 1e-6);
         free(dk), free(pk), free(bv), free(xv), free(gk), free(mid), free(want);
         ct_layer_free(l);
     }
@@ -616,9 +502,10 @@ Test(layers_conv, separable_conv2d_and_1d) {
 /* ---- weights, config, errors ------------------------------------------------------- */
 
 Test(layers_conv, weight_names_shapes_and_order) {
-    ct_layer *l = make("Conv2D", "{\"filters\": 6, \"kernel_size\": [3, 2], \"groups\": 3, "
-                                 "\"name\": \"c\"}");
-    build(l, 4, (int64_t[]){-1, 8, 8, 9});
+    ct_layer *l =
+        ct_test_layer("Conv2D", "{\"filters\": 6, \"kernel_size\": [3, 2], \"groups\": 3, "
+                                "\"name\": \"c\"}");
+    ct_test_build(l, 4, (int64_t[]){-1, 8, 8, 9});
     cr_assert_eq(ct_layer_num_weights(l), 2);
     cr_expect_str_eq(ct_variable_name(ct_layer_weight(l, 0)), "c/kernel");
     cr_expect_str_eq(ct_variable_name(ct_layer_weight(l, 1)), "c/bias");
@@ -626,15 +513,16 @@ Test(layers_conv, weight_names_shapes_and_order) {
     ct_expect_shape(ct_variable_value(ct_layer_weight(l, 1)), CT_DIMS(6));
     ct_layer_free(l);
 
-    l = make("Conv2DTranspose", "{\"filters\": 5, \"kernel_size\": 3, \"use_bias\": false}");
-    build(l, 4, (int64_t[]){2, 4, 4, 7});
+    l = ct_test_layer("Conv2DTranspose",
+                      "{\"filters\": 5, \"kernel_size\": 3, \"use_bias\": false}");
+    ct_test_build(l, 4, (int64_t[]){2, 4, 4, 7});
     cr_assert_eq(ct_layer_num_weights(l), 1);
     cr_expect_str_eq(ct_variable_name(ct_layer_weight(l, 0)), "conv2d_transpose/kernel");
     ct_expect_shape(ct_variable_value(ct_layer_weight(l, 0)), CT_DIMS(3, 3, 5, 7));
     ct_layer_free(l);
 
-    l = make("Conv1D", "{\"filters\": 2, \"kernel_size\": 4}");
-    build(l, 3, (int64_t[]){2, 10, 3});
+    l = ct_test_layer("Conv1D", "{\"filters\": 2, \"kernel_size\": 4}");
+    ct_test_build(l, 3, (int64_t[]){2, 10, 3});
     ct_expect_shape(ct_variable_value(ct_layer_weight(l, 0)), CT_DIMS(4, 3, 2));
     ct_layer_free(l);
 }
@@ -642,35 +530,11 @@ Test(layers_conv, weight_names_shapes_and_order) {
 /* get_config -> from_config gives the same config and, with the weights
  * copied, the same output. */
 static void round_trip(const char *cls, const char *cfg, int rank, const int64_t *xshape) {
-    ct_layer *a = make(cls, cfg);
-    ct_tensor *x = pattern(CT_FLOAT32, rank, xshape, 7, NULL);
-    ct_tensor *ya = ct_layer_call(a, x, false);
-    CT_OK(ya);
-    char *ca = ct_layer_get_config(a);
-    cr_assert_not_null(ca, "%s", ct_last_error());
-    ct_layer *b = ct_layer_from_config(ca);
-    cr_assert_not_null(b, "%s: %s", ca, ct_last_error());
-    char *cb = ct_layer_get_config(b);
-    cr_assert_not_null(cb, "%s", ct_last_error());
-    cr_expect_str_eq(cb, ca);
-    ct_shape s = {.rank = rank};
-    memcpy(s.dim, xshape, (size_t)rank * sizeof s.dim[0]);
-    CT_STATUS_OK(ct_layer_build(b, 1, &s));
-    cr_assert_eq(ct_layer_num_weights(b), ct_layer_num_weights(a));
-    for (int i = 0; i < ct_layer_num_weights(a); i++)
-        CT_STATUS_OK(ct_variable_assign(ct_layer_weight(b, i),
-                                        ct_variable_value(ct_layer_weight(a, i))));
-    ct_tensor *yb = ct_layer_call(b, x, false);
-    CT_OK(yb);
-    int64_t n = ct_tensor_size(ya);
-    double *va = malloc((size_t)n * sizeof *va);
-    CT_STATUS_OK(ct_tensor_read(ya, CT_FLOAT64, va, n));
-    ct_expect(yb, ct_tensor_dtype(ya), ct_tensor_rank(ya), ct_tensor_shape(ya), va, 0);
-    free(va);
-    free(ca);
-    free(cb);
+    ct_layer *a = ct_test_layer(cls, cfg);
+    ct_tensor *x = ct_test_pattern(CT_FLOAT32, rank, xshape, 7, NULL);
+    CT_OK(ct_layer_call(a, x, false));
+    ct_test_layer_round_trip_output(a, x);
     ct_layer_free(a);
-    ct_layer_free(b);
 }
 
 Test(layers_conv, config_round_trip) {
@@ -695,7 +559,7 @@ Test(layers_conv, config_round_trip) {
                4, (int64_t[]){1, 4, 4, 2});
 
     /* The written config has Keras's keys and value forms. */
-    ct_layer *l = make("Conv2D", "{\"filters\": 8, \"kernel_size\": 3, \"name\": \"c1\"}");
+    ct_layer *l = ct_test_layer("Conv2D", "{\"filters\": 8, \"kernel_size\": 3, \"name\": \"c1\"}");
     char *cfg = ct_layer_get_config(l);
     cr_assert_not_null(cfg, "%s", ct_last_error());
     const char *want[] = {"\"class_name\":\"Conv2D\"", "\"filters\":8", "\"kernel_size\":[3,3]",
@@ -714,7 +578,8 @@ Test(layers_conv, config_round_trip) {
     cr_assert_not_null(l, "%s", ct_last_error());
     cr_expect_str_eq(ct_layer_class_name(l), "Conv2D");
     ct_layer_free(l);
-    l = make("DepthwiseConv2D", "{\"kernel_size\": [3, 3], \"groups\": 1, \"data_format\": null}");
+    l = ct_test_layer("DepthwiseConv2D",
+                      "{\"kernel_size\": [3, 3], \"groups\": 1, \"data_format\": null}");
     ct_layer_free(l);
 }
 
@@ -756,7 +621,7 @@ Test(layers_conv, bad_configs_name_the_layer_and_argument) {
 }
 
 Test(layers_conv, bad_inputs_name_the_layer_and_shape) {
-    ct_layer *l = make("Conv2D", "{\"filters\": 2, \"kernel_size\": 3, \"name\": \"c\"}");
+    ct_layer *l = ct_test_layer("Conv2D", "{\"filters\": 2, \"kernel_size\": 3, \"name\": \"c\"}");
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(2, 5, 5)), false),
              "Conv2D 'c': expects an input of rank 4");
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(1, 2, 5, 1)), false),
@@ -769,12 +634,12 @@ Test(layers_conv, bad_inputs_name_the_layer_and_shape) {
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(1, 2, 7, 3)), false), "empty");
     ct_layer_free(l);
 
-    l = make("Conv2D", "{\"filters\": 2, \"kernel_size\": 1, \"groups\": 2}");
+    l = ct_test_layer("Conv2D", "{\"filters\": 2, \"kernel_size\": 1, \"groups\": 2}");
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(1, 2, 2, 3)), false),
              "divisible by groups");
     ct_layer_free(l);
 
-    l = make("Conv1D", "{\"filters\": 2, \"kernel_size\": 1}");
+    l = ct_test_layer("Conv1D", "{\"filters\": 2, \"kernel_size\": 1}");
     ct_shape s = {.rank = 3, .dim = {2, 4, -1}};
     cr_expect_neq(ct_layer_build(l, 1, &s), CT_OK);
     cr_expect(strstr(ct_last_error(), "channel dimension") != NULL, "%s", ct_last_error());

@@ -6,61 +6,11 @@
 #include "nn/internal.h"
 #include "support.h"
 
-static void begin(void) {
-    ct_test_begin();
-    ct_layer_reset_names();
-}
-
-TestSuite(layers_merge, .init = begin, .fini = ct_test_end);
-
-static ct_layer *make(const char *cls, const char *cfg) {
-    ct_layer *l = ct_layer_new(cls, cfg);
-    cr_assert_not_null(l, "%s", ct_last_error());
-    return l;
-}
+TestSuite(layers_merge, .init = ct_test_layer_begin, .fini = ct_test_end);
 
 static ct_tensor *call2(ct_layer *l, ct_tensor *a, ct_tensor *b) {
     ct_tensor *in[2] = {a, b};
     return ct_layer_call_n(l, 2, in, false);
-}
-
-typedef struct gc_ctx {
-    ct_layer *l;
-    int n;
-} gc_ctx;
-
-static ct_tensor *layer_fn(ct_tensor *const *in, void *p) {
-    gc_ctx *c = p;
-    return ct_layer_call_n(c->l, c->n, in, false);
-}
-
-/* s without the blanks JSON separators may carry (", ", ": "), so
- * fragments can be written compactly. */
-static void squeeze_blanks(char *s) {
-    char *o = s;
-    bool quoted = false;
-    for (char *p = s; *p; p++) {
-        if (*p == '"' && (p == s || p[-1] != '\\')) quoted = !quoted;
-        if (!quoted && (*p == ' ' || *p == '\n')) continue;
-        *o++ = *p;
-    }
-    *o = '\0';
-}
-
-static void round_trip(ct_layer *l, const char *fragment) {
-    char *a = ct_layer_get_config(l);
-    cr_assert_not_null(a, "%s", ct_last_error());
-    char *sq = strdup(a);
-    squeeze_blanks(sq);
-    if (fragment) cr_expect(strstr(sq, fragment) != NULL, "config %s lacks %s", sq, fragment);
-    free(sq);
-    ct_layer *m = ct_layer_from_config(a);
-    cr_assert_not_null(m, "%s (config %s)", ct_last_error(), a);
-    char *b = ct_layer_get_config(m);
-    cr_expect_str_eq(a, b);
-    free(a);
-    free(b);
-    ct_layer_free(m);
 }
 
 /* Referring to the array also makes a static link take merge.c's definition
@@ -85,23 +35,23 @@ Test(layers_merge, elementwise_values) {
         {"Minimum", {0, 1, -3, -8}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ct_layer *l = make(cases[i].cls, NULL);
+        ct_layer *l = ct_test_layer(cases[i].cls, NULL);
         ct_expect(ct_layer_call_n(l, 3, abc, false), CT_FLOAT32, CT_DIMS(2, 2), cases[i].v, 1e-6);
-        round_trip(l, cases[i].cls);
+        ct_test_config_round_trip(l, cases[i].cls);
         ct_layer_free(l);
     }
-    ct_layer *l = make("Subtract", NULL);
+    ct_layer *l = ct_test_layer("Subtract", NULL);
     CT_EXPECT(call2(l, a, b), CT_FLOAT32, CT_DIMS(2, 2), 0, -1, 3, -5, 12);
     CT_FAILS(ct_layer_call_n(l, 3, abc, false), "Subtract 'subtract': expects 2 inputs, got 3");
     ct_layer_free(l);
     /* Keras 3 merges a single input too. */
-    l = make("Add", NULL);
+    l = ct_test_layer("Add", NULL);
     CT_EXPECT(ct_layer_call_n(l, 1, abc, false), CT_FLOAT32, CT_DIMS(2, 2), 0, 1, 5, -3, 4);
     ct_layer_free(l);
 }
 
 Test(layers_merge, broadcasting_and_errors) {
-    ct_layer *l = make("Add", NULL);
+    ct_layer *l = ct_test_layer("Add", NULL);
     /* [2, 1, 3] + [2, 2, 3]; then [2, 3] gains an axis after the batch. */
     ct_tensor *a = CT_F32(CT_DIMS(2, 1, 3), 1, 2, 3, 4, 5, 6);
     ct_tensor *b = ct_zeros(CT_FLOAT32, CT_DIMS(2, 2, 3));
@@ -127,27 +77,27 @@ Test(layers_merge, broadcasting_and_errors) {
 Test(layers_merge, elementwise_gradients) {
     const char *classes[] = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"};
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
-        ct_layer *l = make(classes[i], "{\"dtype\": \"float64\"}");
+        ct_layer *l = ct_test_layer(classes[i], "{\"dtype\": \"float64\"}");
         ct_tensor *in[2] = {CT_F64(CT_DIMS(2, 1, 3), 0.5, -1, 2, 0.25, 3, -2),
                             CT_F64(CT_DIMS(2, 2, 3), 1, 0.1, -0.3, 0.7, 0.2, -1.5, -0.4, 0.6,
                                    0.9, 1.1, -2.2, 0.8)};
-        gc_ctx c = {.l = l, .n = 2};
-        ct_gradcheck(layer_fn, 2, in, &c, 1e-6);
+        ct_test_layer_ctx c = {.layer = l, .n_inputs = 2};
+        ct_gradcheck(ct_test_layer_fn, 2, in, &c, 1e-6);
         ct_layer_free(l);
     }
 }
 
 Test(layers_merge, concatenate) {
-    ct_layer *l = make("Concatenate", NULL);
+    ct_layer *l = ct_test_layer("Concatenate", NULL);
     ct_tensor *a = CT_F32(CT_DIMS(2, 2), 1, 2, 3, 4), *b = CT_F32(CT_DIMS(2, 1), 5, 6);
     CT_EXPECT(call2(l, a, b), CT_FLOAT32, CT_DIMS(2, 3), 0, 1, 2, 5, 3, 4, 6);
-    round_trip(l, "\"axis\":-1");
+    ct_test_config_round_trip(l, "\"axis\":-1");
     CT_FAILS(call2(l, a, CT_F32(CT_DIMS(3, 1), 1, 2, 3)),
              "Concatenate 'concatenate': a Concatenate layer requires inputs with matching "
              "shapes except for the concatenation axis -1; got shapes (2, 2), (3, 1)");
     CT_FAILS(call2(l, a, CT_F32(CT_DIMS(2), 1, 2)), "needs inputs of one rank");
     ct_layer_free(l);
-    l = make("Concatenate", "{\"axis\": 1, \"dtype\": \"float64\"}");
+    l = ct_test_layer("Concatenate", "{\"axis\": 1, \"dtype\": \"float64\"}");
     ct_tensor *in[3] = {CT_F64(CT_DIMS(1, 1, 2), 1, 2), CT_F64(CT_DIMS(1, 2, 2), 3, 4, 5, 6),
                         CT_F64(CT_DIMS(1, 1, 2), 7, 8)};
     CT_EXPECT(ct_layer_call_n(l, 3, in, false), CT_FLOAT64, CT_DIMS(1, 4, 2), 0, 1, 2, 3, 4, 5, 6,
@@ -155,9 +105,9 @@ Test(layers_merge, concatenate) {
     ct_shape out, sh[2] = {{.rank = 3, .dim = {-1, 2, 5}}, {.rank = 3, .dim = {-1, 3, -1}}};
     CT_STATUS_OK(ct_layer_output_shape(l, 2, sh, &out));
     cr_expect(out.dim[0] == -1 && out.dim[1] == 5 && out.dim[2] == 5);
-    gc_ctx c = {.l = l, .n = 3};
-    ct_gradcheck(layer_fn, 3, in, &c, 1e-6);
-    round_trip(l, "\"axis\":1");
+    ct_test_layer_ctx c = {.layer = l, .n_inputs = 3};
+    ct_gradcheck(ct_test_layer_fn, 3, in, &c, 1e-6);
+    ct_test_config_round_trip(l, "\"axis\":1");
     ct_layer_free(l);
 }
 
@@ -168,24 +118,24 @@ Test(layers_merge, dot_values_and_shapes) {
     for (int i = 0; i < 10; i++) xv[i] = i, yv[i] = 10 + i;
     ct_tensor *x = ct_constant(xv, CT_FLOAT64, CT_DIMS(1, 5, 2));
     ct_tensor *y = ct_constant(yv, CT_FLOAT64, CT_DIMS(1, 2, 5));
-    ct_layer *l = make("Dot", "{\"axes\": [1, 2], \"dtype\": \"float64\"}");
+    ct_layer *l = ct_test_layer("Dot", "{\"axes\": [1, 2], \"dtype\": \"float64\"}");
     CT_EXPECT(call2(l, x, y), CT_FLOAT64, CT_DIMS(1, 2, 2), 1e-12, 260, 360, 320, 445);
-    round_trip(l, "\"axes\":[1,2]");
+    ct_test_config_round_trip(l, "\"axes\":[1,2]");
     ct_tensor *in[2] = {x, y};
-    gc_ctx c = {.l = l, .n = 2};
-    ct_gradcheck(layer_fn, 2, in, &c, 1e-6);
+    ct_test_layer_ctx c = {.layer = l, .n_inputs = 2};
+    ct_gradcheck(ct_test_layer_fn, 2, in, &c, 1e-6);
     ct_layer_free(l);
 
     /* Two [B, F] inputs give [B, 1]. */
-    l = make("Dot", "{\"axes\": 1}");
+    l = ct_test_layer("Dot", "{\"axes\": 1}");
     ct_tensor *a = CT_F32(CT_DIMS(2, 3), 1, 2, 3, 4, 5, 6), *b = CT_F32(CT_DIMS(2, 3), 1, 0, 1, 2, 1, 0);
     CT_EXPECT(call2(l, a, b), CT_FLOAT32, CT_DIMS(2, 1), 1e-6, 4, 13);
-    round_trip(l, "\"axes\":1");
+    ct_test_config_round_trip(l, "\"axes\":1");
     CT_FAILS(call2(l, a, CT_F32(CT_DIMS(2, 2), 1, 2, 3, 4)),
              "Dot 'dot_1': incompatible input shapes: axis values 3 (at axis 1) != 2 (at axis 1)");
     ct_layer_free(l);
     /* [B, 3] with [B, 3, 4] along (1, 1) -> [B, 4]; output_shape agrees. */
-    l = make("Dot", "{\"axes\": [1, 1]}");
+    l = ct_test_layer("Dot", "{\"axes\": [1, 1]}");
     ct_shape out, sh[2] = {{.rank = 2, .dim = {-1, 3}}, {.rank = 3, .dim = {-1, 3, 4}}};
     CT_STATUS_OK(ct_layer_output_shape(l, 2, sh, &out));
     cr_expect(out.rank == 2 && out.dim[1] == 4);
@@ -194,25 +144,26 @@ Test(layers_merge, dot_values_and_shapes) {
               15, 18, 21);
     ct_layer_free(l);
     /* Negative axes count from each input's end. */
-    l = make("Dot", "{\"axes\": -1}");
+    l = ct_test_layer("Dot", "{\"axes\": -1}");
     CT_EXPECT(call2(l, CT_F32(CT_DIMS(1, 2, 2), 1, 2, 3, 4), CT_F32(CT_DIMS(1, 2, 2), 1, 0, 0, 1)),
               CT_FLOAT32, CT_DIMS(1, 2, 2), 1e-6, 1, 2, 3, 4);
     ct_layer_free(l);
     CT_FAILS(ct_layer_new("Dot", "{}"), "Dot 'dot_4': argument 'axes': is required");
     CT_FAILS(ct_layer_new("Dot", "{\"axes\": [1, 2, 3]}"), "should contain two elements");
-    l = make("Dot", "{\"axes\": 0}");
+    l = ct_test_layer("Dot", "{\"axes\": 0}");
     CT_FAILS(call2(l, a, b), "cannot perform batch_dot over axis 0");
     ct_layer_free(l);
 }
 
 Test(layers_merge, dot_normalize) {
-    ct_layer *l = make("Dot", "{\"axes\": 1, \"normalize\": true, \"dtype\": \"float64\"}");
+    ct_layer *l =
+        ct_test_layer("Dot", "{\"axes\": 1, \"normalize\": true, \"dtype\": \"float64\"}");
     ct_tensor *a = CT_F64(CT_DIMS(2, 2), 3, 4, 1, 0), *b = CT_F64(CT_DIMS(2, 2), 4, 3, 0, 2);
     /* Cosine similarity: 24/25 and 0. */
     CT_EXPECT(call2(l, a, b), CT_FLOAT64, CT_DIMS(2, 1), 1e-12, 0.96, 0);
-    round_trip(l, "\"normalize\":true");
+    ct_test_config_round_trip(l, "\"normalize\":true");
     ct_tensor *in[2] = {a, b};
-    gc_ctx c = {.l = l, .n = 2};
-    ct_gradcheck(layer_fn, 2, in, &c, 1e-6);
+    ct_test_layer_ctx c = {.layer = l, .n_inputs = 2};
+    ct_gradcheck(ct_test_layer_fn, 2, in, &c, 1e-6);
     ct_layer_free(l);
 }

@@ -9,131 +9,10 @@
 
 #include "support.h"
 
-static void begin(void) {
-    ct_test_begin();
-    ct_layer_reset_names();
-}
-TestSuite(layers_norm, .init = begin, .fini = ct_test_end);
+TestSuite(layers_norm, .init = ct_test_layer_begin, .fini = ct_test_end);
 
-static ct_layer *make(const char *cls, const char *cfg) {
-    ct_layer *l = ct_layer_new(cls, cfg);
-    cr_assert_not_null(l, "%s %s: %s", cls, cfg ? cfg : "", ct_last_error());
-    return l;
-}
-
-static double pat(int64_t i, int seed) {
-    return (double)(((i + 3) * (7 + 2 * seed) + seed) % 17 - 8) / 4.0 + 0.1 * seed;
-}
-
-static ct_tensor *pattern(ct_dtype dt, int rank, const int64_t *shape, int seed, double **out) {
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= shape[i];
-    double *v = malloc((size_t)n * sizeof *v);
-    for (int64_t i = 0; i < n; i++) v[i] = pat(i, seed);
-    ct_tensor *t = ct_cast(ct_constant(v, CT_FLOAT64, rank, shape), dt);
-    if (out) *out = v;
-    else free(v);
-    return t;
-}
-
-static double *fill_weight(ct_layer *l, int i, int seed) {
-    ct_variable *v = ct_layer_weight(l, i);
-    cr_assert_not_null(v, "%s", ct_last_error());
-    ct_tensor *cur = ct_variable_value(v);
-    double *vals;
-    ct_tensor *t = pattern(ct_tensor_dtype(cur), ct_tensor_rank(cur), ct_tensor_shape(cur), seed,
-                           &vals);
-    CT_STATUS_OK(ct_variable_assign(v, t));
-    return vals;
-}
-
-static double *read_all(const ct_tensor *t) {
-    int64_t n = ct_tensor_size(t);
-    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    CT_STATUS_OK(ct_tensor_read(t, CT_FLOAT64, v, n));
-    return v;
-}
-
-static void build(ct_layer *l, int rank, const int64_t *shape) {
-    ct_shape s = {.rank = rank};
-    memcpy(s.dim, shape, (size_t)rank * sizeof s.dim[0]);
-    CT_STATUS_OK(ct_layer_build(l, 1, &s));
-}
-
-/* ---- gradient checks (input and every trainable weight) ------------------------- */
-
-static double wpat(int64_t i) { return 0.5 + 0.37 * sin(1.3 * (double)i + 0.2); }
-
-static double weighted_out(ct_layer *l, ct_tensor *x, bool training) {
-    ct_scope_begin();
-    ct_tensor *y = ct_layer_call(l, x, training);
-    CT_OK(y);
-    double *v = read_all(y), s = 0;
-    for (int64_t i = 0; i < ct_tensor_size(y); i++) s += v[i] * wpat(i);
-    free(v);
-    ct_scope_end();
-    return s;
-}
-
-static void weight_gradcheck(ct_layer *l, ct_tensor *x, bool training, double tol) {
-    for (int wi = 0; wi < ct_layer_num_weights(l); wi++) {
-        ct_variable *v = ct_layer_weight(l, wi);
-        if (!ct_variable_trainable(v)) continue;
-        ct_scope_begin();
-        ct_tape *tape = ct_tape_begin(NULL);
-        ct_tensor *y = ct_layer_call(l, x, training);
-        CT_OK(y);
-        int64_t ny = ct_tensor_size(y);
-        double *w = malloc((size_t)ny * sizeof *w);
-        for (int64_t i = 0; i < ny; i++) w[i] = wpat(i);
-        ct_tensor *wt = ct_constant(w, CT_FLOAT64, ct_tensor_rank(y), ct_tensor_shape(y));
-        free(w);
-        ct_tensor *loss = ct_reduce_sum(ct_multiply(y, wt), CT_ALL, false);
-        CT_OK(loss);
-        CT_STATUS_OK(ct_tape_end(tape));
-        ct_tensor *src = ct_variable_value(v), *g;
-        CT_STATUS_OK(ct_tape_gradient(tape, loss, 1, &src, &g,
-                                      &(ct_gradient_opts){.unconnected_zero = true}));
-        ct_tape_free(tape);
-        int64_t m = ct_tensor_size(src);
-        double *val = read_all(src), *gv = read_all(g);
-        int rank = ct_tensor_rank(src);
-        int64_t shape[CT_MAX_RANK];
-        memcpy(shape, ct_tensor_shape(src), (size_t)rank * sizeof shape[0]);
-        for (int64_t j = 0; j < m; j++) {
-            double x0 = val[j], h = 1e-6 * fmax(1.0, fabs(x0));
-            val[j] = x0 + h;
-            CT_STATUS_OK(ct_variable_assign(v, ct_constant(val, CT_FLOAT64, rank, shape)));
-            double lp = weighted_out(l, x, training);
-            val[j] = x0 - h;
-            CT_STATUS_OK(ct_variable_assign(v, ct_constant(val, CT_FLOAT64, rank, shape)));
-            double lm = weighted_out(l, x, training);
-            val[j] = x0;
-            CT_STATUS_OK(ct_variable_assign(v, ct_constant(val, CT_FLOAT64, rank, shape)));
-            double num = (lp - lm) / (2 * h);
-            cr_assert(fabs(num - gv[j]) <= tol * fmax(1.0, fabs(num)),
-                      "weight %s element %lld: tape %.10g, numeric %.10g", ct_variable_name(v),
-                      (long long)j, gv[j], num);
-        }
-        free(val);
-        free(gv);
-        ct_scope_end();
-    }
-}
-
-static ct_layer *gc_layer;
-static bool gc_training;
-static ct_tensor *call_layer(ct_tensor *const *in, void *ctx) {
-    (void)ctx;
-    return ct_layer_call(gc_layer, in[0], gc_training);
-}
-
-static void full_gradcheck(ct_layer *l, ct_tensor *x, bool training) {
-    gc_layer = l;
-    gc_training = training;
-    ct_gradcheck(call_layer, 1, &x, NULL, 1e-6);
-    weight_gradcheck(l, x, training, 1e-6);
-}
+/* This file's values: twice the default pattern, shifted by 0.1 * seed. */
+static double pat(int64_t i, int seed) { return 2 * ct_test_pat(i, seed) + 0.1 * seed; }
 
 /* ---- a reference normalization over arbitrary axes ------------------------------ */
 
@@ -194,7 +73,7 @@ static int64_t group_of(int r, const int64_t *s, const bool *red, int64_t e) {
 /* ---- BatchNormalization ------------------------------------------------------------ */
 
 Test(layers_norm, batch_norm_weights_and_fresh_inference) {
-    ct_layer *l = make("BatchNormalization", "{\"name\": \"bn\"}");
+    ct_layer *l = ct_test_layer("BatchNormalization", "{\"name\": \"bn\"}");
     ct_tensor *x = CT_F32(CT_DIMS(2, 3), 1, 2, 3, 4, 5, 6);
     /* Fresh statistics (mean 0, variance 1): x / sqrt(1 + 0.001). */
     double k = 1 / sqrt(1.001);
@@ -209,15 +88,15 @@ Test(layers_norm, batch_norm_weights_and_fresh_inference) {
     }
     ct_layer_free(l);
 
-    l = make("BatchNormalization", "{\"center\": false, \"scale\": false, \"axis\": 1}");
-    build(l, 4, (int64_t[]){-1, 5, 2, 2});
+    l = ct_test_layer("BatchNormalization", "{\"center\": false, \"scale\": false, \"axis\": 1}");
+    ct_test_build(l, 4, (int64_t[]){-1, 5, 2, 2});
     cr_assert_eq(ct_layer_num_weights(l), 2);
     ct_expect_shape(ct_variable_value(ct_layer_weight(l, 0)), CT_DIMS(5));
     ct_layer_free(l);
 
     /* Keras 2's list of axes: weights in the broadcast shape. */
-    l = make("BatchNormalization", "{\"axis\": [1, 3]}");
-    build(l, 4, (int64_t[]){-1, 5, 2, 3});
+    l = ct_test_layer("BatchNormalization", "{\"axis\": [1, 3]}");
+    ct_test_build(l, 4, (int64_t[]){-1, 5, 2, 3});
     ct_expect_shape(ct_variable_value(ct_layer_weight(l, 0)), CT_DIMS(1, 5, 1, 3));
     ct_layer_free(l);
 }
@@ -225,11 +104,12 @@ Test(layers_norm, batch_norm_weights_and_fresh_inference) {
 /* Training steps on the same batch, then inference from the moving stats. */
 static void check_batch_norm(const char *cfg, int r, const int64_t *shape, const bool *red,
                              double momentum, double eps, int steps) {
-    ct_layer *l = make("BatchNormalization", cfg);
+    ct_layer *l = ct_test_layer("BatchNormalization", cfg);
     double *xv;
-    ct_tensor *x = pattern(CT_FLOAT64, r, shape, 3, &xv);
-    build(l, r, shape);
-    double *gamma = fill_weight(l, 0, 1), *beta = fill_weight(l, 1, 2);
+    ct_tensor *x = ct_test_pattern_with(pat, CT_FLOAT64, r, shape, 3, &xv);
+    ct_test_build(l, r, shape);
+    double *gamma = ct_test_fill_weight_with(pat, l, 0, 1),
+           *beta = ct_test_fill_weight_with(pat, l, 1, 2);
     int64_t n = ct_tensor_size(x), g;
     double mean[64], var[64];
     ref_moments(r, shape, red, xv, mean, var, &g);
@@ -276,7 +156,7 @@ Test(layers_norm, batch_norm_training_updates_moving_statistics) {
      * variance 1 (Keras 3: biased; Keras 2's fused kernel would have used
      * 2). After one step with momentum 0.5: moving_mean 1, moving_variance
      * 1 * 0.5 + 1 * 0.5 = 1. */
-    ct_layer *l = make("BatchNormalization", "{\"momentum\": 0.5, \"epsilon\": 0}");
+    ct_layer *l = ct_test_layer("BatchNormalization", "{\"momentum\": 0.5, \"epsilon\": 0}");
     ct_tensor *x = CT_F32(CT_DIMS(2, 1), 1, 3);
     CT_EXPECT(ct_layer_call(l, x, true), CT_FLOAT32, CT_DIMS(2, 1), 1e-6, -1, 1);
     CT_EXPECT(ct_variable_value(ct_layer_weight(l, 2)), CT_FLOAT32, CT_DIMS(1), 1e-6, 1);
@@ -303,16 +183,16 @@ Test(layers_norm, batch_norm_training_updates_moving_statistics) {
 }
 
 Test(layers_norm, batch_norm_gradients) {
-    ct_layer *l = make("BatchNormalization", "{\"dtype\": \"float64\"}");
-    ct_tensor *x = pattern(CT_FLOAT64, 3, (int64_t[]){3, 2, 2}, 5, NULL);
-    build(l, 3, (int64_t[]){3, 2, 2});
-    free(fill_weight(l, 0, 1));
-    free(fill_weight(l, 1, 2));
-    free(fill_weight(l, 3, 4));
+    ct_layer *l = ct_test_layer("BatchNormalization", "{\"dtype\": \"float64\"}");
+    ct_tensor *x = ct_test_pattern_with(pat, CT_FLOAT64, 3, (int64_t[]){3, 2, 2}, 5, NULL);
+    ct_test_build(l, 3, (int64_t[]){3, 2, 2});
+    free(ct_test_fill_weight_with(pat, l, 0, 1));
+    free(ct_test_fill_weight_with(pat, l, 1, 2));
+    free(ct_test_fill_weight_with(pat, l, 3, 4));
     CT_STATUS_OK(ct_variable_assign(ct_layer_weight(l, 3),
                                     ct_abs(ct_variable_value(ct_layer_weight(l, 3)))));
-    full_gradcheck(l, x, true);
-    full_gradcheck(l, x, false);
+    ct_test_layer_gradcheck(l, x, true, 1e-6);
+    ct_test_layer_gradcheck(l, x, false, 1e-6);
     /* The moving statistics are not trainable and not differentiated. */
     ct_tape *tape = ct_tape_begin(NULL);
     ct_tensor *y = ct_layer_call(l, x, true);
@@ -331,7 +211,7 @@ static void expect_close32(const ct_tensor *a, const ct_tensor *b, double tol) {
     CT_OK(a);
     CT_OK(b);
     cr_assert_eq(ct_tensor_size(a), ct_tensor_size(b));
-    double *va = read_all(a), *vb = read_all(b);
+    double *va = ct_test_read_all(a), *vb = ct_test_read_all(b);
     for (int64_t i = 0; i < ct_tensor_size(a); i++)
         cr_assert(fabs(va[i] - vb[i]) <= tol * (fabs(vb[i]) + 1), "[%lld] %.9g vs %.9g",
                   (long long)i, va[i], vb[i]);
@@ -349,8 +229,8 @@ Test(layers_norm, batch_norm_channels_last_matches_composite) {
             int r = (int)shapes[s][0];
             const int64_t *shape = shapes[s] + 1;
             int64_t ch = shape[r - 1];
-            ct_layer *l = make("BatchNormalization", cfgs[k]);
-            build(l, r, shape);
+            ct_layer *l = ct_test_layer("BatchNormalization", cfgs[k]);
+            ct_test_build(l, r, shape);
             ct_tensor *x = ct_random_normal(r, shape, &(ct_random_opts){.seed = 5 + s, .mean = 2});
             ct_tensor *gamma = ct_ones(CT_FLOAT32, 1, &ch), *beta = ct_zeros(CT_FLOAT32, 1, &ch);
             for (int i = 0; i < ct_layer_num_weights(l); i++) {
@@ -385,17 +265,17 @@ Test(layers_norm, batch_norm_channels_last_matches_composite) {
             ct_scope_end();
         }
     /* Gradients (float64, finite differences) with center and scale off. */
-    ct_layer *l = make("BatchNormalization", "{\"dtype\": \"float64\", \"center\": false, "
-                                             "\"scale\": false}");
-    ct_tensor *x = pattern(CT_FLOAT64, 3, (int64_t[]){3, 2, 2}, 5, NULL);
-    build(l, 3, (int64_t[]){3, 2, 2});
-    full_gradcheck(l, x, true);
-    full_gradcheck(l, x, false);
+    ct_layer *l = ct_test_layer("BatchNormalization", "{\"dtype\": \"float64\", \"center\": false, "
+                                                      "\"scale\": false}");
+    ct_tensor *x = ct_test_pattern_with(pat, CT_FLOAT64, 3, (int64_t[]){3, 2, 2}, 5, NULL);
+    ct_test_build(l, 3, (int64_t[]){3, 2, 2});
+    ct_test_layer_gradcheck(l, x, true, 1e-6);
+    ct_test_layer_gradcheck(l, x, false, 1e-6);
     ct_layer_free(l);
 }
 
 Test(layers_norm, batch_norm_float16_input_to_float32_layer) {
-    ct_layer *l = make("BatchNormalization", "{\"epsilon\": 0}");
+    ct_layer *l = ct_test_layer("BatchNormalization", "{\"epsilon\": 0}");
     ct_tensor *x = ct_cast(CT_F32(CT_DIMS(2, 1), 1, 3), CT_FLOAT16);
     CT_EXPECT(ct_layer_call(l, x, true), CT_FLOAT32, CT_DIMS(2, 1), 1e-6, -1, 1);
     ct_layer_free(l);
@@ -405,11 +285,12 @@ Test(layers_norm, batch_norm_float16_input_to_float32_layer) {
 
 static void check_layer_norm(const char *cfg, int r, const int64_t *shape, const bool *red,
                              double eps, bool rms) {
-    ct_layer *l = make("LayerNormalization", cfg);
+    ct_layer *l = ct_test_layer("LayerNormalization", cfg);
     double *xv;
-    ct_tensor *x = pattern(CT_FLOAT64, r, shape, 3, &xv);
-    build(l, r, shape);
-    double *gamma = fill_weight(l, 0, 1), *beta = rms ? NULL : fill_weight(l, 1, 2);
+    ct_tensor *x = ct_test_pattern_with(pat, CT_FLOAT64, r, shape, 3, &xv);
+    ct_test_build(l, r, shape);
+    double *gamma = ct_test_fill_weight_with(pat, l, 0, 1),
+           *beta = rms ? NULL : ct_test_fill_weight_with(pat, l, 1, 2);
     int64_t n = ct_tensor_size(x), g;
     double mean[64], var[64];
     ref_moments(r, shape, red, xv, mean, var, &g);
@@ -423,14 +304,14 @@ static void check_layer_norm(const char *cfg, int r, const int64_t *shape, const
                       : (xv[e] - mean[gi]) / sqrt(var[gi] + eps) * gamma[wi] + beta[wi];
     }
     ct_expect(ct_layer_call(l, x, true), CT_FLOAT64, r, shape, want, 1e-10);
-    full_gradcheck(l, x, true);
+    ct_test_layer_gradcheck(l, x, true, 1e-6);
     free(xv), free(gamma), free(beta), free(want);
     ct_layer_free(l);
 }
 
 Test(layers_norm, layer_norm) {
     /* Hand-computed: [1, 2, 3] has mean 2, variance 2/3. */
-    ct_layer *l = make("LayerNormalization", "{\"name\": \"ln\"}");
+    ct_layer *l = ct_test_layer("LayerNormalization", "{\"name\": \"ln\"}");
     ct_tensor *x = CT_F32(CT_DIMS(1, 3), 1, 2, 3);
     double k = 1 / sqrt(2.0 / 3 + 1e-3);
     CT_EXPECT(ct_layer_call(l, x, false), CT_FLOAT32, CT_DIMS(1, 3), 1e-6, -k, 0, k);
@@ -450,8 +331,8 @@ Test(layers_norm, layer_norm) {
     check_layer_norm("{\"dtype\": \"float64\", \"rms_scaling\": true}", 2, (int64_t[]){3, 4},
                      (bool[]){false, true}, 1e-3, true);
 
-    l = make("LayerNormalization", "{\"axis\": [1, 2], \"center\": false}");
-    build(l, 3, (int64_t[]){-1, 3, 4});
+    l = ct_test_layer("LayerNormalization", "{\"axis\": [1, 2], \"center\": false}");
+    ct_test_build(l, 3, (int64_t[]){-1, 3, 4});
     cr_assert_eq(ct_layer_num_weights(l), 1);
     ct_expect_shape(ct_variable_value(ct_layer_weight(l, 0)), CT_DIMS(3, 4));
     ct_layer_free(l);
@@ -462,12 +343,13 @@ Test(layers_norm, layer_norm) {
 Test(layers_norm, group_norm) {
     /* [2, 3, 4] with 2 groups over the channels: group j of sample b holds
      * x[b, :, 2j:2j+2]. */
-    ct_layer *l = make("GroupNormalization", "{\"groups\": 2, \"dtype\": \"float64\"}");
+    ct_layer *l = ct_test_layer("GroupNormalization", "{\"groups\": 2, \"dtype\": \"float64\"}");
     int64_t shape[3] = {2, 3, 4};
     double *xv;
-    ct_tensor *x = pattern(CT_FLOAT64, 3, shape, 3, &xv);
-    build(l, 3, shape);
-    double *gamma = fill_weight(l, 0, 1), *beta = fill_weight(l, 1, 2);
+    ct_tensor *x = ct_test_pattern_with(pat, CT_FLOAT64, 3, shape, 3, &xv);
+    ct_test_build(l, 3, shape);
+    double *gamma = ct_test_fill_weight_with(pat, l, 0, 1),
+           *beta = ct_test_fill_weight_with(pat, l, 1, 2);
     double want[24];
     for (int b = 0; b < 2; b++)
         for (int j = 0; j < 2; j++) {
@@ -486,27 +368,27 @@ Test(layers_norm, group_norm) {
                 }
         }
     ct_expect(ct_layer_call(l, x, false), CT_FLOAT64, CT_DIMS(2, 3, 4), want, 1e-10);
-    full_gradcheck(l, x, false);
+    ct_test_layer_gradcheck(l, x, false, 1e-6);
     free(xv), free(gamma), free(beta);
     ct_layer_free(l);
 
     /* groups -1: one group per channel (instance normalization); Keras
      * writes the resolved number back. */
-    l = make("GroupNormalization", "{\"groups\": -1}");
-    build(l, 3, (int64_t[]){-1, 5, 3});
+    l = ct_test_layer("GroupNormalization", "{\"groups\": -1}");
+    ct_test_build(l, 3, (int64_t[]){-1, 5, 3});
     char *cfg = ct_layer_get_config(l);
     cr_expect(strstr(cfg, "\"groups\":3") != NULL, "%s", cfg);
     free(cfg);
     ct_layer_free(l);
 
-    l = make("GroupNormalization", "{\"groups\": 4, \"name\": \"gn\"}");
+    l = ct_test_layer("GroupNormalization", "{\"groups\": 4, \"name\": \"gn\"}");
     ct_shape s = {.rank = 2, .dim = {2, 6}};
     cr_expect_neq(ct_layer_build(l, 1, &s), CT_OK);
     cr_expect(strstr(ct_last_error(), "GroupNormalization 'gn'") &&
                   strstr(ct_last_error(), "multiple"),
               "%s", ct_last_error());
     ct_layer_free(l);
-    l = make("GroupNormalization", "{}"); /* 32 groups by default */
+    l = ct_test_layer("GroupNormalization", "{}"); /* 32 groups by default */
     s.dim[1] = 16;
     cr_expect_neq(ct_layer_build(l, 1, &s), CT_OK);
     cr_expect(strstr(ct_last_error(), "cannot be more than") != NULL, "%s", ct_last_error());
@@ -514,17 +396,17 @@ Test(layers_norm, group_norm) {
 }
 
 Test(layers_norm, unit_norm) {
-    ct_layer *l = make("UnitNormalization", NULL);
+    ct_layer *l = ct_test_layer("UnitNormalization", NULL);
     ct_tensor *x = CT_F32(CT_DIMS(2, 2), 3, 4, 0, 0);
     /* [3, 4] / 5; an all-zero row stays 0 (the 1e-12 floor). */
     CT_EXPECT(ct_layer_call(l, x, false), CT_FLOAT32, CT_DIMS(2, 2), 1e-6, 0.6, 0.8, 0, 0);
     ct_layer_free(l);
-    l = make("UnitNormalization", "{\"axis\": [1, 2], \"dtype\": \"float64\"}");
+    l = ct_test_layer("UnitNormalization", "{\"axis\": [1, 2], \"dtype\": \"float64\"}");
     ct_tensor *x3 = CT_F64(CT_DIMS(1, 2, 2), 1, 1, 1, 1);
     CT_EXPECT(ct_layer_call(l, x3, false), CT_FLOAT64, CT_DIMS(1, 2, 2), 1e-12, 0.5, 0.5, 0.5,
               0.5);
-    ct_tensor *xg = pattern(CT_FLOAT64, 3, (int64_t[]){2, 3, 2}, 1, NULL);
-    full_gradcheck(l, xg, false);
+    ct_tensor *xg = ct_test_pattern_with(pat, CT_FLOAT64, 3, (int64_t[]){2, 3, 2}, 1, NULL);
+    ct_test_layer_gradcheck(l, xg, false, 1e-6);
     ct_layer_free(l);
 }
 
@@ -532,31 +414,12 @@ Test(layers_norm, unit_norm) {
 
 static void round_trip(const char *cls, const char *cfg, int rank, const int64_t *xshape,
                        const char *must_have) {
-    ct_layer *a = make(cls, cfg);
-    ct_tensor *x = pattern(CT_FLOAT32, rank, xshape, 2, NULL);
+    ct_layer *a = ct_test_layer(cls, cfg);
+    ct_tensor *x = ct_test_pattern_with(pat, CT_FLOAT32, rank, xshape, 2, NULL);
     CT_OK(ct_layer_call(a, x, true));
-    char *ca = ct_layer_get_config(a);
-    cr_assert_not_null(ca, "%s", ct_last_error());
-    cr_expect(strstr(ca, must_have) != NULL, "%s not in %s", must_have, ca);
-    ct_layer *b = ct_layer_from_config(ca);
-    cr_assert_not_null(b, "%s: %s", ca, ct_last_error());
-    char *cb = ct_layer_get_config(b);
-    cr_expect_str_eq(cb, ca);
-    ct_shape s = {.rank = rank};
-    memcpy(s.dim, xshape, (size_t)rank * sizeof s.dim[0]);
-    CT_STATUS_OK(ct_layer_build(b, 1, &s));
-    cr_assert_eq(ct_layer_num_weights(b), ct_layer_num_weights(a));
-    for (int i = 0; i < ct_layer_num_weights(a); i++)
-        CT_STATUS_OK(ct_variable_assign(ct_layer_weight(b, i),
-                                        ct_variable_value(ct_layer_weight(a, i))));
-    ct_tensor *ya = ct_layer_call(a, x, false), *yb = ct_layer_call(b, x, false);
-    CT_OK(ya);
-    CT_OK(yb);
-    double *va = read_all(ya);
-    ct_expect(yb, CT_FLOAT32, ct_tensor_rank(ya), ct_tensor_shape(ya), va, 0);
-    free(va), free(ca), free(cb);
+    ct_test_config_has(a, must_have);
+    ct_test_layer_round_trip_output(a, x);
     ct_layer_free(a);
-    ct_layer_free(b);
 }
 
 Test(layers_norm, config_round_trip) {
@@ -599,18 +462,18 @@ Test(layers_norm, bad_configs_and_inputs) {
              "unknown argument 'momentum'");
     CT_FAILS(ct_layer_new("GroupNormalization", "{\"groups\": 0}"), "'groups'");
 
-    ct_layer *l = make("BatchNormalization", "{\"axis\": 3, \"name\": \"bn\"}");
+    ct_layer *l = ct_test_layer("BatchNormalization", "{\"axis\": 3, \"name\": \"bn\"}");
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(2, 3)), true),
              "BatchNormalization 'bn': axis 3 is out of bounds");
     CT_OK(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(2, 1, 1, 3)), true));
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(2, 1, 1, 4)), true), "built for");
     ct_layer_free(l);
-    l = make("BatchNormalization", NULL);
+    l = ct_test_layer("BatchNormalization", NULL);
     ct_shape s = {.rank = 2, .dim = {4, -1}};
     cr_expect_neq(ct_layer_build(l, 1, &s), CT_OK);
     cr_expect(strstr(ct_last_error(), "known size") != NULL, "%s", ct_last_error());
     ct_layer_free(l);
-    l = make("LayerNormalization", "{\"axis\": [1, 2], \"name\": \"ln\"}");
+    l = ct_test_layer("LayerNormalization", "{\"axis\": [1, 2], \"name\": \"ln\"}");
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(2, 3)), true),
              "LayerNormalization 'ln': axis 2 is out of bounds");
     ct_layer_free(l);

@@ -7,30 +7,14 @@
 
 #include "support.h"
 
-static void begin(void) {
-    ct_test_begin();
-    ct_layer_reset_names();
-}
-TestSuite(layers_pool, .init = begin, .fini = ct_test_end);
+TestSuite(layers_pool, .init = ct_test_layer_begin, .fini = ct_test_end);
 
-static ct_layer *make(const char *cls, const char *cfg) {
-    ct_layer *l = ct_layer_new(cls, cfg);
-    cr_assert_not_null(l, "%s %s: %s", cls, cfg ? cfg : "", ct_last_error());
-    return l;
-}
-
-/* Distinct values (no ties, so max pooling is differentiable). */
-static double distinct(int64_t i) { return (double)((i * 37) % 211) / 16.0 - 6.0; }
+/* Distinct values (no ties, so max pooling is differentiable); one pattern
+ * whatever the seed. */
+static double distinct(int64_t i, int seed) { return (double)((i * 37) % 211) / 16.0 - 6.0; }
 
 static ct_tensor *input(ct_dtype dt, int rank, const int64_t *shape, double **out) {
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= shape[i];
-    double *v = malloc((size_t)n * sizeof *v);
-    for (int64_t i = 0; i < n; i++) v[i] = distinct(i);
-    ct_tensor *t = ct_cast(ct_constant(v, CT_FLOAT64, rank, shape), dt);
-    if (out) *out = v;
-    else free(v);
-    return t;
+    return ct_test_pattern_with(distinct, dt, rank, shape, 0, out);
 }
 
 /* Reference pooling with 1- and 2-D as 3-D (size-1 leading dimensions). */
@@ -76,16 +60,10 @@ static double *ref_pool(int rank, bool max, const int64_t *xshape, const int64_t
     return y;
 }
 
-static ct_layer *gc_layer;
-static ct_tensor *call_layer(ct_tensor *const *in, void *ctx) {
-    (void)ctx;
-    return ct_layer_call(gc_layer, in[0], true);
-}
-
 static void check_pool(const char *cls, const char *cfg, int rank, const int64_t *xshape,
                        const int64_t *p, const int64_t *s, bool same) {
     bool max = strstr(cls, "Max") != NULL;
-    ct_layer *l = make(cls, cfg);
+    ct_layer *l = ct_test_layer(cls, cfg);
     double *xv;
     ct_tensor *x = input(CT_FLOAT64, rank + 2, xshape, &xv);
     int64_t yshape[5];
@@ -99,8 +77,7 @@ static void check_pool(const char *cls, const char *cfg, int rank, const int64_t
     CT_STATUS_OK(ct_layer_output_shape(l, 1, &si, &so));
     cr_expect_eq(so.dim[0], -1);
     for (int i = 1; i < rank + 2; i++) cr_expect_eq(so.dim[i], yshape[i], "dim %d", i);
-    gc_layer = l;
-    ct_gradcheck(call_layer, 1, &x, NULL, 1e-6);
+    ct_test_layer_gradcheck(l, x, true, 1e-6);
     free(xv);
     free(want);
     ct_layer_free(l);
@@ -108,18 +85,18 @@ static void check_pool(const char *cls, const char *cfg, int rank, const int64_t
 
 Test(layers_pool, max_pooling2d_defaults_hand_computed) {
     /* 4x4 of 0..15: pool 2, strides 2 (Keras's default = pool_size). */
-    ct_layer *l = make("MaxPooling2D", NULL);
+    ct_layer *l = ct_test_layer("MaxPooling2D", NULL);
     ct_tensor *x = ct_reshape(ct_range(0, 16, 1, CT_FLOAT32), CT_DIMS(1, 4, 4, 1));
     CT_EXPECT(ct_layer_call(l, x, false), CT_FLOAT32, CT_DIMS(1, 2, 2, 1), 0, 5, 7, 13, 15);
     ct_layer_free(l);
     /* Average of each 2x2 block; the odd last row/column is dropped (valid). */
-    l = make("AveragePooling2D", "{\"pool_size\": [2, 2]}");
+    l = ct_test_layer("AveragePooling2D", "{\"pool_size\": [2, 2]}");
     x = ct_reshape(ct_range(0, 25, 1, CT_FLOAT32), CT_DIMS(1, 5, 5, 1));
     CT_EXPECT(ct_layer_call(l, x, false), CT_FLOAT32, CT_DIMS(1, 2, 2, 1), 1e-6, 3, 5, 13, 15);
     ct_layer_free(l);
     /* same on 5x5, stride 2: padding 1 after each axis only; the corner
      * window holds just element 24, the bottom ones 20,21 / 22,23. */
-    l = make("AveragePooling2D", "{\"padding\": \"same\"}");
+    l = ct_test_layer("AveragePooling2D", "{\"padding\": \"same\"}");
     CT_EXPECT(ct_layer_call(l, x, false), CT_FLOAT32, CT_DIMS(1, 3, 3, 1), 1e-6, 3, 5, 6.5, 13,
               15, 16.5, 20.5, 22.5, 24);
     ct_layer_free(l);
@@ -159,72 +136,53 @@ Test(layers_pool, valid_with_strides_and_1d_3d) {
 Test(layers_pool, global_pooling) {
     /* [2, 3, 2]: batch 0 = 0..5, batch 1 = 6..11. */
     ct_tensor *x = ct_reshape(ct_range(0, 12, 1, CT_FLOAT32), CT_DIMS(2, 3, 2));
-    ct_layer *l = make("GlobalAveragePooling1D", NULL);
+    ct_layer *l = ct_test_layer("GlobalAveragePooling1D", NULL);
     CT_EXPECT(ct_layer_call(l, x, false), CT_FLOAT32, CT_DIMS(2, 2), 1e-6, 2, 3, 8, 9);
     ct_layer_free(l);
-    l = make("GlobalMaxPooling1D", "{\"keepdims\": true}");
+    l = ct_test_layer("GlobalMaxPooling1D", "{\"keepdims\": true}");
     CT_EXPECT(ct_layer_call(l, x, false), CT_FLOAT32, CT_DIMS(2, 1, 2), 0, 4, 5, 10, 11);
     ct_layer_free(l);
 
     ct_tensor *x4 = ct_reshape(ct_range(0, 16, 1, CT_FLOAT32), CT_DIMS(2, 2, 2, 2));
-    l = make("GlobalAveragePooling2D", "{\"keepdims\": true}");
+    l = ct_test_layer("GlobalAveragePooling2D", "{\"keepdims\": true}");
     CT_EXPECT(ct_layer_call(l, x4, false), CT_FLOAT32, CT_DIMS(2, 1, 1, 2), 1e-6, 3, 4, 11, 12);
     ct_shape si = {.rank = 4, .dim = {-1, 7, 9, 5}}, so;
     CT_STATUS_OK(ct_layer_output_shape(l, 1, &si, &so));
     cr_expect(so.rank == 4 && so.dim[0] == -1 && so.dim[1] == 1 && so.dim[2] == 1 &&
               so.dim[3] == 5);
     ct_layer_free(l);
-    l = make("GlobalMaxPooling2D", NULL);
+    l = ct_test_layer("GlobalMaxPooling2D", NULL);
     CT_EXPECT(ct_layer_call(l, x4, false), CT_FLOAT32, CT_DIMS(2, 2), 0, 6, 7, 14, 15);
     CT_STATUS_OK(ct_layer_output_shape(l, 1, &si, &so));
     cr_expect(so.rank == 2 && so.dim[0] == -1 && so.dim[1] == 5);
     ct_layer_free(l);
 
     ct_tensor *x5 = ct_reshape(ct_range(0, 16, 1, CT_FLOAT32), CT_DIMS(1, 2, 2, 2, 2));
-    l = make("GlobalAveragePooling3D", NULL);
+    l = ct_test_layer("GlobalAveragePooling3D", NULL);
     CT_EXPECT(ct_layer_call(l, x5, false), CT_FLOAT32, CT_DIMS(1, 2), 1e-6, 7, 8);
     ct_layer_free(l);
-    l = make("GlobalMaxPool3D", NULL); /* Keras's alias */
+    l = ct_test_layer("GlobalMaxPool3D", NULL); /* Keras's alias */
     CT_EXPECT(ct_layer_call(l, x5, false), CT_FLOAT32, CT_DIMS(1, 2), 0, 14, 15);
     cr_expect_str_eq(ct_layer_class_name(l), "GlobalMaxPooling3D");
     ct_layer_free(l);
 
     /* Gradients in float64. */
-    l = make("GlobalAveragePooling2D", "{\"dtype\": \"float64\"}");
+    l = ct_test_layer("GlobalAveragePooling2D", "{\"dtype\": \"float64\"}");
     ct_tensor *xg = input(CT_FLOAT64, 4, (int64_t[]){2, 3, 2, 2}, NULL);
-    gc_layer = l;
-    ct_gradcheck(call_layer, 1, &xg, NULL, 1e-6);
+    ct_test_layer_gradcheck(l, xg, true, 1e-6);
     ct_layer_free(l);
-    l = make("GlobalMaxPooling1D", "{\"dtype\": \"float64\"}");
+    l = ct_test_layer("GlobalMaxPooling1D", "{\"dtype\": \"float64\"}");
     xg = input(CT_FLOAT64, 3, (int64_t[]){2, 5, 3}, NULL);
-    gc_layer = l;
-    ct_gradcheck(call_layer, 1, &xg, NULL, 1e-6);
+    ct_test_layer_gradcheck(l, xg, true, 1e-6);
     ct_layer_free(l);
 }
 
 static void round_trip(const char *cls, const char *cfg, int rank, const int64_t *xshape,
                        const char *must_have) {
-    ct_layer *a = make(cls, cfg);
-    char *ca = ct_layer_get_config(a);
-    cr_assert_not_null(ca, "%s", ct_last_error());
-    cr_expect(strstr(ca, must_have) != NULL, "%s not in %s", must_have, ca);
-    ct_layer *b = ct_layer_from_config(ca);
-    cr_assert_not_null(b, "%s: %s", ca, ct_last_error());
-    char *cb = ct_layer_get_config(b);
-    cr_expect_str_eq(cb, ca);
-    ct_tensor *x = input(CT_FLOAT32, rank, xshape, NULL);
-    ct_tensor *ya = ct_layer_call(a, x, false), *yb = ct_layer_call(b, x, false);
-    CT_OK(ya);
-    CT_OK(yb);
-    int64_t n = ct_tensor_size(ya);
-    double *va = malloc((size_t)n * sizeof *va);
-    CT_STATUS_OK(ct_tensor_read(ya, CT_FLOAT64, va, n));
-    ct_expect(yb, CT_FLOAT32, ct_tensor_rank(ya), ct_tensor_shape(ya), va, 0);
-    free(va);
-    free(ca);
-    free(cb);
+    ct_layer *a = ct_test_layer(cls, cfg);
+    ct_test_config_has(a, must_have);
+    ct_test_layer_round_trip_output(a, input(CT_FLOAT32, rank, xshape, NULL));
     ct_layer_free(a);
-    ct_layer_free(b);
 }
 
 Test(layers_pool, config_round_trip) {
@@ -261,7 +219,7 @@ Test(layers_pool, bad_configs_and_inputs) {
     CT_FAILS(ct_layer_new("GlobalMaxPooling2D", "{\"pool_size\": 2}"),
              "unknown argument 'pool_size'");
 
-    ct_layer *l = make("MaxPooling2D", "{\"name\": \"p\", \"pool_size\": 3}");
+    ct_layer *l = ct_test_layer("MaxPooling2D", "{\"name\": \"p\", \"pool_size\": 3}");
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(1, 4, 4)), false),
              "MaxPooling2D 'p': expects an input of rank 4");
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(1, 2, 4, 1)), false),
@@ -269,7 +227,7 @@ Test(layers_pool, bad_configs_and_inputs) {
     CT_OK(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(1, 3, 3, 1)), false));
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(1, 3, 3)), false), "rank 4");
     ct_layer_free(l);
-    l = make("GlobalAveragePooling1D", "{\"name\": \"g\"}");
+    l = ct_test_layer("GlobalAveragePooling1D", "{\"name\": \"g\"}");
     CT_FAILS(ct_layer_call(l, ct_ones(CT_FLOAT32, CT_DIMS(2, 3, 4, 1)), false),
              "GlobalAveragePooling1D 'g': expects an input of rank 3");
     ct_layer_free(l);
