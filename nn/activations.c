@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nn/internal.h"
+#include "ops/bias_act.h"
 
 /* A scalar of x's dtype (x non-NULL). */
 static ct_tensor *cst(const ct_tensor *x, double v) {
@@ -278,4 +279,17 @@ ct_status ct__activation_from_json(const json_t *j, ct_activation_fn *out, const
     if (!*out)
         return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: unknown activation '%s'", w, name);
     return CT_OK;
+}
+
+ct_tensor *ct__bias_and_activation(const ct_tensor *x, const ct_tensor *bias,
+                                   ct_activation_fn activation) {
+    int kind = !activation || activation == act_linear ? CT__ACT_LINEAR
+               : activation == ct_relu                 ? CT__ACT_RELU
+               : activation == ct_sigmoid              ? CT__ACT_SIGMOID
+               : activation == ct_tanh                 ? CT__ACT_TANH
+                                                       : -1;
+    if (kind == CT__ACT_LINEAR && !bias) return ct_identity(x);
+    if (kind >= 0) return ct__bias_activation(x, bias, (ct__act_kind)kind);
+    ct_tensor *y = bias ? ct_bias_add(x, bias) : ct_identity(x);
+    return y ? activation(y) : NULL;
 }

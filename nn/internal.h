@@ -91,6 +91,12 @@ json_t *ct__constraint_to_json(const ct_constraint *c); /* null for none */
 /* A json string (or null) to an activation; "linear" for null. */
 ct_status ct__activation_from_json(const json_t *j, ct_activation_fn *out, const char *what);
 
+/* activation(x + bias) for a Dense or Conv output: one fused pass for
+ * linear, relu, sigmoid and tanh (ops/bias_act.h), else bias_add and the
+ * activation. bias and activation may be NULL. */
+ct_tensor *ct__bias_and_activation(const ct_tensor *x, const ct_tensor *bias,
+                                   ct_activation_fn activation);
+
 /* A malloc'ed compact JSON string of j (steals nothing). */
 char *ct__json_dump(const json_t *j);
 /* Parses text; errors name `what`, the line and column. */

@@ -32,6 +32,9 @@ typedef struct ct__bplan {
 
 void ct__bplan_make(ct__bplan *p, const ct_tensor *a, const ct_tensor *b, const ct_tensor *out);
 
+/* ReluGrad(dy, x) = x > 0 ? dy : 0 (TF's), for fused ops' gradients. */
+extern const ct__op ct__op_relu_grad;
+
 ct_status ct__cpu_binary(ct__call *c);
 ct_status ct__cpu_unary(ct__call *c);
 

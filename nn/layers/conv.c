@@ -431,8 +431,8 @@ static ct_tensor *conv_call(ct_layer *l, int n, ct_tensor *const *in, bool train
         break;
     }
     }
-    if (cv->use_bias) y = ct_bias_add(y, ct_variable_value(cv->bias));
-    if (y && cv->activation) y = cv->activation(y);
+    y = ct__bias_and_activation(y, cv->use_bias ? ct_variable_value(cv->bias) : NULL,
+                                cv->activation);
     ct_keep(y);
     ct_scope_end();
     return y;

@@ -301,8 +301,7 @@ static ct_tensor *dense_call(ct_layer *l, int n, ct_tensor *const *in, bool trai
         ys.dim[r - 1] = d->units;
         y = ct_reshape(ct_matmul(ct_reshape(x, 2, (int64_t[]){rows, f}), kernel), r, ys.dim);
     }
-    if (d->bias) y = ct_bias_add(y, ct_variable_value(d->bias));
-    if (y && d->activation) y = d->activation(y);
+    y = ct__bias_and_activation(y, d->bias ? ct_variable_value(d->bias) : NULL, d->activation);
     ct_keep(y);
     ct_scope_end();
     return y;
