@@ -19,8 +19,17 @@
  * float meeting a float32 tensor becomes float32. The scalar coefficients
  * (bias corrections, Nadam's momentum schedule) are computed here on the
  * host with the same roundings (rnd(): a double operation rounded once to
- * float gives the float operation), and the elementwise parts run as ops in
- * the variable's dtype in the order Keras's expressions evaluate.
+ * float gives the float operation), and the elementwise parts run in the
+ * variable's dtype in the order Keras's expressions evaluate.
+ *
+ * Speed. On the CPU each variable is updated by one fused loop
+ * (optimizer_kernels.c) that reads the gradient once and writes the
+ * variable and its slots in place (ct__variable_data_for_write: a private
+ * copy first when earlier reads or tape snapshots share the storage),
+ * performing per element exactly the float operations of the op chain in
+ * update_step, so both give the same bits. The op chain remains for
+ * variables on other devices and when a gradient is a variable's live
+ * value; loss scaling and clipping stay ops on the gradients before it.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -30,6 +39,8 @@
 #include <strings.h>
 
 #include "nn/internal.h"
+#include "nn/optimizer_kernels.h"
+#include "runtime/idmap.h"
 
 typedef enum {
     OPT_SGD,
@@ -103,6 +114,7 @@ struct ct_optimizer {
     ct_variable **vars;
     int ntracked, captracked;
     tracked *tracked;
+    ct__idmap tracked_ids;       /* value tensor id -> index in tracked + 1 */
     /* Nadam's u_product (Keras 3 keeps it in a variable of the first
      * variable's dtype, outside the saved variables): a product over the
      * steps, cached for step u_step and recomputed from the counter when
@@ -111,6 +123,7 @@ struct ct_optimizer {
     ct_dtype u_dtype;
     int64_t u_step;
     double u_product;
+    bool ops_only;               /* tests: no fused kernels (ct__optimizer_set_fused) */
 };
 
 /* ---- errors -------------------------------------------------------------------- */
@@ -276,6 +289,7 @@ void ct_optimizer_free(ct_optimizer *o) {
     if (o->owns_schedule) ct_lr_schedule_free(o->schedule);
     free(o->vars);
     free(o->tracked);
+    ct__idmap_free(&o->tracked_ids);
     free(o->name);
     free(o);
 }
@@ -587,10 +601,21 @@ ct_variable *ct_optimizer_variable(const ct_optimizer *o, int i) {
     return o->vars[i];
 }
 
-static tracked *find_tracked(const ct_optimizer *o, const ct_variable *v) {
+/* A variable's entry, by its value tensor's id (fixed for the variable's
+ * life, and never reused), in constant time: models have hundreds. */
+static tracked *find_tracked(const ct_optimizer *o, ct_variable *v) {
+    intptr_t i = (intptr_t)ct__idmap_get(&o->tracked_ids, ct_variable_value(v)->id);
+    return i ? &o->tracked[i - 1] : NULL;
+}
+
+/* Rebuilds tracked_ids from tracked[0, ntracked). */
+static ct_status index_tracked(ct_optimizer *o) {
+    ct__idmap_free(&o->tracked_ids);
     for (int i = 0; i < o->ntracked; i++)
-        if (o->tracked[i].var == v) return &o->tracked[i];
-    return NULL;
+        if (ct__idmap_put(&o->tracked_ids, ct_variable_value(o->tracked[i].var)->id,
+                          (void *)(intptr_t)(i + 1)))
+            return opt_error(o, CT_ERR_OUT_OF_MEMORY, "out of memory");
+    return CT_OK;
 }
 
 static bool slot_used(const ct_optimizer *o, int k) {
@@ -648,7 +673,15 @@ static ct_status track_new(ct_optimizer *o, int n, ct_variable *const *vars) {
         o->captracked = cap;
     }
     for (int i = 0; i < n; i++)
-        if (!find_tracked(o, vars[i])) o->tracked[o->ntracked++] = (tracked){.var = vars[i]};
+        if (!find_tracked(o, vars[i])) {
+            o->tracked[o->ntracked++] = (tracked){.var = vars[i]};
+            if (ct__idmap_put(&o->tracked_ids, ct_variable_value(vars[i])->id,
+                              (void *)(intptr_t)o->ntracked)) {
+                o->ntracked = ntracked0;
+                index_tracked(o);
+                return opt_error(o, CT_ERR_OUT_OF_MEMORY, "out of memory");
+            }
+        }
     if (o->kind == OPT_NADAM && !o->u_ready) {
         o->u_ready = true;
         o->u_dtype = ct_tensor_dtype(ct_variable_value(vars[0]));
@@ -667,6 +700,7 @@ static ct_status track_new(ct_optimizer *o, int n, ct_variable *const *vars) {
         for (int i = nvars0; i < o->nvars; i++) ct_variable_free(o->vars[i]);
         o->nvars = nvars0;
         o->ntracked = ntracked0;
+        index_tracked(o); /* shrinks: no allocation fails */
     }
     return st;
 }
@@ -709,17 +743,75 @@ static double nadam_u_product(ct_optimizer *o, int64_t step) {
 
 #define VAL(v) ct_variable_value(v)
 
-/* One variable's update (Keras 3's update_step) from gradient g (already
- * in the variable's dtype) at learning rate lr32 and counter it. Runs in
- * the caller's scope. */
-static ct_status update_step(ct_optimizer *o, tracked *t, ct_tensor *g, double lr32, int64_t it,
-                             double u_product) {
+/* The per-step coefficients of one variable's update (Keras 3's
+ * update_step) at learning rate lr32 (already rounded to dtype dt) and
+ * counter it, with the roundings Keras's expressions give them; both the
+ * op path and the fused kernels turn each into the variable's dtype. */
+static void coefficients(const ct_optimizer *o, ct_dtype dt, double lr32, int64_t it,
+                         double u_product, ct__optk *k) {
+    double step = rnd(dt, (double)(it + 1));
+    *k = (ct__optk){.lr = lr32, .eps = o->epsilon, .mom = o->momentum, .rho = o->rho,
+                    .one_m_rho = 1.0 - o->rho, .nesterov = o->nesterov,
+                    .centered = o->centered, .amsgrad = o->amsgrad,
+                    .decay = o->has_weight_decay, .weight_decay = o->weight_decay};
+    switch (o->kind) {
+    case OPT_SGD:
+        k->momentum = o->momentum != 0;
+        break;
+    case OPT_RMSPROP:
+        k->momentum = o->momentum > 0;
+        break;
+    case OPT_ADAM:
+    case OPT_ADAMW: {
+        double b1p = rpow(dt, o->beta_1, step), b2p = rpow(dt, o->beta_2, step);
+        k->alpha = rnd(dt, rnd(dt, lr32 * rnd(dt, sqrt(rnd(dt, 1.0 - b2p)))) / rnd(dt, 1.0 - b1p));
+        k->one_m_b1 = 1.0 - o->beta_1;
+        k->one_m_b2 = 1.0 - o->beta_2;
+        break;
+    }
+    case OPT_ADAMAX:
+        k->one_m_b1 = 1.0 - o->beta_1;
+        k->b2 = o->beta_2;
+        k->one_m_b1p = rnd(dt, 1.0 - rpow(dt, o->beta_1, step));
+        break;
+    case OPT_NADAM: {
+        double next = rnd(dt, (double)(it + 2));
+        double b1 = rnd(dt, o->beta_1), b2 = rnd(dt, o->beta_2);
+        double u_t = rnd(dt, b1 * rnd(dt, 1.0 - rnd(dt, 0.5 * rpow(dt, 0.96, step))));
+        double u_t_1 = rnd(dt, b1 * rnd(dt, 1.0 - rnd(dt, 0.5 * rpow(dt, 0.96, next))));
+        double u_prod_t = rnd(dt, u_product);
+        double u_prod_t_1 = rnd(dt, u_prod_t * u_t_1);
+        k->one_m_b1 = rnd(dt, 1.0 - b1);
+        k->one_m_b2 = rnd(dt, 1.0 - b2);
+        k->u_t_1 = u_t_1;
+        k->one_m_u_prod_t_1 = rnd(dt, 1.0 - u_prod_t_1);
+        k->one_m_u_t = rnd(dt, 1.0 - u_t);
+        k->one_m_u_prod_t = rnd(dt, 1.0 - u_prod_t);
+        k->one_m_b2p = rnd(dt, 1.0 - rpow(dt, b2, step));
+        break;
+    }
+    case OPT_FTRL: {
+        double l2_reg = rnd(dt, o->l2 + rnd(dt, o->beta / rnd(dt, 2.0 * lr32)));
+        k->power = -o->learning_rate_power;
+        k->shrinkage2 = 2 * o->l2_shrinkage;
+        k->l2_reg2 = rnd(dt, 2 * l2_reg);
+        k->l1 = o->l1;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* One variable's update through the op chain, from gradient g (already in
+ * the variable's dtype) with coefficients k (the weight decay is applied
+ * before, separately). Runs in the caller's scope. The reference the fused
+ * kernels reproduce bit for bit; used on devices other than the CPU. */
+static ct_status update_step(ct_optimizer *o, tracked *t, ct_tensor *g, const ct__optk *k) {
     ct_variable *var = t->var;
     ct_tensor *w = VAL(var);
-    ct_dtype dt = ct_tensor_dtype(w);
-    ct_tensor *lr = sc(w, lr32);
-    ct_tensor *eps = sc(w, o->epsilon);
-    double step = rnd(dt, (double)(it + 1));
+    ct_tensor *lr = sc(w, k->lr);
+    ct_tensor *eps = sc(w, k->eps);
     ct_status st = CT_OK;
 #define TRY(x)                                                                               \
     do {                                                                                     \
@@ -727,11 +819,11 @@ static ct_status update_step(ct_optimizer *o, tracked *t, ct_tensor *g, double l
     } while (0)
     switch (o->kind) {
     case OPT_SGD: {
-        if (o->momentum != 0) {
+        if (k->momentum) {
             ct_variable *m = t->slot[0];
-            ct_tensor *mom = sc(w, o->momentum);
+            ct_tensor *mom = sc(w, k->mom);
             TRY(ct_variable_assign(m, ct_subtract(ct_multiply(VAL(m), mom), ct_multiply(g, lr))));
-            if (o->nesterov)
+            if (k->nesterov)
                 TRY(ct_variable_assign_add(
                     var, ct_subtract(ct_multiply(VAL(m), mom), ct_multiply(g, lr))));
             else
@@ -750,11 +842,11 @@ static ct_status update_step(ct_optimizer *o, tracked *t, ct_tensor *g, double l
     }
     case OPT_RMSPROP: {
         ct_variable *vel = t->slot[0], *mom = t->slot[1], *avg = t->slot[2];
-        ct_tensor *rho = sc(w, o->rho), *one_m_rho = sc(w, 1.0 - o->rho);
+        ct_tensor *rho = sc(w, k->rho), *one_m_rho = sc(w, k->one_m_rho);
         TRY(ct_variable_assign(vel, ct_add(ct_multiply(rho, VAL(vel)),
                                            ct_multiply(one_m_rho, ct_square(g)))));
         ct_tensor *denom;
-        if (o->centered) {
+        if (k->centered) {
             TRY(ct_variable_assign(
                 avg, ct_add(ct_multiply(rho, VAL(avg)), ct_multiply(one_m_rho, g))));
             denom = ct_add(ct_subtract(VAL(vel), ct_square(VAL(avg))), eps);
@@ -762,8 +854,8 @@ static ct_status update_step(ct_optimizer *o, tracked *t, ct_tensor *g, double l
             denom = ct_add(VAL(vel), eps);
         }
         ct_tensor *inc = ct_divide(ct_multiply(lr, g), ct_sqrt(denom));
-        if (o->momentum > 0) {
-            TRY(ct_variable_assign(mom, ct_add(ct_multiply(sc(w, o->momentum), VAL(mom)), inc)));
+        if (k->momentum) {
+            TRY(ct_variable_assign(mom, ct_add(ct_multiply(sc(w, k->mom), VAL(mom)), inc)));
             TRY(ct_variable_assign_sub(var, VAL(mom)));
         } else {
             TRY(ct_variable_assign_sub(var, inc));
@@ -772,7 +864,7 @@ static ct_status update_step(ct_optimizer *o, tracked *t, ct_tensor *g, double l
     }
     case OPT_ADADELTA: {
         ct_variable *ag = t->slot[0], *ad = t->slot[1];
-        ct_tensor *rho = sc(w, o->rho), *one_m_rho = sc(w, 1.0 - o->rho);
+        ct_tensor *rho = sc(w, k->rho), *one_m_rho = sc(w, k->one_m_rho);
         TRY(ct_variable_assign(
             ag, ct_add(ct_multiply(rho, VAL(ag)), ct_multiply(one_m_rho, ct_square(g)))));
         ct_tensor *delta = ct_negative(ct_divide(ct_multiply(ct_sqrt(ct_add(VAL(ad), eps)), g),
@@ -785,59 +877,44 @@ static ct_status update_step(ct_optimizer *o, tracked *t, ct_tensor *g, double l
     case OPT_ADAM:
     case OPT_ADAMW: {
         ct_variable *m = t->slot[0], *v = t->slot[1];
-        double b1p = rpow(dt, o->beta_1, step), b2p = rpow(dt, o->beta_2, step);
-        double alpha = rnd(dt, rnd(dt, lr32 * rnd(dt, sqrt(rnd(dt, 1.0 - b2p)))) /
-                                   rnd(dt, 1.0 - b1p));
+        TRY(ct_variable_assign_add(m, ct_multiply(ct_subtract(g, VAL(m)), sc(w, k->one_m_b1))));
         TRY(ct_variable_assign_add(
-            m, ct_multiply(ct_subtract(g, VAL(m)), sc(w, 1.0 - o->beta_1))));
-        TRY(ct_variable_assign_add(
-            v, ct_multiply(ct_subtract(ct_square(g), VAL(v)), sc(w, 1.0 - o->beta_2))));
+            v, ct_multiply(ct_subtract(ct_square(g), VAL(v)), sc(w, k->one_m_b2))));
         ct_tensor *vv = VAL(v);
-        if (o->amsgrad) {
+        if (k->amsgrad) {
             TRY(ct_variable_assign(t->slot[2], ct_maximum(VAL(t->slot[2]), VAL(v))));
             vv = VAL(t->slot[2]);
         }
         TRY(ct_variable_assign_sub(
-            var, ct_divide(ct_multiply(VAL(m), sc(w, alpha)), ct_add(ct_sqrt(vv), eps))));
+            var, ct_divide(ct_multiply(VAL(m), sc(w, k->alpha)), ct_add(ct_sqrt(vv), eps))));
         break;
     }
     case OPT_ADAMAX: {
         ct_variable *m = t->slot[0], *u = t->slot[1];
-        double b1p = rpow(dt, o->beta_1, step);
-        TRY(ct_variable_assign_add(
-            m, ct_multiply(ct_subtract(g, VAL(m)), sc(w, 1.0 - o->beta_1))));
-        TRY(ct_variable_assign(u, ct_maximum(ct_multiply(sc(w, o->beta_2), VAL(u)), ct_abs(g))));
+        TRY(ct_variable_assign_add(m, ct_multiply(ct_subtract(g, VAL(m)), sc(w, k->one_m_b1))));
+        TRY(ct_variable_assign(u, ct_maximum(ct_multiply(sc(w, k->b2), VAL(u)), ct_abs(g))));
         TRY(ct_variable_assign_sub(
             var, ct_divide(ct_multiply(lr, VAL(m)),
-                           ct_multiply(sc(w, rnd(dt, 1.0 - b1p)), ct_add(VAL(u), eps)))));
+                           ct_multiply(sc(w, k->one_m_b1p), ct_add(VAL(u), eps)))));
         break;
     }
     case OPT_NADAM: {
         ct_variable *m = t->slot[0], *v = t->slot[1];
-        double next = rnd(dt, (double)(it + 2));
-        double b1 = rnd(dt, o->beta_1), b2 = rnd(dt, o->beta_2);
-        double u_t = rnd(dt, b1 * rnd(dt, 1.0 - rnd(dt, 0.5 * rpow(dt, 0.96, step))));
-        double u_t_1 = rnd(dt, b1 * rnd(dt, 1.0 - rnd(dt, 0.5 * rpow(dt, 0.96, next))));
-        double u_prod_t = rnd(dt, u_product);
-        double u_prod_t_1 = rnd(dt, u_prod_t * u_t_1);
-        double b2p = rpow(dt, b2, step);
-        TRY(ct_variable_assign_add(m, ct_multiply(ct_subtract(g, VAL(m)), sc(w, rnd(dt, 1.0 - b1)))));
+        TRY(ct_variable_assign_add(m, ct_multiply(ct_subtract(g, VAL(m)), sc(w, k->one_m_b1))));
         TRY(ct_variable_assign_add(
-            v, ct_multiply(ct_subtract(ct_square(g), VAL(v)), sc(w, rnd(dt, 1.0 - b2)))));
+            v, ct_multiply(ct_subtract(ct_square(g), VAL(v)), sc(w, k->one_m_b2))));
         ct_tensor *m_hat =
-            ct_add(ct_divide(ct_multiply(sc(w, u_t_1), VAL(m)), sc(w, rnd(dt, 1.0 - u_prod_t_1))),
-                   ct_divide(ct_multiply(sc(w, rnd(dt, 1.0 - u_t)), g),
-                             sc(w, rnd(dt, 1.0 - u_prod_t))));
-        ct_tensor *v_hat = ct_divide(VAL(v), sc(w, rnd(dt, 1.0 - b2p)));
+            ct_add(ct_divide(ct_multiply(sc(w, k->u_t_1), VAL(m)), sc(w, k->one_m_u_prod_t_1)),
+                   ct_divide(ct_multiply(sc(w, k->one_m_u_t), g), sc(w, k->one_m_u_prod_t)));
+        ct_tensor *v_hat = ct_divide(VAL(v), sc(w, k->one_m_b2p));
         TRY(ct_variable_assign_sub(
             var, ct_divide(ct_multiply(m_hat, lr), ct_add(ct_sqrt(v_hat), eps))));
         break;
     }
     case OPT_FTRL: {
         ct_variable *acc = t->slot[0], *lin = t->slot[1];
-        ct_tensor *p = sc(w, -o->learning_rate_power);
-        double l2_reg = rnd(dt, o->l2 + rnd(dt, o->beta / rnd(dt, 2.0 * lr32)));
-        ct_tensor *grad_to_use = ct_add(g, ct_multiply(sc(w, 2 * o->l2_shrinkage), w));
+        ct_tensor *p = sc(w, k->power);
+        ct_tensor *grad_to_use = ct_add(g, ct_multiply(sc(w, k->shrinkage2), w));
         ct_tensor *new_acc = ct_add(VAL(acc), ct_square(g));
         TRY(ct_variable_assign_add(
             lin, ct_subtract(grad_to_use,
@@ -845,9 +922,8 @@ static ct_status update_step(ct_optimizer *o, tracked *t, ct_tensor *g, double l
                                                                ct_pow(VAL(acc), p)),
                                                    lr),
                                          w))));
-        ct_tensor *quadratic =
-            ct_add(ct_divide(ct_pow(new_acc, p), lr), sc(w, rnd(dt, 2 * l2_reg)));
-        ct_tensor *clipped = ct_clip_by_value(VAL(lin), -o->l1, o->l1);
+        ct_tensor *quadratic = ct_add(ct_divide(ct_pow(new_acc, p), lr), sc(w, k->l2_reg2));
+        ct_tensor *clipped = ct_clip_by_value(VAL(lin), -k->l1, k->l1);
         TRY(ct_variable_assign(var, ct_divide(ct_subtract(clipped, VAL(lin)), quadratic)));
         TRY(ct_variable_assign(acc, new_acc));
         break;
@@ -857,6 +933,42 @@ static ct_status update_step(ct_optimizer *o, tracked *t, ct_tensor *g, double l
     }
 #undef TRY
     return st;
+}
+
+static const ct__optk_rule RULE[OPT_COUNT] = {
+    [OPT_SGD] = CT__OPTK_SGD,         [OPT_ADAGRAD] = CT__OPTK_ADAGRAD,
+    [OPT_RMSPROP] = CT__OPTK_RMSPROP, [OPT_ADADELTA] = CT__OPTK_ADADELTA,
+    [OPT_ADAM] = CT__OPTK_ADAM,       [OPT_ADAMW] = CT__OPTK_ADAM,
+    [OPT_ADAMAX] = CT__OPTK_ADAMAX,   [OPT_NADAM] = CT__OPTK_NADAM,
+    [OPT_FTRL] = CT__OPTK_FTRL,
+};
+
+/* The same update (and the weight decay before it) in one pass over the
+ * variable, its slots and the gradient g (a CPU tensor of the variable's
+ * dtype, not a variable's live value), written in place: a variable whose
+ * storage other tensors share (earlier reads, tape snapshots) first gets a
+ * private copy, so they keep what they saw. */
+static ct_status fused_step(ct_optimizer *o, tracked *t, const ct_tensor *g, ct__optk *k) {
+    ct_tensor *w = VAL(t->var);
+    k->n = w->size;
+    k->g = ct__data(g);
+    if (!(k->w = ct__variable_data_for_write(t->var))) return ct_last_status();
+    for (int j = 0; j < 3; j++) {
+        k->s[j] = NULL;
+        /* SGD keeps its "m" without momentum too, unused. */
+        if (!t->slot[j] || (o->kind == OPT_SGD && !k->momentum)) continue;
+        if (!(k->s[j] = ct__variable_data_for_write(t->slot[j]))) return ct_last_status();
+    }
+    ct__optk_run(RULE[o->kind], w->dtype, k);
+    return CT_OK;
+}
+
+void ct__optimizer_set_fused(ct_optimizer *o, bool fused) {
+    if (o) o->ops_only = !fused;
+}
+
+static bool on_cpu(const ct_tensor *t) {
+    return ct_device_kind_of(ct_tensor_device(t)) == CT_DEVICE_CPU;
 }
 
 /* ---- apply ------------------------------------------------------------------------- */
@@ -869,9 +981,40 @@ static bool same_shape(const ct_tensor *a, const ct_tensor *b) {
 }
 
 /* Checks every pair before anything changes. */
+/* The first position holding a variable met earlier (and that earlier
+ * position in *first), or -1; NULL entries are skipped. Hashes the value
+ * tensors' ids for long lists (models have hundreds of variables). */
+static int first_duplicate(int n, ct_variable *const *vars, int *first) {
+    ct__idmap seen = {0};
+    bool hashed = n > 16;
+    for (int i = 0; i < n; i++) {
+        if (!vars[i]) continue;
+        if (hashed) {
+            int64_t id = ct_variable_value(vars[i])->id;
+            intptr_t j = (intptr_t)ct__idmap_get(&seen, id);
+            if (j) {
+                ct__idmap_free(&seen);
+                *first = (int)j - 1;
+                return i;
+            }
+            if (!ct__idmap_put(&seen, id, (void *)(intptr_t)(i + 1))) continue;
+            ct__idmap_free(&seen); /* out of memory: compare pairs from here */
+            hashed = false;
+        }
+        for (int j = 0; j < i; j++)
+            if (vars[j] == vars[i]) {
+                *first = j;
+                return i;
+            }
+    }
+    ct__idmap_free(&seen);
+    return -1;
+}
+
 static ct_status check_pairs(const ct_optimizer *o, int n, ct_tensor *const *grads,
                              ct_variable *const *vars, int *nonnull) {
     *nonnull = 0;
+    int dup_first = -1, dup = first_duplicate(n, vars, &dup_first);
     for (int i = 0; i < n; i++) {
         if (!vars[i])
             return opt_error(o, CT_ERR_INVALID_ARGUMENT, "variable %d is NULL", i);
@@ -883,11 +1026,10 @@ static ct_status check_pairs(const ct_optimizer *o, int n, ct_tensor *const *gra
                              "variable '%s' is %s; optimizers update float32 and float64 "
                              "variables",
                              vn, CT__DESC(w));
-        for (int j = 0; j < i; j++)
-            if (vars[j] == vars[i])
-                return opt_error(o, CT_ERR_INVALID_ARGUMENT,
-                                 "variable '%s' is given twice (positions %d and %d)", vn, j,
-                                 i);
+        if (i == dup)
+            return opt_error(o, CT_ERR_INVALID_ARGUMENT,
+                             "variable '%s' is given twice (positions %d and %d)", vn, dup_first,
+                             i);
         if (!grads[i]) continue;
         if (!ct_dtype_is_float(ct_tensor_dtype(grads[i])))
             return opt_error(o, CT_ERR_INVALID_ARGUMENT,
@@ -944,6 +1086,16 @@ static ct_status clip_gradients(const ct_optimizer *o, int n, ct_tensor **g) {
     return CT_OK;
 }
 
+/* iterations + 1: in place on the CPU (no op, no scalar tensor per step). */
+static ct_status bump_iterations(ct_optimizer *o) {
+    ct_tensor *it = VAL(o->iterations);
+    if (!on_cpu(it)) return ct_variable_assign_add(o->iterations, sc(it, 1));
+    int64_t *p = ct__variable_data_for_write(o->iterations);
+    if (!p) return ct_last_status();
+    (*p)++;
+    return CT_OK;
+}
+
 ct_status ct_optimizer_apply_gradients(ct_optimizer *o, int n, ct_tensor *const *grads,
                                        ct_variable *const *vars) {
     if (!o)
@@ -983,24 +1135,45 @@ ct_status ct_optimizer_apply_gradients(ct_optimizer *o, int n, ct_tensor *const 
     if (!st) st = clip_gradients(o, m, g);
     int64_t it = read_iterations(o);
     double lr32 = rate_at(o, it);
+    /* The fused in-place kernels take the CPU variables, unless a gradient
+     * is some variable's live value (which the op chain below reads again
+     * after each assignment): then everything goes through the ops. */
+    bool fuse = !st && !o->ops_only;
+    for (int i = 0; i < m && fuse; i++) fuse = !g[i]->var;
+    bool *fused = malloc((size_t)m * sizeof *fused);
+    if (!st && !fused) st = opt_error(o, CT_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < m && !st; i++) fused[i] = fuse && on_cpu(VAL(tr[i]->var));
     /* Decoupled weight decay before the update (Keras 3, every optimizer):
-     * variable -= variable * wd * lr. */
+     * variable -= variable * wd * lr; the fused kernels apply it in their
+     * pass. */
     if (!st && o->has_weight_decay)
         for (int i = 0; i < m && !st; i++) {
+            if (fused[i]) continue;
             ct_tensor *w = VAL(tr[i]->var);
             st = ct_variable_assign_sub(
                 tr[i]->var, ct_multiply(ct_multiply(w, sc(w, o->weight_decay)), sc(w, lr32)));
         }
     double u_product = 1.0;
     if (!st && o->kind == OPT_NADAM) u_product = nadam_u_product(o, it + 1);
+    /* The coefficients depend on the dtype only: computed once per step. */
+    ct__optk coef[2];
+    bool have_coef[2] = {false, false};
     for (int i = 0; i < m && !st; i++) {
         ct_tensor *w = VAL(tr[i]->var);
-        ct_tensor *gi = ct_tensor_dtype(g[i]) == ct_tensor_dtype(w) ? g[i]
-                                                                     : ct_cast(g[i], ct_tensor_dtype(w));
-        st = gi ? update_step(o, tr[i], gi, rnd(ct_tensor_dtype(w), lr32), it, u_product)
-                : ct_last_status();
+        ct_dtype dt = ct_tensor_dtype(w);
+        ct_tensor *gi = ct_tensor_dtype(g[i]) == dt ? g[i] : ct_cast(g[i], dt);
+        if (!gi) {
+            st = ct_last_status();
+            break;
+        }
+        int c = dt == CT_FLOAT64;
+        if (!have_coef[c]) coefficients(o, dt, rnd(dt, lr32), it, u_product, &coef[c]);
+        have_coef[c] = true;
+        ct__optk k = coef[c];
+        st = fused[i] ? fused_step(o, tr[i], gi, &k) : update_step(o, tr[i], gi, &k);
     }
-    if (!st) st = ct_variable_assign_add(o->iterations, sc(VAL(o->iterations), 1));
+    if (!st) st = bump_iterations(o);
+    free(fused);
     ct_scope_end();
     free(g);
     free(tr);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/optimizer_kernels.h" /* ct__optimizer_set_fused */
 #include "support.h"
 
 TestSuite(optimizers, .init = ct_test_begin, .fini = ct_test_end);
@@ -753,4 +754,254 @@ Test(optimizers, errors) {
     cr_expect_eq(ct_optimizer_num_variables(o), 1);
     ct_optimizer_free(o);
     ct_variable_free(k);
+}
+
+/* ---- the fused CPU kernels ---------------------------------------------------- */
+
+/* Equal bits, or both NaN (which NaN an operation returns when two meet is
+ * up to the instruction's operand order, not a rounding). */
+static bool same_value(const void *a, const void *b, ct_dtype dt, int64_t i) {
+    if (dt == CT_FLOAT32) {
+        float x = ((const float *)a)[i], y = ((const float *)b)[i];
+        return !memcmp(&x, &y, sizeof x) || (isnan(x) && isnan(y));
+    }
+    double x = ((const double *)a)[i], y = ((const double *)b)[i];
+    return !memcmp(&x, &y, sizeof x) || (isnan(x) && isnan(y));
+}
+
+/* Every element of a and b the same (same_value); int64 counters exactly. */
+static void expect_same_tensor(const ct_tensor *a, const ct_tensor *b, const char *what) {
+    ct_dtype dt = ct_tensor_dtype(a);
+    cr_assert_eq(dt, ct_tensor_dtype(b), "%s: dtypes differ", what);
+    int64_t n = ct_tensor_size(a);
+    cr_assert_eq(n, ct_tensor_size(b), "%s: sizes differ", what);
+    size_t bytes = (size_t)n * ct_dtype_size(dt);
+    void *x = malloc(bytes ? bytes : 1), *y = malloc(bytes ? bytes : 1);
+    cr_assert(x && y);
+    CT_STATUS_OK(ct_tensor_read(a, dt, x, n));
+    CT_STATUS_OK(ct_tensor_read(b, dt, y, n));
+    int64_t bad = -1;
+    if (dt == CT_INT64) {
+        if (memcmp(x, y, bytes)) bad = 0;
+    } else {
+        for (int64_t i = 0; i < n && bad < 0; i++)
+            if (!same_value(x, y, dt, i)) bad = i;
+    }
+    double xv = bad >= 0 && dt != CT_INT64 ? (dt == CT_FLOAT32 ? ((float *)x)[bad] : ((double *)x)[bad]) : 0;
+    double yv = bad >= 0 && dt != CT_INT64 ? (dt == CT_FLOAT32 ? ((float *)y)[bad] : ((double *)y)[bad]) : 0;
+    free(x);
+    free(y);
+    cr_assert(bad < 0, "%s: element %lld differs: fused %.17g, ops %.17g", what, (long long)bad,
+              xv, yv);
+}
+
+/* Random normal values of dtype dt (the same for the same seed), with a few special values at
+ * the front when `special`: zeros of both signs, a tiny value whose square
+ * underflows and a huge one whose square overflows float32. */
+static ct_tensor *random_values(int64_t n, ct_dtype dt, int64_t seed, double stddev,
+                                bool special) {
+    ct_scope_begin();
+    ct_tensor *t = ct_stateless_random_normal(1, &n, (const int64_t[]){seed, 7},
+                                              &(ct_random_opts){.dtype = CT_FLOAT64,
+                                                                .stddev = stddev});
+    CT_OK(t);
+    double *v = malloc((size_t)n * sizeof *v);
+    cr_assert(v);
+    CT_STATUS_OK(ct_tensor_read(t, CT_FLOAT64, v, n));
+    if (special && n >= 4) {
+        v[0] = 0.0;
+        v[1] = -0.0;
+        v[2] = 1e-30;
+        v[3] = 1e20;
+    }
+    ct_tensor *out = ct_keep(ct_cast(ct_constant(v, CT_FLOAT64, 1, &n), dt));
+    free(v);
+    ct_scope_end();
+    CT_OK(out);
+    return out;
+}
+
+/* Three steps of optimizer `name` with opts p on the fused path and on the
+ * op chain, from the same variable and gradients (of dtype gdt): the
+ * variable, every slot and the counter agree bit for bit after each. */
+static void check_fused_matches_ops(const char *name, ct_optimizer_opts p, ct_dtype dt,
+                                    ct_dtype gdt, int64_t n, bool special) {
+    ct_optimizer *fused = ct_optimizer_new(name, &p), *ops = ct_optimizer_new(name, &p);
+    CT_OK(fused);
+    CT_OK(ops);
+    ct__optimizer_set_fused(ops, false);
+    ct_tensor *init = random_values(n, dt, 11, 1.0, false);
+    ct_variable *va = ct_variable_new(init, &(ct_variable_opts){.name = "w"});
+    ct_variable *vb = ct_variable_new(init, &(ct_variable_opts){.name = "w"});
+    CT_OK(va);
+    CT_OK(vb);
+    for (int t = 0; t < 3; t++) {
+        ct_tensor *g = random_values(n, gdt, 100 + t, t == 1 ? 3.0 : 0.5, special && t == 1);
+        CT_STATUS_OK(ct_optimizer_apply_gradients(fused, 1, &g, &va));
+        CT_STATUS_OK(ct_optimizer_apply_gradients(ops, 1, &g, &vb));
+        ct_tensor_free(g);
+        char what[160];
+        snprintf(what, sizeof what, "%s %s (gradient %s) n=%lld step %d: variable", name,
+                 ct_dtype_name(dt), ct_dtype_name(gdt), (long long)n, t + 1);
+        expect_same_tensor(ct_variable_value(va), ct_variable_value(vb), what);
+        cr_assert_eq(ct_optimizer_num_variables(fused), ct_optimizer_num_variables(ops));
+        for (int i = 0; i < ct_optimizer_num_variables(fused); i++) {
+            snprintf(what, sizeof what, "%s %s n=%lld step %d: %s", name, ct_dtype_name(dt),
+                     (long long)n, t + 1, var_name(fused, i));
+            expect_same_tensor(ct_variable_value(ct_optimizer_variable(fused, i)),
+                               ct_variable_value(ct_optimizer_variable(ops, i)), what);
+        }
+    }
+    /* The initial value both variables came from is untouched. */
+    ct_tensor *again = random_values(n, dt, 11, 1.0, false);
+    expect_same_tensor(init, again, "the initial value");
+    ct_tensor_free(again);
+    ct_tensor_free(init);
+    ct_variable_free(va);
+    ct_variable_free(vb);
+    ct_optimizer_free(fused);
+    ct_optimizer_free(ops);
+}
+
+/* Every rule and each of its variants, with and without weight decay, in
+ * float32 and float64, at a size that is not a multiple of the vector
+ * width or block (1003) and one large enough to split across threads. */
+Test(optimizers, fused_kernels_match_the_op_chain_bit_for_bit) {
+    struct {
+        const char *name;
+        ct_optimizer_opts opts;
+    } cases[] = {
+        {"sgd", {.learning_rate = 0.1}},
+        {"sgd", {.learning_rate = 0.1, .momentum = 0.9}},
+        {"sgd", {.learning_rate = 0.1, .momentum = 0.9, .nesterov = true}},
+        {"adagrad", {.learning_rate = 0.1, .epsilon = 1e-3}},
+        {"rmsprop", {.learning_rate = 0.01}},
+        {"rmsprop", {.learning_rate = 0.01, .rho = 0.8, .momentum = 0.5}},
+        {"rmsprop", {.learning_rate = 0.01, .centered = true}},
+        {"rmsprop", {.learning_rate = 0.01, .momentum = 0.3, .centered = true, .epsilon = 1e-3}},
+        {"adadelta", {.learning_rate = 1.0, .rho = 0.9}},
+        {"adam", {.learning_rate = 0.01}},
+        {"adam", {.learning_rate = 0.01, .beta_2 = 0.5, .amsgrad = true}},
+        {"adamw", {.learning_rate = 0.01}},
+        {"adamw", {.learning_rate = 0.01, .has_weight_decay = true, .weight_decay = 0.3,
+                   .amsgrad = true}},
+        {"adamax", {.learning_rate = 0.01}},
+        {"nadam", {.learning_rate = 0.01, .beta_1 = 0.8}},
+        {"ftrl", {.learning_rate = 0.1}},
+        {"ftrl", {.learning_rate = 0.1, .learning_rate_power = -0.7,
+                  .initial_accumulator_value = 0.2, .l1_regularization_strength = 0.05,
+                  .l2_regularization_strength = 0.02,
+                  .l2_shrinkage_regularization_strength = 0.01, .beta = 0.1}},
+    };
+    const int64_t sizes[] = {1003, 200003};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        for (int wd = 0; wd < 2; wd++) {
+            ct_optimizer_opts p = cases[c].opts;
+            if (wd && !p.has_weight_decay) {
+                p.has_weight_decay = true;
+                p.weight_decay = 0.05;
+            }
+            for (int s = 0; s < 2; s++) {
+                check_fused_matches_ops(cases[c].name, p, CT_FLOAT32, CT_FLOAT32, sizes[s], !s);
+                check_fused_matches_ops(cases[c].name, p, CT_FLOAT64, CT_FLOAT64, sizes[s], !s);
+            }
+        }
+    /* A gradient of another dtype is cast first; clipping and loss scaling
+     * stay ops before the fused update. */
+    check_fused_matches_ops("adam", (ct_optimizer_opts){.learning_rate = 0.01}, CT_FLOAT32,
+                            CT_FLOAT64, 1003, false);
+    check_fused_matches_ops("nadam", (ct_optimizer_opts){.learning_rate = 0.01}, CT_FLOAT64,
+                            CT_FLOAT32, 1003, false);
+    check_fused_matches_ops("rmsprop", (ct_optimizer_opts){.learning_rate = 0.01, .clipnorm = 1},
+                            CT_FLOAT32, CT_FLOAT32, 1003, false);
+    check_fused_matches_ops("sgd",
+                            (ct_optimizer_opts){.learning_rate = 0.1, .momentum = 0.5,
+                                                .global_clipnorm = 2},
+                            CT_FLOAT32, CT_FLOAT32, 1003, false);
+    check_fused_matches_ops("adagrad", (ct_optimizer_opts){.learning_rate = 0.1, .clipvalue = 0.2},
+                            CT_FLOAT64, CT_FLOAT64, 1003, false);
+    /* Empty variables. */
+    check_fused_matches_ops("adam", (ct_optimizer_opts){.learning_rate = 0.01}, CT_FLOAT32,
+                            CT_FLOAT32, 0, false);
+}
+
+/* An op recorded on a tape before a step keeps the variable's value it saw
+ * (the step writes a private copy), so its gradient uses the old value. */
+Test(optimizers, tape_snapshot_keeps_the_value_before_the_step) {
+    ct_variable *w = mkvar("w", CT_FLOAT32, N, W0);
+    ct_optimizer *o = ct_optimizer_new("adam", &(ct_optimizer_opts){.learning_rate = 0.1});
+    CT_OK(o);
+    ct_tape *tape = ct_tape_begin(NULL);
+    ct_tape_watch(tape, ct_variable_value(w));
+    ct_tensor *y = ct_reduce_sum(ct_square(ct_variable_value(w)), CT_ALL, false);
+    ct_tape_end(tape);
+    CT_OK(y);
+    apply1(o, w, N, G[0]);
+    double now[N];
+    CT_STATUS_OK(ct_tensor_read(ct_variable_value(w), CT_FLOAT64, now, N));
+    for (int i = 0; i < N; i++) cr_expect(now[i] != W0[i], "element %d did not move", i);
+    ct_tensor *src = ct_variable_value(w), *dw = NULL;
+    CT_STATUS_OK(ct_tape_gradient(tape, y, 1, &src, &dw, NULL));
+    CT_EXPECT(dw, CT_FLOAT32, CT_DIMS(N), 0, 2 * W0[0], 2 * W0[1], 2 * W0[2]);
+    ct_tape_free(tape);
+    ct_optimizer_free(o);
+    ct_variable_free(w);
+}
+
+/* Tensors read from a variable or a slot before a step (copies, views,
+ * the initial value) keep their values; the step's result is as usual. */
+Test(optimizers, earlier_reads_keep_their_values) {
+    ct_tensor *init = ct_keep(CT_F64(CT_DIMS(N), 1.0, -2.0, 0.5));
+    ct_variable *w = ct_variable_new(init, &(ct_variable_opts){.name = "w"});
+    CT_OK(w);
+    ct_optimizer *o = ct_optimizer_new("sgd", &(ct_optimizer_opts){.learning_rate = 0.5,
+                                                                   .momentum = 0.5});
+    CT_OK(o);
+    ct_tensor *read = ct_keep(ct_variable_read(w));
+    ct_tensor *view = ct_keep(ct_reshape(ct_variable_value(w), 2, (const int64_t[]){1, N}));
+    apply1(o, w, N, (const double[]){1, 1, 1});
+    /* m = -0.5, w = w - 0.5 */
+    CT_EXPECT(ct_variable_value(w), CT_FLOAT64, CT_DIMS(N), 0, 0.5, -2.5, 0.0);
+    ct_tensor *m_before = ct_keep(ct_variable_read(ct_optimizer_variable(o, 1)));
+    ct_tensor *w_before = ct_keep(ct_variable_read(w));
+    apply1(o, w, N, (const double[]){1, 1, 1});
+    /* m = -0.5 * 0.5 - 0.5 = -0.75, w = w - 0.75 */
+    CT_EXPECT(ct_variable_value(w), CT_FLOAT64, CT_DIMS(N), 0, -0.25, -3.25, -0.75);
+    CT_EXPECT(ct_variable_value(ct_optimizer_variable(o, 1)), CT_FLOAT64, CT_DIMS(N), 0, -0.75,
+              -0.75, -0.75);
+    CT_EXPECT(init, CT_FLOAT64, CT_DIMS(N), 0, 1.0, -2.0, 0.5);
+    CT_EXPECT(read, CT_FLOAT64, CT_DIMS(N), 0, 1.0, -2.0, 0.5);
+    CT_EXPECT(view, CT_FLOAT64, CT_DIMS(1, N), 0, 1.0, -2.0, 0.5);
+    CT_EXPECT(m_before, CT_FLOAT64, CT_DIMS(N), 0, -0.5, -0.5, -0.5);
+    CT_EXPECT(w_before, CT_FLOAT64, CT_DIMS(N), 0, 0.5, -2.5, 0.0);
+    /* The counter read earlier keeps its value too. */
+    ct_tensor *it = ct_keep(ct_variable_read(ct_optimizer_variable(o, 0)));
+    apply1(o, w, N, (const double[]){0, 0, 0});
+    CT_EXPECT(it, CT_INT64, CT_SCALAR, 0, 2);
+    cr_expect_eq(ct_optimizer_iterations(o), 3);
+    ct_tensor_free(init);
+    ct_tensor_free(read);
+    ct_tensor_free(view);
+    ct_tensor_free(m_before);
+    ct_tensor_free(w_before);
+    ct_tensor_free(it);
+    ct_optimizer_free(o);
+    ct_variable_free(w);
+}
+
+/* A variable's own live value as its gradient (read again by the op chain
+ * after the weight decay's assignment) takes the op path, with its result. */
+Test(optimizers, live_variable_value_as_gradient) {
+    ct_variable *w = mkvar("w", CT_FLOAT64, N, W0);
+    ct_optimizer *o = ct_optimizer_new("sgd", &(ct_optimizer_opts){.learning_rate = 0.5,
+                                                                   .has_weight_decay = true,
+                                                                   .weight_decay = 0.5});
+    CT_OK(o);
+    ct_tensor *g = ct_variable_value(w);
+    CT_STATUS_OK(ct_optimizer_apply_gradients(o, 1, &g, &w));
+    /* decay: w * 0.75, then w - 0.5 w with the decayed w: 0.375 w */
+    CT_EXPECT(ct_variable_value(w), CT_FLOAT64, CT_DIMS(N), 0, 0.375 * W0[0], 0.375 * W0[1],
+              0.375 * W0[2]);
+    ct_optimizer_free(o);
+    ct_variable_free(w);
 }
