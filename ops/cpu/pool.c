@@ -134,29 +134,54 @@ DEFINE_MAX_ONLY(u8, uint8_t)
  * route: dx[argmax] += dy (one batch item per iteration, so writes never
  * collide); gather: gy = g[argmax] (one output row per iteration). */
 #define DEFINE_GRADS(SUF, T)                                                              \
-    static void argmax_window_##SUF(const T *x, int64_t n, int64_t a0, int64_t e0, int64_t a1,  \
-                              int64_t e1, int64_t a2, int64_t e2, int64_t I0, int64_t I1, \
-                              int64_t I2, int64_t C, T *best, int64_t *arg) {             \
-        bool first = true;                                                                \
+    /* The first maximum per channel of one window: best[] and its window  \
+     * position k[] (32-bit like the values, so the loop vectorises with    \
+     * blends); offs[k] is that position's row offset into x. Returns the  \
+     * number of positions (0 for an empty window). */                      \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))          \
+    static int argmax_window_##SUF(const T *restrict x, int64_t n, int64_t a0, int64_t e0,    \
+                                   int64_t a1, int64_t e1, int64_t a2, int64_t e2,          \
+                                   int64_t I0, int64_t I1, int64_t I2, int64_t C,           \
+                                   T *restrict best, int32_t *restrict k,                    \
+                                   int64_t *restrict offs) {                                \
+        int32_t pos = 0;                                                                  \
         for (int64_t i0 = a0; i0 < e0; i0++)                                              \
             for (int64_t i1 = a1; i1 < e1; i1++)                                          \
-                for (int64_t i2 = a2; i2 < e2; i2++) {                                    \
+                for (int64_t i2 = a2; i2 < e2; i2++, pos++) {                             \
                     int64_t off = XROW(n, i0, i1, i2);                                    \
-                    const T *xr = x + off;                                                \
-                    if (first) {                                                          \
+                    const T *restrict xr = x + off;                                       \
+                    offs[pos] = off;                                                      \
+                    if (pos == 0) {                                                       \
                         for (int64_t ch = 0; ch < C; ch++) {                              \
                             best[ch] = xr[ch];                                            \
-                            arg[ch] = off + ch;                                           \
+                            k[ch] = 0;                                                    \
                         }                                                                 \
-                        first = false;                                                    \
                         continue;                                                         \
                     }                                                                     \
-                    for (int64_t ch = 0; ch < C; ch++)                                    \
-                        if (xr[ch] > best[ch]) {                                          \
-                            best[ch] = xr[ch];                                            \
-                            arg[ch] = off + ch;                                           \
-                        }                                                                 \
+                    for (int64_t ch = 0; ch < C; ch++) {                                  \
+                        bool gt = xr[ch] > best[ch]; /* NaN never replaces */             \
+                        best[ch] = gt ? xr[ch] : best[ch];                                \
+                        k[ch] = gt ? pos : k[ch];                                         \
+                    }                                                                     \
                 }                                                                         \
+        return pos;                                                                       \
+    }                                                                                     \
+    /* Per-thread scratch: best and k of C each, offs of KV. */               \
+    typedef struct {                                                                      \
+        T *best;                                                                          \
+        int32_t *k;                                                                       \
+        int64_t *offs;                                                                    \
+    } scratch_##SUF;                                                                      \
+    static bool scratch_new_##SUF(scratch_##SUF *sc, int64_t C, int64_t KV) {             \
+        sc->best = malloc((size_t)(C ? C : 1) * sizeof *sc->best);                        \
+        sc->k = malloc((size_t)(C ? C : 1) * sizeof *sc->k);                              \
+        sc->offs = malloc((size_t)(KV ? KV : 1) * sizeof *sc->offs);                      \
+        return sc->best && sc->k && sc->offs;                                             \
+    }                                                                                     \
+    static void scratch_free_##SUF(scratch_##SUF *sc) {                                   \
+        free(sc->best);                                                                   \
+        free(sc->k);                                                                      \
+        free(sc->offs);                                                                   \
     }                                                                                     \
     static int max_route_##SUF(const ct__conv_geom *g, const T *x, const T *dy, T *dx) {  \
         POOL_LOCALS(g);                                                                   \
@@ -165,28 +190,28 @@ DEFINE_MAX_ONLY(u8, uint8_t)
         memset(dx, 0, (size_t)(g->batch * I0 * I1 * I2 * C) * sizeof *dx);                \
         _Pragma("omp parallel num_threads(nt) if (nt > 1)")                               \
         {                                                                                 \
-            T *best = malloc((size_t)C * sizeof *best);                                   \
-            int64_t *arg = malloc((size_t)C * sizeof *arg);                               \
-            if (!best || !arg) {                                                          \
+            scratch_##SUF sc;                                                             \
+            bool ok = scratch_new_##SUF(&sc, C, KV);                                      \
+            if (!ok) {                                                                    \
                 _Pragma("omp atomic write") fail = 1;                                     \
             }                                                                             \
             _Pragma("omp for schedule(static)")                                           \
             for (int64_t n = 0; n < g->batch; n++) {                                      \
-                if (!best || !arg) continue;                                              \
+                if (!ok) continue;                                                        \
                 for (int64_t o0 = 0; o0 < Y0; o0++)                                       \
                     for (int64_t o1 = 0; o1 < Y1; o1++) {                                 \
                         int64_t r = (n * Y0 + o0) * Y1 + o1;                              \
                         FOR_WINDOWS({                                                     \
-                            argmax_window_##SUF(x, n, a0, e0, a1, e1, a2, e2, I0, I1, I2, C,    \
-                                          best, arg);                                     \
+                            int np = argmax_window_##SUF(x, n, a0, e0, a1, e1, a2, e2, I0, \
+                                                         I1, I2, C, sc.best, sc.k, sc.offs); \
                             const T *dr = dy + (r * Y2 + o2) * C;                         \
-                            if (a0 < e0 && a1 < e1 && a2 < e2)                            \
-                                for (int64_t ch = 0; ch < C; ch++) dx[arg[ch]] += dr[ch]; \
+                            if (np > 0)                                                   \
+                                for (int64_t ch = 0; ch < C; ch++)                        \
+                                    dx[sc.offs[sc.k[ch]] + ch] += dr[ch];                 \
                         })                                                                \
                     }                                                                     \
             }                                                                             \
-            free(best);                                                                   \
-            free(arg);                                                                    \
+            scratch_free_##SUF(&sc);                                                      \
         }                                                                                 \
         return fail;                                                                      \
     }                                                                                     \
@@ -197,25 +222,24 @@ DEFINE_MAX_ONLY(u8, uint8_t)
         int fail = 0;                                                                     \
         _Pragma("omp parallel num_threads(nt) if (nt > 1)")                               \
         {                                                                                 \
-            T *best = malloc((size_t)C * sizeof *best);                                   \
-            int64_t *arg = malloc((size_t)C * sizeof *arg);                               \
-            if (!best || !arg) {                                                          \
+            scratch_##SUF sc;                                                             \
+            bool ok = scratch_new_##SUF(&sc, C, KV);                                      \
+            if (!ok) {                                                                    \
                 _Pragma("omp atomic write") fail = 1;                                     \
             }                                                                             \
             _Pragma("omp for schedule(static)")                                           \
             for (int64_t r = 0; r < rows; r++) {                                          \
-                if (!best || !arg) continue;                                              \
+                if (!ok) continue;                                                        \
                 int64_t n = r / (Y0 * Y1), o0 = r / Y1 % Y0, o1 = r % Y1;                  \
                 FOR_WINDOWS({                                                             \
-                    argmax_window_##SUF(x, n, a0, e0, a1, e1, a2, e2, I0, I1, I2, C, best,      \
-                                  arg);                                                   \
+                    int np = argmax_window_##SUF(x, n, a0, e0, a1, e1, a2, e2, I0, I1, I2, \
+                                                 C, sc.best, sc.k, sc.offs);              \
                     T *gr = gy + (r * Y2 + o2) * C;                                       \
                     for (int64_t ch = 0; ch < C; ch++)                                    \
-                        gr[ch] = (a0 < e0 && a1 < e1 && a2 < e2) ? gx[arg[ch]] : 0;       \
+                        gr[ch] = np > 0 ? gx[sc.offs[sc.k[ch]] + ch] : 0;                 \
                 })                                                                        \
             }                                                                             \
-            free(best);                                                                   \
-            free(arg);                                                                    \
+            scratch_free_##SUF(&sc);                                                      \
         }                                                                                 \
         return fail;                                                                      \
     }                                                                                     \
