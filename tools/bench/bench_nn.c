@@ -147,6 +147,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
     }
     ct_set_num_threads(threads);
+    /* OpenBLAS's pthreads build spins its idle threads for ~0.13 s of CPU
+     * after it loads; let that pass so the first rows measure steady state
+     * (torch's side imports for seconds before its first row). */
+    nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
     layer_bench("dense_784_256", "Dense", "{\"units\": 256}", CT_DIMS(128, 784));
     layer_bench("conv2d_28x28x1_32_3x3", "Conv2D", "{\"filters\": 32, \"kernel_size\": 3}",
                 CT_DIMS(128, 28, 28, 1));
