@@ -20,7 +20,25 @@
  * Keras config JSON.
  *
  * Where Keras 2 and Keras 3 differ, ctrain follows Keras 3 and says so
- * next to the block ("Keras 3:").
+ * next to the block ("Keras 3:"). The choices, in one place:
+ *   - hard_sigmoid is relu6(x + 3) / 6 (Keras 2: clip(0.2 x + 0.5, 0, 1));
+ *   - a layer's activity regularizer adds its penalty of the output as is
+ *     (Keras 2 divided it by the batch size);
+ *   - BatchNormalization normalizes with, and moves its moving variance
+ *     toward, the population (biased) batch variance (Keras 2's fused
+ *     kernel moved it toward the Bessel-corrected one);
+ *   - seeded initializers draw TF's stateless numbers for [seed, 0] and
+ *     give the same values on every call;
+ *   - sum_over_batch_size divides by the number of per-sample values, and
+ *     SparseCategoricalCrossentropy's ignore_class leaves the ignored
+ *     entries out of that count;
+ *   - optimizers' weight_decay is decoupled (variable -= lr * wd *
+ *     variable before the update); Nadam's momentum schedule is
+ *     beta_1 * (1 - 0.5 * 0.96^t);
+ *   - merge layers accept one input; LeakyReLU's argument is
+ *     negative_slope (default 0.3; Keras 2's "alpha" is read too).
+ * Files keep Keras 2's layout (which Keras 3 reads): optimizer slots are
+ * named "m/<var>", "v/<var>" as Keras 2.11+ writes them in HDF5 files.
  *
  * Errors name the block (class and layer name), the argument or the shape
  * and the cause; constructors return NULL and calls return NULL or a
