@@ -38,7 +38,8 @@
  *   - merge layers accept one input; LeakyReLU's argument is
  *     negative_slope (default 0.3; Keras 2's "alpha" is read too).
  * Files keep Keras 2's layout (which Keras 3 reads): optimizer slots are
- * named "m/<var>", "v/<var>" as Keras 2.11+ writes them in HDF5 files.
+ * named "<slot>/<variable>" as Keras 2.11+ writes them in HDF5 files
+ * (Adam's "m/dense/kernel"), not Keras 3's "momentum" / "velocity".
  *
  * Errors name the block (class and layer name), the argument or the shape
  * and the cause; constructors return NULL and calls return NULL or a
