@@ -2,6 +2,7 @@
  * Keras config dicts: the reader every block parses its arguments with,
  * and JSON text in and out.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -299,57 +300,83 @@ static void put(textbuf *t, const char *s, size_t n) {
 
 static void puts_(textbuf *t, const char *s) { put(t, s, strlen(s)); }
 
-/* A double as Python's repr writes it (what Keras's JSON files hold): the
- * shortest digits that read back to the same value, positional for
- * exponents -4..15, else d.ddde+XX; always with a '.' or an exponent. */
-static void put_real(textbuf *t, double v) {
-    if (isnan(v) || isinf(v)) {
-        puts_(t, isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
-        return;
+/* The shortest text that reads back as v, laid out as Python's repr does:
+ * fixed notation for exponents in [-4, 16), else d.ddde+XX; "1.0", "nan",
+ * "inf". (CSVLogger's rows and ReduceLROnPlateau's message print floats
+ * with str(), which is repr for floats.) */
+const char *ct__py_float_repr(double v, char *buf, size_t cap) {
+    if (isnan(v)) {
+        snprintf(buf, cap, "nan");
+        return buf;
     }
-    char e[40];
-    int p = 1;
-    for (; p < 17; p++) {
-        snprintf(e, sizeof e, "%.*e", p - 1, v);
-        if (strtod(e, NULL) == v) break;
+    if (isinf(v)) {
+        snprintf(buf, cap, v > 0 ? "inf" : "-inf");
+        return buf;
     }
-    snprintf(e, sizeof e, "%.*e", p - 1, v);
-    /* e = [-]d[.ddd]e[+-]XX */
-    char digits[24];
+    if (v == 0) {
+        snprintf(buf, cap, signbit(v) ? "-0.0" : "0.0");
+        return buf;
+    }
+    char tmp[64];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(tmp, sizeof tmp, "%.*e", p - 1, v);
+        if (strtod(tmp, NULL) == v) break;
+    }
+    bool neg = tmp[0] == '-';
+    const char *s = tmp + neg;
+    char dig[32];
     int nd = 0;
-    const char *c = e;
-    bool neg = *c == '-';
-    if (neg) c++;
-    for (; *c && *c != 'e'; c++)
-        if (*c != '.') digits[nd++] = *c;
-    int exp = atoi(c + 1);
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
-    char out[64];
+    for (; *s && *s != 'e'; s++)
+        if (isdigit((unsigned char)*s)) dig[nd++] = *s;
+    int e10 = *s == 'e' ? atoi(s + 1) : 0;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    dig[nd] = 0;
+    int decpt = e10 + 1; /* v = 0.DIGITS * 10^decpt */
+    char out[96];
     size_t o = 0;
     if (neg) out[o++] = '-';
-    if (exp >= -4 && exp < 16) {
-        if (exp < 0) {
+    if (decpt > -4 && decpt <= 16) {
+        if (decpt <= 0) {
             out[o++] = '0';
             out[o++] = '.';
-            for (int i = 0; i < -exp - 1; i++) out[o++] = '0';
-            for (int i = 0; i < nd; i++) out[o++] = digits[i];
-        } else {
-            for (int i = 0; i <= exp; i++) out[o++] = i < nd ? digits[i] : '0';
+            for (int i = 0; i < -decpt; i++)
+                out[o++] = '0';
+            for (int i = 0; i < nd; i++)
+                out[o++] = dig[i];
+        } else if (decpt >= nd) {
+            for (int i = 0; i < nd; i++)
+                out[o++] = dig[i];
+            for (int i = nd; i < decpt; i++)
+                out[o++] = '0';
             out[o++] = '.';
-            if (nd > exp + 1)
-                for (int i = exp + 1; i < nd; i++) out[o++] = digits[i];
-            else out[o++] = '0';
+            out[o++] = '0';
+        } else {
+            for (int i = 0; i < decpt; i++)
+                out[o++] = dig[i];
+            out[o++] = '.';
+            for (int i = decpt; i < nd; i++)
+                out[o++] = dig[i];
         }
-        out[o] = '\0';
+        out[o] = 0;
     } else {
-        out[o++] = digits[0];
+        out[o++] = dig[0];
         if (nd > 1) {
             out[o++] = '.';
-            for (int i = 1; i < nd; i++) out[o++] = digits[i];
+            for (int i = 1; i < nd; i++)
+                out[o++] = dig[i];
         }
-        snprintf(out + o, sizeof out - o, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+        snprintf(out + o, sizeof out - o, "e%c%02d", e10 < 0 ? '-' : '+', abs(e10));
     }
-    puts_(t, out);
+    snprintf(buf, cap, "%s", out);
+    return buf;
+}
+
+/* JSON has no NaN or infinities: json.dumps writes NaN / Infinity. */
+static void put_real(textbuf *t, double v) {
+    char buf[64];
+    if (isnan(v) || isinf(v)) puts_(t, isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+    else puts_(t, ct__py_float_repr(v, buf, sizeof buf));
 }
 
 static void put_json(textbuf *t, const json_t *j) {

@@ -97,6 +97,10 @@ ct_status ct__activation_from_json(const json_t *j, ct_activation_fn *out, const
 ct_tensor *ct__bias_and_activation(const ct_tensor *x, const ct_tensor *bias,
                                    ct_activation_fn activation);
 
+/* v as Python's repr(float) writes it ("0.1", "1e-07", "1.0", "nan"):
+ * the shortest digits that read back to v. */
+const char *ct__py_float_repr(double v, char *buf, size_t cap);
+
 /* A malloc'ed compact JSON string of j (steals nothing). */
 char *ct__json_dump(const json_t *j);
 /* Parses text; errors name `what`, the line and column. */
@@ -129,6 +133,9 @@ typedef struct ct__layer_vt {
     ct_tensor *(*call)(ct_layer *l, int n, ct_tensor *const *in, bool training);
     /* Frees what the layer allocated itself (not the base); may be NULL. */
     void (*destroy)(ct_layer *l);
+    /* The layers this one contains (a model's), in order; their weights
+     * count as this layer's. NULL: none. */
+    int (*sublayers)(const ct_layer *l, ct_layer *const **out);
 } ct__layer_vt;
 
 struct ct_layer {
@@ -152,6 +159,17 @@ ct_variable *ct__layer_add_weight(ct_layer *l, const char *name, int rank,
                                   const int64_t *shape, const ct_initializer *init,
                                   const ct_regularizer *reg, const ct_constraint *constraint,
                                   bool trainable);
+/* A weight as seen from a layer that contains it: trainable only when the
+ * weight and every layer on the way down are. */
+typedef struct ct__wref {
+    const ct__weight *w;
+    bool trainable;
+} ct__wref;
+/* The weights of l and its sublayers as Keras's layer.weights lists them:
+ * the trainable ones, then the others, each in creation order. Writes up
+ * to cap into out (out may be NULL) and returns how many there are. */
+int ct__layer_collect(const ct_layer *l, ct__wref *out, int cap);
+
 /* An error "<Class> '<name>': ..." (for build and call). */
 ct_status ct__layer_error(const ct_layer *l, ct_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -168,9 +186,32 @@ extern const ct__layer_vt *const ct__reshape_layers[]; /* nn/layers/reshape.c */
 extern const ct__layer_vt *const ct__conv_layers[];    /* nn/layers/conv.c    */
 extern const ct__layer_vt *const ct__pool_layers[];    /* nn/layers/pool.c    */
 extern const ct__layer_vt *const ct__norm_layers[];    /* nn/layers/norm.c    */
+extern const ct__layer_vt *const ct__model_layers[];   /* nn/model.c          */
 const ct__layer_vt *ct__layer_lookup(const char *class_name);
 /* A layer from {"class_name", "config"} / its config as that (new ref). */
 ct_layer *ct__layer_from_json(const json_t *j);
 json_t *ct__layer_to_json(const ct_layer *l);
+
+/* ---- models ------------------------------------------------------------------ */
+
+/* nn/callbacks.c, for nn/fit.c: a callback's hooks, and the error a
+ * built-in callback raised in a hook (taken once). */
+const ct_callback_hooks *ct__callback_hooks(const ct_callback *cb);
+ct_status ct__callback_take_error(ct_callback *cb);
+
+/* A model (nn/model.c) and its training state (nn/fit.c); metrics[0] is
+ * the loss tracker (a Mean named "loss"), the compiled metrics follow. */
+struct ct_model {
+    ct_layer base;          /* the model as a layer ("Sequential")           */
+    int nlayers, caplayers;
+    ct_layer **layers;      /* owned, in order                               */
+    /* compile (nn/fit.c) */
+    bool compiled;
+    ct_optimizer *optimizer; /* owned                                       */
+    ct_loss *loss;           /* owned                                       */
+    int nmetrics;
+    ct_metric **metrics;     /* owned                                       */
+    bool stop_training;
+};
 
 #endif

@@ -1221,3 +1221,23 @@ ct_status ct_optimizer_minimize(ct_optimizer *o, ct_loss_closure loss_fn, void *
     free(grads);
     return st;
 }
+
+/* optimizer.learning_rate = lr. Keras keeps a constant rate in a float32
+ * variable and assigns the new value to it; an optimizer made with a
+ * schedule refuses (Keras 2.11+ and Keras 3 raise a TypeError: its rate is
+ * not settable). */
+ct_status ct_optimizer_set_learning_rate(ct_optimizer *o, double lr) {
+    if (!o)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "ct_optimizer_set_learning_rate: the optimizer is NULL");
+    if (o->schedule)
+        return opt_error(o, CT_ERR_INVALID_ARGUMENT,
+                         "this optimizer was created with a LearningRateSchedule as its "
+                         "learning_rate, hence its learning rate is not settable; create it "
+                         "with a constant learning_rate to change the rate");
+    if (!(lr >= 0) || !isfinite(lr))
+        return opt_error(o, CT_ERR_INVALID_ARGUMENT,
+                         "learning_rate must be a non-negative number, got %g", lr);
+    o->learning_rate = lr;
+    return CT_OK;
+}

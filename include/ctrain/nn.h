@@ -48,6 +48,7 @@
 #ifndef CTRAIN_NN_H
 #define CTRAIN_NN_H
 
+#include "ctrain/data.h"
 #include "ctrain/ops.h"
 #include "ctrain/runtime.h"
 
@@ -325,6 +326,9 @@ ct_status ct_optimizer_minimize(ct_optimizer *o, ct_loss_closure loss_fn, void *
 int64_t ct_optimizer_iterations(const ct_optimizer *o);
 /* The learning rate the next update uses. */
 double ct_optimizer_learning_rate(const ct_optimizer *o);
+/* optimizer.learning_rate = lr; an error for an optimizer made with a
+ * schedule (Keras raises a TypeError). */
+ct_status ct_optimizer_set_learning_rate(ct_optimizer *o, double lr);
 /* optimizer.variables: the iteration counter first, then the slots in the
  * order they were made; names as Keras's HDF5 files have them ("iteration",
  * "m/dense/kernel", ...; keras_h5.md). Borrowed. */
@@ -374,6 +378,160 @@ void ct_metric_reset(ct_metric *m);
 /* The state variables (summed across replicas to merge them). Borrowed. */
 int ct_metric_num_variables(const ct_metric *m);
 ct_variable *ct_metric_variable(const ct_metric *m, int i);
+
+/* ---- models (keras.Model) -------------------------------------------------- */
+
+/* A model is a layer (ct_model_layer): it nests in other models, and the
+ * ct_layer_* functions (weights, config, call) work on it. */
+typedef struct ct_model ct_model;
+ct_layer *ct_model_layer(ct_model *m);
+/* keras.Sequential: layers applied in order. name NULL: "sequential",
+ * "sequential_1", ... */
+ct_model *ct_sequential_new(const char *name);
+/* model.add(layer): the model owns the layer from here on (also when the
+ * add fails: it is freed then). A layer whose output shape does not fit
+ * the next one is an error naming both layers when the model builds. */
+ct_status ct_sequential_add(ct_model *m, ct_layer *layer);
+ct_status ct_sequential_pop(ct_model *m);
+/* model.to_json() text both ways ({"class_name": "Sequential", "config":
+ * {"name", "layers": [...]}}; tf.keras 2 and Keras 3 forms). */
+ct_model *ct_model_from_json(const char *json);
+char *ct_model_to_json(const ct_model *m);
+void ct_model_free(ct_model *m);
+
+const char *ct_model_name(const ct_model *m);
+int ct_model_num_layers(const ct_model *m);
+ct_layer *ct_model_layer_at(const ct_model *m, int i);
+/* model.get_layer(name); NULL with an error naming it when absent. */
+ct_layer *ct_model_get_layer(const ct_model *m, const char *name);
+/* Builds for inputs of this shape (with the batch; -1 where unknown). */
+ct_status ct_model_build(ct_model *m, int rank, const int64_t *input_shape);
+ct_tensor *ct_model_call(ct_model *m, const ct_tensor *x, bool training);
+/* model.summary(): Keras's table (layer (type), output shape, params) and
+ * the total / trainable / non-trainable counts. out NULL: stdout. */
+ct_status ct_model_summary(const ct_model *m, FILE *out);
+
+/* ---- training (compile, fit, evaluate, predict) ---------------------------- */
+
+/* What compile takes. Objects given are owned by the model from then on. */
+typedef struct ct_compile_opts {
+    const char *optimizer;        /* a name ("adam"); NULL: "rmsprop" (Keras) */
+    ct_optimizer *optimizer_obj;  /* or an object                             */
+    const char *loss;             /* a name ("sparse_categorical_crossentropy") */
+    ct_loss *loss_obj;            /* or an object                             */
+    int nmetrics;                 /* metrics by name: "accuracy" becomes the  */
+    const char *const *metrics;   /* binary / categorical / sparse variant
+                                     that fits the loss, as Keras does        */
+    int nmetric_objs;
+    ct_metric *const *metric_objs;
+} ct_compile_opts;
+ct_status ct_model_compile(ct_model *m, const ct_compile_opts *opts);
+
+/* The logs dict the callbacks and History see ("loss", "accuracy",
+ * "val_loss", ...). Borrowed from the model during the call. */
+typedef struct ct_logs ct_logs;
+int ct_logs_size(const ct_logs *logs);
+const char *ct_logs_key(const ct_logs *logs, int i);
+double ct_logs_value(const ct_logs *logs, int i);
+/* The value of key; NAN (and false in *found) when absent. found may be
+ * NULL. */
+double ct_logs_get(const ct_logs *logs, const char *key, bool *found);
+ct_status ct_logs_set(ct_logs *logs, const char *key, double value);
+
+/* A callback: Keras's hooks, each optional, with the user's ctx. epoch and
+ * batch count from 0, as in Keras. */
+typedef struct ct_callback_hooks {
+    void *ctx;
+    void (*on_train_begin)(void *ctx, ct_model *m, ct_logs *logs);
+    void (*on_train_end)(void *ctx, ct_model *m, ct_logs *logs);
+    void (*on_epoch_begin)(void *ctx, ct_model *m, int epoch, ct_logs *logs);
+    void (*on_epoch_end)(void *ctx, ct_model *m, int epoch, ct_logs *logs);
+    void (*on_train_batch_begin)(void *ctx, ct_model *m, int64_t batch, ct_logs *logs);
+    void (*on_train_batch_end)(void *ctx, ct_model *m, int64_t batch, ct_logs *logs);
+    void (*on_test_begin)(void *ctx, ct_model *m, ct_logs *logs);
+    void (*on_test_end)(void *ctx, ct_model *m, ct_logs *logs);
+    void (*on_test_batch_begin)(void *ctx, ct_model *m, int64_t batch, ct_logs *logs);
+    void (*on_test_batch_end)(void *ctx, ct_model *m, int64_t batch, ct_logs *logs);
+    void (*on_predict_begin)(void *ctx, ct_model *m, ct_logs *logs);
+    void (*on_predict_end)(void *ctx, ct_model *m, ct_logs *logs);
+    void (*on_predict_batch_begin)(void *ctx, ct_model *m, int64_t batch, ct_logs *logs);
+    void (*on_predict_batch_end)(void *ctx, ct_model *m, int64_t batch, ct_logs *logs);
+    void (*free_ctx)(void *ctx); /* called by ct_callback_free */
+} ct_callback_hooks;
+typedef struct ct_callback ct_callback;
+/* A user callback (Keras's LambdaCallback, or a Callback subclass). */
+ct_callback *ct_callback_custom(const ct_callback_hooks *hooks);
+/* A built-in callback from its Keras class name and config JSON:
+ * EarlyStopping, ReduceLROnPlateau, TerminateOnNaN, CSVLogger. */
+ct_callback *ct_callback_new(const char *class_name, const char *config_json);
+void ct_callback_free(ct_callback *cb);
+/* model.stop_training = True (from a callback). */
+void ct_model_stop_training(ct_model *m);
+/* The compiled optimizer (for callbacks that change the learning rate). */
+ct_optimizer *ct_model_optimizer(ct_model *m);
+
+/* verbose: 0 means Keras's "auto" (1); CT_VERBOSE_SILENT for none. */
+enum { CT_VERBOSE_AUTO = 0, CT_VERBOSE_BAR = 1, CT_VERBOSE_EPOCH = 2, CT_VERBOSE_SILENT = -1 };
+
+/* model.fit. Either x and y (tensors whose first axis is the samples) or
+ * dataset (batches of (x, y) or (x, y, sample_weight)). Zero fields take
+ * Keras's defaults: batch_size 32, epochs 1, shuffle on. */
+typedef struct ct_fit_opts {
+    const ct_tensor *x, *y;
+    ct_dataset *dataset;
+    int64_t batch_size;
+    int epochs;
+    int verbose;
+    int ncallbacks;
+    ct_callback *const *callbacks; /* borrowed                             */
+    double validation_split;       /* the last fraction of x / y           */
+    const ct_tensor *val_x, *val_y;
+    ct_dataset *validation_data;
+    int validation_freq;           /* every n epochs; 0: 1                 */
+    bool no_shuffle;
+    const ct_tensor *sample_weight;
+    int nclass_weight;             /* class_weight[c] for label c          */
+    const double *class_weight;
+    int initial_epoch;
+    int64_t steps_per_epoch, validation_steps; /* 0: the whole data       */
+    FILE *out;                     /* the progress output; NULL: stdout    */
+} ct_fit_opts;
+
+/* The History: per epoch, every logs key ("loss", "val_accuracy", ...). */
+typedef struct ct_history ct_history;
+ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts);
+int ct_history_epochs(const ct_history *h);
+int ct_history_num_keys(const ct_history *h);
+const char *ct_history_key(const ct_history *h, int i);
+/* history.history[key][i]: the i-th value logged for key (val_ keys have
+ * fewer with validation_freq > 1); NAN when absent. */
+double ct_history_value(const ct_history *h, const char *key, int i);
+void ct_history_free(ct_history *h);
+
+typedef struct ct_eval_opts {
+    const ct_tensor *x, *y;
+    ct_dataset *dataset;
+    int64_t batch_size;            /* 32 */
+    int verbose;
+    int64_t steps;
+    const ct_tensor *sample_weight;
+    int ncallbacks;
+    ct_callback *const *callbacks;
+    FILE *out;
+} ct_eval_opts;
+/* model.evaluate: the loss and metrics over the data, into *results
+ * (malloc'ed: free with ct_logs_free). */
+ct_status ct_model_evaluate(ct_model *m, const ct_eval_opts *opts, ct_logs **results);
+void ct_logs_free(ct_logs *logs);
+/* model.predict: the outputs for every sample of x (or dataset's x), in
+ * batches, concatenated; in the current scope. opts's y fields unused. */
+ct_tensor *ct_model_predict(ct_model *m, const ct_eval_opts *opts);
+/* One step on one batch; *results as evaluate's (results may be NULL). */
+ct_status ct_model_train_on_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y,
+                                  const ct_tensor *sample_weight, ct_logs **results);
+ct_status ct_model_test_on_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y,
+                                 const ct_tensor *sample_weight, ct_logs **results);
+ct_tensor *ct_model_predict_on_batch(ct_model *m, const ct_tensor *x);
 
 #ifdef __cplusplus
 }

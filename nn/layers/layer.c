@@ -106,7 +106,7 @@ const char *ct__shape_str(const ct_shape *s, char *buf, size_t cap) {
 
 static const ct__layer_vt *const *const families[] = {
     ct__core_layers, ct__merge_layers, ct__reshape_layers,
-    ct__conv_layers, ct__pool_layers,  ct__norm_layers,
+    ct__conv_layers, ct__pool_layers,  ct__norm_layers, ct__model_layers,
 };
 
 /* Keras's aliases of class names. */
@@ -383,15 +383,72 @@ ct_variable *ct__layer_add_weight(ct_layer *l, const char *name, int rank,
     return var;
 }
 
-int ct_layer_num_weights(const ct_layer *l) { return l ? l->nweights : 0; }
+/* Appends l's weights (own, then sublayers') whose effective trainability
+ * is `want`, to out[*n...] (counting past cap). */
+static void collect(const ct_layer *l, bool parent_trainable, bool want, ct__wref *out, int cap,
+                    int *n) {
+    bool here = parent_trainable && l->trainable;
+    for (int i = 0; i < l->nweights; i++) {
+        bool t = here && l->weights[i].trainable;
+        if (t != want) continue;
+        if (out && *n < cap) out[*n] = (ct__wref){&l->weights[i], t};
+        (*n)++;
+    }
+    if (!l->vt->sublayers) return;
+    ct_layer *const *subs;
+    int ns = l->vt->sublayers(l, &subs);
+    for (int i = 0; i < ns; i++) collect(subs[i], here, want, out, cap, n);
+}
+
+int ct__layer_collect(const ct_layer *l, ct__wref *out, int cap) {
+    int n = 0;
+    collect(l, true, true, out, cap, &n);
+    collect(l, true, false, out, cap, &n);
+    return n;
+}
+
+int ct_layer_num_weights(const ct_layer *l) { return l ? ct__layer_collect(l, NULL, 0) : 0; }
 
 ct_variable *ct_layer_weight(const ct_layer *l, int i) {
-    if (!l || i < 0 || i >= l->nweights) {
-        ct__error(CT_ERR_OUT_OF_RANGE, "ct_layer_weight: index %d outside [0, %d)", i,
-                  l ? l->nweights : 0);
+    int n = l ? ct__layer_collect(l, NULL, 0) : 0;
+    if (!l || i < 0 || i >= n) {
+        ct__error(CT_ERR_OUT_OF_RANGE, "ct_layer_weight: index %d outside [0, %d)", i, n);
         return NULL;
     }
-    return l->weights[i].var;
+    ct__wref *all = malloc((size_t)n * sizeof *all);
+    if (!all) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "ct_layer_weight: out of memory");
+        return NULL;
+    }
+    ct__layer_collect(l, all, n);
+    ct_variable *v = all[i].w->var;
+    free(all);
+    return v;
+}
+
+/* sum plus the activity penalties of l's last call and its sublayers'. */
+static ct_tensor *activity_losses(const ct_layer *l, ct_tensor *sum) {
+    if (sum && l->activity_loss) sum = ct_add(sum, ct_cast(l->activity_loss, ct_tensor_dtype(sum)));
+    if (!l->vt->sublayers) return sum;
+    ct_layer *const *subs;
+    int ns = l->vt->sublayers(l, &subs);
+    for (int i = 0; sum && i < ns; i++) sum = activity_losses(subs[i], sum);
+    return sum;
+}
+
+/* All of l's weights (collected), or NULL with n = 0 (an error set when
+ * allocation failed). */
+static ct__wref *all_weights(const ct_layer *l, int *n) {
+    *n = ct__layer_collect(l, NULL, 0);
+    if (*n == 0) return NULL;
+    ct__wref *all = malloc((size_t)*n * sizeof *all);
+    if (!all) {
+        ct__layer_error(l, CT_ERR_OUT_OF_MEMORY, "out of memory");
+        *n = -1;
+        return NULL;
+    }
+    ct__layer_collect(l, all, *n);
+    return all;
 }
 
 const char *ct_layer_name(const ct_layer *l) { return l ? l->name : NULL; }
@@ -407,14 +464,18 @@ ct_tensor *ct_layer_regularization_loss(ct_layer *l) {
         ct__error(CT_ERR_INVALID_ARGUMENT, "ct_layer_regularization_loss: the layer is NULL");
         return NULL;
     }
+    int n;
+    ct__wref *all = all_weights(l, &n);
+    if (n < 0) return NULL;
     ct_scope_begin();
     ct_tensor *sum = ct_scalar_of(l->dtype, 0);
-    for (int i = 0; sum && i < l->nweights; i++) {
-        if (l->weights[i].reg.kind == CT_REG_NONE) continue;
-        sum = ct_add(sum, ct_regularizer_call(&l->weights[i].reg,
-                                              ct_variable_value(l->weights[i].var)));
+    for (int i = 0; sum && i < n; i++) {
+        if (all[i].w->reg.kind == CT_REG_NONE) continue;
+        ct_tensor *p = ct_regularizer_call(&all[i].w->reg, ct_variable_value(all[i].w->var));
+        sum = ct_add(sum, ct_cast(p, l->dtype));
     }
-    if (sum && l->activity_loss) sum = ct_add(sum, ct_cast(l->activity_loss, l->dtype));
+    free(all);
+    sum = activity_losses(l, sum);
     if (!sum) blame(l);
     ct_keep(sum);
     ct_scope_end();
@@ -424,16 +485,19 @@ ct_tensor *ct_layer_regularization_loss(ct_layer *l) {
 ct_status ct_layer_apply_constraints(ct_layer *l) {
     if (!l)
         return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_layer_apply_constraints: the layer is NULL");
+    int n;
+    ct__wref *all = all_weights(l, &n);
+    if (n < 0) return ct_last_status();
     ct_status st = CT_OK;
-    for (int i = 0; !st && i < l->nweights; i++) {
-        if (l->weights[i].constraint.kind == CT_CONSTRAINT_NONE) continue;
+    for (int i = 0; !st && i < n; i++) {
+        if (all[i].w->constraint.kind == CT_CONSTRAINT_NONE) continue;
         ct_scope_begin();
-        ct_tensor *w = ct_constraint_call(&l->weights[i].constraint,
-                                          ct_variable_value(l->weights[i].var));
-        st = w ? ct_variable_assign(l->weights[i].var, w) : ct_last_status();
+        ct_tensor *w = ct_constraint_call(&all[i].w->constraint, ct_variable_value(all[i].w->var));
+        st = w ? ct_variable_assign(all[i].w->var, w) : ct_last_status();
         ct_scope_end();
         if (st) blame(l);
     }
+    free(all);
     return st;
 }
 

@@ -1,0 +1,686 @@
+/*
+ * keras.callbacks: the callback object, user callbacks (LambdaCallback /
+ * a Callback subclass: ct_callback_custom) and the built-in ones made from
+ * their Keras class name and config — EarlyStopping, ReduceLROnPlateau,
+ * TerminateOnNaN, CSVLogger — with Keras 3's arguments, defaults and rules
+ * (keras/src/callbacks/<name>.py). History and the progress bar belong to
+ * fit (nn/fit.c), which calls every callback's hooks in Keras's order.
+ *
+ * A built-in callback is a set of hooks over its own state, exactly like a
+ * user's, so fit dispatches one way. A hook cannot return an error; a
+ * built-in that fails (a CSV file that does not open, TerminateOnNaN with
+ * raise_error) records it, and fit picks it up after the hook
+ * (ct__callback_take_error) and stops with it, as a Python exception
+ * raised from a callback would.
+ *
+ * Messages the callbacks print (verbose > 0, TerminateOnNaN's notice) go
+ * to stdout as Keras's io_utils.print_msg does; warnings to stderr.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/internal.h"
+
+/* Shared with nn/fit.c (candidates for nn/internal.h). */
+
+struct ct_callback {
+    ct_callback_hooks hooks;
+    ct_status error; /* raised by a built-in hook, not yet taken */
+    char message[512];
+};
+
+const ct_callback_hooks *ct__callback_hooks(const ct_callback *cb) { return &cb->hooks; }
+
+ct_status ct__callback_take_error(ct_callback *cb) {
+    if (!cb || !cb->error) return CT_OK;
+    ct_status st = cb->error;
+    cb->error = CT_OK;
+    return ct__error(st, "%s", cb->message);
+}
+
+static void raise_error(ct_callback *cb, ct_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void raise_error(ct_callback *cb, ct_status code, const char *fmt, ...) {
+    if (cb->error) return; /* keep the first */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cb->message, sizeof cb->message, fmt, ap);
+    va_end(ap);
+    cb->error = code;
+}
+
+ct_callback *ct_callback_custom(const ct_callback_hooks *hooks) {
+    if (!hooks) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "ct_callback_custom: hooks is NULL");
+        return NULL;
+    }
+    ct_callback *cb = calloc(1, sizeof *cb);
+    if (!cb) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "ct_callback_custom: out of memory");
+        return NULL;
+    }
+    cb->hooks = *hooks;
+    return cb;
+}
+
+void ct_callback_free(ct_callback *cb) {
+    if (!cb) return;
+    if (cb->hooks.free_ctx) cb->hooks.free_ctx(cb->hooks.ctx);
+    free(cb);
+}
+
+/* ---- Python's repr(float) ---------------------------------------------------------- */
+
+
+/* ---- shared pieces ------------------------------------------------------------------ */
+
+/* The available keys, for the "not available" warnings. */
+static void warn_missing(const char *what, const char *monitor, const ct_logs *logs) {
+    fprintf(stderr,
+            "WARNING: %s conditioned on metric `%s` which is not available. "
+            "Available metrics are: ",
+            what, monitor);
+    int n = logs ? ct_logs_size(logs) : 0;
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s%s", i ? "," : "", ct_logs_key(logs, i));
+    fprintf(stderr, "\n");
+}
+
+/* mode "auto"/"min"/"max"; an unknown one falls back to auto with a
+ * warning, as Keras does. 0 auto, -1 min, 1 max. */
+static int read_mode(const char *cls, const char *mode) {
+    if (!strcmp(mode, "min")) return -1;
+    if (!strcmp(mode, "max")) return 1;
+    if (strcmp(mode, "auto"))
+        fprintf(stderr, "WARNING: %s mode %s is unknown, fallback to auto mode.\n", cls, mode);
+    return 0;
+}
+
+/* Reads the config into the callback's state with init; frees the state
+ * and returns NULL on error. */
+typedef ct_status (*init_fn)(ct__cfg *c, void *state);
+
+static ct_callback *make_builtin(const char *cls, const char *config_json, size_t state_size,
+                                 init_fn init, const ct_callback_hooks *hooks,
+                                 void (*destroy)(void *state)) {
+    json_t *j = NULL;
+    if (config_json && *config_json) {
+        char what[96];
+        snprintf(what, sizeof what, "%s config", cls);
+        j = ct__json_parse(config_json, what);
+        if (!j) return NULL;
+        if (!json_is_object(j)) {
+            json_decref(j);
+            ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the config must be a JSON object", cls);
+            return NULL;
+        }
+    }
+    void *state = calloc(1, state_size);
+    ct_callback *cb = calloc(1, sizeof *cb);
+    if (!state || !cb) {
+        free(state);
+        free(cb);
+        json_decref(j);
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", cls);
+        return NULL;
+    }
+    ct__cfg c;
+    ct_status st = ct__cfg_begin(&c, j, cls, NULL);
+    if (!st) {
+        st = init(&c, state);
+        if (st)
+            ct__cfg_end(&c);
+        else
+            st = ct__cfg_finish(&c);
+    }
+    json_decref(j);
+    if (st) {
+        destroy(state);
+        free(cb);
+        return NULL;
+    }
+    cb->hooks = *hooks;
+    cb->hooks.ctx = state;
+    cb->hooks.free_ctx = destroy;
+    return cb;
+}
+
+/* The callback whose hooks run with ctx == state (to record errors). A
+ * state struct starts with a back pointer to it. */
+typedef struct {
+    ct_callback *cb;
+} state_head;
+
+static ct_callback *finish_builtin(ct_callback *cb) {
+    if (cb) ((state_head *)cb->hooks.ctx)->cb = cb;
+    return cb;
+}
+
+static char *dup_str(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+/* ---- model weights (EarlyStopping's restore_best_weights) ------------------------- */
+
+/* model.get_weights(): caller-owned references to snapshots of every
+ * weight's value, in ct__layer_collect's order. */
+static ct_tensor **get_weights(ct_model *m, int *n) {
+    ct_layer *l = &m->base;
+    int nw = ct__layer_collect(l, NULL, 0);
+    ct__wref *refs = malloc((size_t)(nw ? nw : 1) * sizeof *refs);
+    ct_tensor **w = calloc((size_t)(nw ? nw : 1), sizeof *w);
+    if (!refs || !w) {
+        free(refs);
+        free(w);
+        return NULL;
+    }
+    ct__layer_collect(l, refs, nw);
+    ct_scope_begin();
+    for (int i = 0; i < nw; i++) {
+        ct_tensor *t = ct_variable_read(refs[i].w->var);
+        w[i] = t ? ct_tensor_ref(t) : NULL;
+    }
+    ct_scope_end();
+    free(refs);
+    *n = nw;
+    return w;
+}
+
+static void free_weights(ct_tensor **w, int n) {
+    if (!w) return;
+    for (int i = 0; i < n; i++)
+        ct_tensor_free(w[i]);
+    free(w);
+}
+
+/* model.set_weights(w). */
+static ct_status set_weights(ct_model *m, ct_tensor **w, int n) {
+    ct_layer *l = &m->base;
+    int nw = ct__layer_collect(l, NULL, 0);
+    if (nw != n)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "EarlyStopping: the model has %d weights now, %d were saved", nw, n);
+    ct__wref *refs = malloc((size_t)(nw ? nw : 1) * sizeof *refs);
+    if (!refs) return ct__error(CT_ERR_OUT_OF_MEMORY, "EarlyStopping: out of memory");
+    ct__layer_collect(l, refs, nw);
+    ct_status st = CT_OK;
+    for (int i = 0; !st && i < nw; i++)
+        if (w[i]) st = ct_variable_assign(refs[i].w->var, w[i]);
+    free(refs);
+    return st;
+}
+
+/* ---- EarlyStopping ------------------------------------------------------------------- */
+
+typedef struct {
+    state_head head;
+    char *monitor;
+    double min_delta; /* |min_delta|, negated for "less" once the op is set */
+    int64_t patience, verbose, start_from_epoch;
+    int mode;
+    bool has_baseline, restore_best_weights;
+    double baseline;
+    int op; /* 0 until set (lazily, as Keras), -1 less, +1 greater */
+    double best;
+    int64_t wait, stopped_epoch, best_epoch;
+    ct_tensor **best_weights;
+    int nbest;
+} early_stopping;
+
+static void es_destroy(void *p) {
+    early_stopping *s = p;
+    if (!s) return;
+    free_weights(s->best_weights, s->nbest);
+    free(s->monitor);
+    free(s);
+}
+
+static ct_status es_init(ct__cfg *c, void *p) {
+    early_stopping *s = p;
+    const char *monitor, *mode;
+    ct_status st = ct__cfg_str(c, "monitor", "val_loss", NULL, &monitor) ||
+                   ct__cfg_double(c, "min_delta", 0, &s->min_delta) ||
+                   ct__cfg_int(c, "patience", 0, &s->patience) ||
+                   ct__cfg_int(c, "verbose", 0, &s->verbose) ||
+                   ct__cfg_str(c, "mode", "auto", NULL, &mode);
+    if (st) return st;
+    s->has_baseline = ct__cfg_has(c, "baseline");
+    st = ct__cfg_double(c, "baseline", 0, &s->baseline) ||
+         ct__cfg_bool(c, "restore_best_weights", false, &s->restore_best_weights) ||
+         ct__cfg_int(c, "start_from_epoch", 0, &s->start_from_epoch);
+    if (st) return st;
+    s->min_delta = fabs(s->min_delta);
+    s->mode = read_mode("EarlyStopping", mode);
+    s->monitor = dup_str(monitor);
+    if (!s->monitor) return ct__error(CT_ERR_OUT_OF_MEMORY, "EarlyStopping: out of memory");
+    return CT_OK;
+}
+
+/* Whether a metric named name is one Keras maximizes (its _direction
+ * "up"): accuracies, AUC, precision, recall, IoU, F-scores, R2, cosine
+ * similarity. Keras 3 asks the compiled metric object; ctrain's metrics do
+ * not carry a direction, so the name decides (Keras 2's rule was "acc" in
+ * the name). Everything else — losses, errors — is minimized (Keras 3
+ * raises for a name it cannot place; ctrain minimizes it). */
+static bool maximized(const char *name) {
+    static const char *const up[] = {"acc",
+                                     "auc",
+                                     "precision",
+                                     "recall",
+                                     "iou",
+                                     "f1_score",
+                                     "fbeta",
+                                     "r2_score",
+                                     "cosine_similarity",
+                                     "true_positives",
+                                     "true_negatives",
+                                     "sensitivity",
+                                     "specificity",
+                                     NULL};
+    for (int i = 0; up[i]; i++)
+        if (strstr(name, up[i])) return true;
+    return false;
+}
+
+static void es_set_op(early_stopping *s) {
+    if (s->mode == -1)
+        s->op = -1;
+    else if (s->mode == 1)
+        s->op = 1;
+    else {
+        const char *name = s->monitor;
+        if (!strncmp(name, "val_", 4)) name += 4;
+        s->op = !strcmp(name, "loss") ? -1 : maximized(name) ? 1 : -1;
+    }
+    if (s->op < 0) s->min_delta = -s->min_delta;
+    s->best = s->op < 0 ? INFINITY : -INFINITY;
+}
+
+static bool es_improved(const early_stopping *s, double v, double ref) {
+    return s->op < 0 ? v - s->min_delta < ref : v - s->min_delta > ref;
+}
+
+static void es_train_begin(void *ctx, ct_model *m, ct_logs *logs) {
+    (void)m, (void)logs;
+    early_stopping *s = ctx;
+    s->wait = 0;
+    s->stopped_epoch = 0;
+    free_weights(s->best_weights, s->nbest);
+    s->best_weights = NULL;
+    s->nbest = 0;
+    s->best_epoch = 0;
+}
+
+static void es_snapshot(early_stopping *s, ct_model *m) {
+    free_weights(s->best_weights, s->nbest);
+    s->nbest = 0;
+    s->best_weights = get_weights(m, &s->nbest);
+    if (!s->best_weights)
+        raise_error(s->head.cb, CT_ERR_OUT_OF_MEMORY, "EarlyStopping: out of memory");
+}
+
+static void es_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
+    early_stopping *s = ctx;
+    if (!s->op) es_set_op(s);
+    bool found = false;
+    double current = logs ? ct_logs_get(logs, s->monitor, &found) : NAN;
+    if (!found) warn_missing("Early stopping", s->monitor, logs);
+    if (!found || epoch < s->start_from_epoch) return;
+    if (s->restore_best_weights && !s->best_weights) {
+        es_snapshot(s, m);
+        s->best_epoch = epoch;
+    }
+    s->wait++;
+    if (es_improved(s, current, s->best)) {
+        s->best = current;
+        s->best_epoch = epoch;
+        if (s->restore_best_weights) es_snapshot(s, m);
+        /* Only restart the wait when both the baseline and the best are beaten. */
+        if (!s->has_baseline || es_improved(s, current, s->baseline)) s->wait = 0;
+        return;
+    }
+    if (s->wait >= s->patience && epoch > 0) {
+        s->stopped_epoch = epoch;
+        ct_model_stop_training(m);
+    }
+}
+
+static void es_train_end(void *ctx, ct_model *m, ct_logs *logs) {
+    (void)logs;
+    early_stopping *s = ctx;
+    if (s->stopped_epoch > 0 && s->verbose > 0)
+        printf("Epoch %lld: early stopping\n", (long long)s->stopped_epoch + 1);
+    /* Keras 3 restores whenever best weights were kept, stopped early or
+     * not (Keras 2 only when it stopped). */
+    if (s->restore_best_weights && s->best_weights) {
+        if (s->verbose > 0)
+            printf("Restoring model weights from the end of the best epoch: %lld.\n",
+                   (long long)s->best_epoch + 1);
+        if (set_weights(m, s->best_weights, s->nbest))
+            raise_error(s->head.cb, ct_last_status(), "%s", ct_last_error());
+    }
+    /* The copies are not needed after this (Keras drops them at the next
+     * train begin). */
+    free_weights(s->best_weights, s->nbest);
+    s->best_weights = NULL;
+    s->nbest = 0;
+}
+
+/* ---- ReduceLROnPlateau ----------------------------------------------------------------- */
+
+typedef struct {
+    state_head head;
+    char *monitor;
+    double factor, min_delta, min_lr;
+    int64_t patience, verbose, cooldown;
+    int mode;
+    bool greater;
+    double best;
+    int64_t cooldown_counter, wait;
+} reduce_lr;
+
+static void rl_destroy(void *p) {
+    reduce_lr *s = p;
+    if (!s) return;
+    free(s->monitor);
+    free(s);
+}
+
+static void rl_reset(reduce_lr *s) {
+    s->greater = !(s->mode == -1 || (s->mode == 0 && !strstr(s->monitor, "acc")));
+    s->best = s->greater ? -INFINITY : INFINITY;
+    s->cooldown_counter = 0;
+    s->wait = 0;
+}
+
+static ct_status rl_init(ct__cfg *c, void *p) {
+    reduce_lr *s = p;
+    const char *monitor, *mode;
+    ct_status st =
+        ct__cfg_str(c, "monitor", "val_loss", NULL, &monitor) ||
+        ct__cfg_double(c, "factor", 0.1, &s->factor) ||
+        ct__cfg_int(c, "patience", 10, &s->patience) || ct__cfg_int(c, "verbose", 0, &s->verbose) ||
+        ct__cfg_str(c, "mode", "auto", NULL, &mode) ||
+        ct__cfg_double(c, "min_delta", 1e-4, &s->min_delta) ||
+        ct__cfg_int(c, "cooldown", 0, &s->cooldown) || ct__cfg_double(c, "min_lr", 0.0, &s->min_lr);
+    if (st) return st;
+    /* tf.keras's legacy spelling of min_delta. */
+    if (ct__cfg_has(c, "epsilon") && (st = ct__cfg_double(c, "epsilon", 1e-4, &s->min_delta)))
+        return st;
+    st = ct__cfg_check(c, s->factor < 1.0, "factor",
+                       "ReduceLROnPlateau does not support a factor >= 1.0. Received factor=%g",
+                       s->factor);
+    if (st) return st;
+    s->mode = read_mode("Learning rate reduction", mode);
+    s->monitor = dup_str(monitor);
+    if (!s->monitor) return ct__error(CT_ERR_OUT_OF_MEMORY, "ReduceLROnPlateau: out of memory");
+    rl_reset(s);
+    return CT_OK;
+}
+
+static void rl_train_begin(void *ctx, ct_model *m, ct_logs *logs) {
+    (void)m, (void)logs;
+    rl_reset(ctx);
+}
+
+static void rl_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
+    reduce_lr *s = ctx;
+    ct_optimizer *opt = ct_model_optimizer(m);
+    if (!opt) {
+        raise_error(s->head.cb, CT_ERR_INVALID_ARGUMENT,
+                    "ReduceLROnPlateau: the model has no optimizer (compile it first)");
+        return;
+    }
+    /* Keras 3 reports the rate in the logs (History and later callbacks
+     * see it). */
+    if (logs) ct_logs_set(logs, "learning_rate", ct_optimizer_learning_rate(opt));
+    bool found = false;
+    double current = logs ? ct_logs_get(logs, s->monitor, &found) : NAN;
+    if (!found) {
+        warn_missing("Learning rate reduction", s->monitor, logs);
+        return;
+    }
+    if (s->cooldown_counter > 0) {
+        s->cooldown_counter--;
+        s->wait = 0;
+    }
+    bool better = s->greater ? current > s->best + s->min_delta : current < s->best - s->min_delta;
+    if (better) {
+        s->best = current;
+        s->wait = 0;
+    } else if (!(s->cooldown_counter > 0)) {
+        s->wait++;
+        if (s->wait >= s->patience) {
+            double old_lr = ct_optimizer_learning_rate(opt);
+            if (old_lr > (double)(float)s->min_lr) {
+                double new_lr = fmax(old_lr * s->factor, s->min_lr);
+                if (ct_optimizer_set_learning_rate(opt, new_lr)) {
+                    raise_error(s->head.cb, ct_last_status(), "ReduceLROnPlateau: %s",
+                                ct_last_error());
+                    return;
+                }
+                if (s->verbose > 0) {
+                    char buf[64];
+                    printf("\nEpoch %d: ReduceLROnPlateau reducing learning rate to %s.\n",
+                           epoch + 1, ct__py_float_repr(new_lr, buf, sizeof buf));
+                }
+                s->cooldown_counter = s->cooldown;
+                s->wait = 0;
+            }
+        }
+    }
+}
+
+/* ---- TerminateOnNaN ---------------------------------------------------------------------- */
+
+typedef struct {
+    state_head head;
+    bool raise;
+} terminate_on_nan;
+
+static void tn_destroy(void *p) { free(p); }
+
+static ct_status tn_init(ct__cfg *c, void *p) {
+    terminate_on_nan *s = p;
+    return ct__cfg_bool(c, "raise_error", false, &s->raise);
+}
+
+static void tn_batch_end(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
+    terminate_on_nan *s = ctx;
+    bool found = false;
+    double loss = logs ? ct_logs_get(logs, "loss", &found) : NAN;
+    if (!found || !(isnan(loss) || isinf(loss))) return;
+    if (s->raise) {
+        char buf[64];
+        raise_error(s->head.cb, CT_ERR_NUMERIC,
+                    "TerminateOnNaN: NaN or Inf loss encountered at batch %lld. Loss value: %s. "
+                    "Terminating training immediately.",
+                    (long long)batch, ct__py_float_repr(loss, buf, sizeof buf));
+        return;
+    }
+    printf("Batch %lld: Invalid loss, terminating training\n", (long long)batch);
+    ct_model_stop_training(m);
+}
+
+/* ---- CSVLogger ---------------------------------------------------------------------------- */
+
+typedef struct {
+    state_head head;
+    char *filename;
+    char *sep;
+    bool append, append_header;
+    FILE *f;
+    int nkeys;
+    char **keys; /* NULL until the first epoch end */
+} csv_logger;
+
+static void csv_drop_keys(csv_logger *s) {
+    for (int i = 0; i < s->nkeys; i++)
+        free(s->keys[i]);
+    free(s->keys);
+    s->keys = NULL;
+    s->nkeys = 0;
+}
+
+static void csv_destroy(void *p) {
+    csv_logger *s = p;
+    if (!s) return;
+    if (s->f) fclose(s->f);
+    csv_drop_keys(s);
+    free(s->filename);
+    free(s->sep);
+    free(s);
+}
+
+static ct_status csv_init(ct__cfg *c, void *p) {
+    csv_logger *s = p;
+    const char *filename = NULL, *sep;
+    ct_status st = ct__cfg_check(c, ct__cfg_has(c, "filename"), "filename",
+                                 "is required (the CSV file's path)") ||
+                   ct__cfg_str(c, "filename", NULL, NULL, &filename) ||
+                   ct__cfg_str(c, "separator", ",", NULL, &sep) ||
+                   ct__cfg_bool(c, "append", false, &s->append);
+    if (st) return st;
+    if ((st = ct__cfg_check(c, filename && *filename, "filename", "must not be empty"))) return st;
+    s->filename = dup_str(filename);
+    s->sep = dup_str(sep);
+    if (!s->filename || !s->sep) return ct__error(CT_ERR_OUT_OF_MEMORY, "CSVLogger: out of memory");
+    s->append_header = true;
+    return CT_OK;
+}
+
+static void csv_train_begin(void *ctx, ct_model *m, ct_logs *logs) {
+    (void)m, (void)logs;
+    csv_logger *s = ctx;
+    s->append_header = true;
+    if (s->append) {
+        FILE *r = fopen(s->filename, "r");
+        if (r) {
+            int ch = fgetc(r);
+            s->append_header = ch == EOF; /* an empty first line: write the header */
+            fclose(r);
+        }
+    }
+    if (s->f) fclose(s->f);
+    s->f = fopen(s->filename, s->append ? "a" : "w");
+    if (!s->f)
+        raise_error(s->head.cb, CT_ERR_INVALID_ARGUMENT, "CSVLogger: cannot open '%s' for writing",
+                    s->filename);
+    csv_drop_keys(s);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A field as Python's csv module (excel dialect, QUOTE_MINIMAL) writes it. */
+static void csv_field(FILE *f, const char *text, const char *sep) {
+    bool quote = strpbrk(text, "\"\r\n") || (*sep && strstr(text, sep));
+    if (!quote) {
+        fputs(text, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"') fputc('"', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
+    (void)m;
+    csv_logger *s = ctx;
+    if (!s->f) return;
+    if (!s->keys) {
+        /* The columns are the first epoch's keys, sorted (Keras). */
+        int n = logs ? ct_logs_size(logs) : 0;
+        s->keys = calloc((size_t)(n ? n : 1), sizeof *s->keys);
+        if (!s->keys) {
+            raise_error(s->head.cb, CT_ERR_OUT_OF_MEMORY, "CSVLogger: out of memory");
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            s->keys[i] = dup_str(ct_logs_key(logs, i));
+            if (!s->keys[i]) {
+                s->nkeys = i;
+                raise_error(s->head.cb, CT_ERR_OUT_OF_MEMORY, "CSVLogger: out of memory");
+                return;
+            }
+        }
+        s->nkeys = n;
+        qsort(s->keys, (size_t)n, sizeof *s->keys, cmp_str);
+        if (s->append_header) {
+            /* csv.excel ends rows with \r\n. */
+            csv_field(s->f, "epoch", s->sep);
+            for (int i = 0; i < s->nkeys; i++) {
+                fputs(s->sep, s->f);
+                csv_field(s->f, s->keys[i], s->sep);
+            }
+            fputs("\r\n", s->f);
+        }
+    }
+    fprintf(s->f, "%d", epoch);
+    for (int i = 0; i < s->nkeys; i++) {
+        bool found = false;
+        double v = logs ? ct_logs_get(logs, s->keys[i], &found) : NAN;
+        char buf[64];
+        fputs(s->sep, s->f);
+        csv_field(s->f, found ? ct__py_float_repr(v, buf, sizeof buf) : "NA", s->sep);
+    }
+    fputs("\r\n", s->f);
+    /* One whole row reaches the file at a time. */
+    if (fflush(s->f))
+        raise_error(s->head.cb, CT_ERR_INTERNAL, "CSVLogger: writing '%s' failed", s->filename);
+}
+
+static void csv_train_end(void *ctx, ct_model *m, ct_logs *logs) {
+    (void)m, (void)logs;
+    csv_logger *s = ctx;
+    if (s->f && fclose(s->f))
+        raise_error(s->head.cb, CT_ERR_INTERNAL, "CSVLogger: closing '%s' failed", s->filename);
+    s->f = NULL;
+}
+
+/* ---- the registry ---------------------------------------------------------------------------- */
+
+ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
+    if (!class_name) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "ct_callback_new: the class name is NULL");
+        return NULL;
+    }
+    ct_callback *cb = NULL;
+    if (!strcmp(class_name, "EarlyStopping")) {
+        ct_callback_hooks h = {.on_train_begin = es_train_begin,
+                               .on_epoch_end = es_epoch_end,
+                               .on_train_end = es_train_end};
+        cb = make_builtin(class_name, config_json, sizeof(early_stopping), es_init, &h, es_destroy);
+    } else if (!strcmp(class_name, "ReduceLROnPlateau")) {
+        ct_callback_hooks h = {.on_train_begin = rl_train_begin, .on_epoch_end = rl_epoch_end};
+        cb = make_builtin(class_name, config_json, sizeof(reduce_lr), rl_init, &h, rl_destroy);
+    } else if (!strcmp(class_name, "TerminateOnNaN")) {
+        ct_callback_hooks h = {.on_train_batch_end = tn_batch_end};
+        cb = make_builtin(class_name, config_json, sizeof(terminate_on_nan), tn_init, &h,
+                          tn_destroy);
+    } else if (!strcmp(class_name, "CSVLogger")) {
+        ct_callback_hooks h = {.on_train_begin = csv_train_begin,
+                               .on_epoch_end = csv_epoch_end,
+                               .on_train_end = csv_train_end};
+        cb = make_builtin(class_name, config_json, sizeof(csv_logger), csv_init, &h, csv_destroy);
+    } else {
+        ct__error(CT_ERR_NOT_FOUND,
+                  "ct_callback_new: unknown callback class '%s' (built in: EarlyStopping, "
+                  "ReduceLROnPlateau, TerminateOnNaN, CSVLogger; use ct_callback_custom for "
+                  "others)",
+                  class_name);
+        return NULL;
+    }
+    return finish_builtin(cb);
+}

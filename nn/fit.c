@@ -1,0 +1,1590 @@
+/*
+ * Keras's training loop: compile, the train / test / predict steps, fit
+ * (epochs of batches from tensors or a dataset, validation, class and
+ * sample weights, callbacks, History), evaluate, predict, the *_on_batch
+ * calls and tf.keras's progress bar (keras/src/backend/tensorflow/
+ * trainer.py, keras/src/trainers/compile_utils.py, tf_keras/utils/
+ * generic_utils.py's Progbar and tf_keras/callbacks.py's ProgbarLogger).
+ *
+ * Compile state. model->metrics[0] is the loss tracker: a Mean named
+ * "loss" weighted by the batch size, as Keras 3's model._loss_tracker
+ * (model.metrics lists it first too); metrics[1..] are the compiled
+ * metrics in the order given (names, then objects). The tracker and the
+ * metrics accumulate until fit resets them at each epoch's start and
+ * evaluate at its start; train_on_batch / test_on_batch do not reset them,
+ * as in Keras 3 (tf.keras 2 reset them per call by default).
+ *
+ * One step runs in its own scope, so the tensors of a step are released
+ * when it ends and a long fit keeps a flat number of live tensors.
+ *
+ * Keras 2 / Keras 3 choices: the progress bar is tf.keras 2's
+ * ("469/469 [====...] - 3s 6ms/step - loss: 0.4213"), with logs in Keras
+ * 2's order (loss, metrics, val_ ones); the rest follows Keras 3 (loop,
+ * hooks, "accuracy" resolution, class_weight rules, train_on_batch).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nn/internal.h"
+
+/* Shared with nn/callbacks.c (candidates for nn/internal.h). */
+
+/* ---- logs ------------------------------------------------------------------------------ */
+
+struct ct_logs {
+    int n, cap;
+    char **keys;
+    double *vals;
+};
+
+static ct_logs *logs_new(void) {
+    ct_logs *l = calloc(1, sizeof *l);
+    if (!l) ct__error(CT_ERR_OUT_OF_MEMORY, "logs: out of memory");
+    return l;
+}
+
+static void logs_clear(ct_logs *l) {
+    for (int i = 0; i < l->n; i++)
+        free(l->keys[i]);
+    l->n = 0;
+}
+
+void ct_logs_free(ct_logs *logs) {
+    if (!logs) return;
+    logs_clear(logs);
+    free(logs->keys);
+    free(logs->vals);
+    free(logs);
+}
+
+int ct_logs_size(const ct_logs *logs) { return logs ? logs->n : 0; }
+
+const char *ct_logs_key(const ct_logs *logs, int i) {
+    return logs && i >= 0 && i < logs->n ? logs->keys[i] : NULL;
+}
+
+double ct_logs_value(const ct_logs *logs, int i) {
+    return logs && i >= 0 && i < logs->n ? logs->vals[i] : NAN;
+}
+
+static int logs_find(const ct_logs *logs, const char *key) {
+    for (int i = 0; logs && key && i < logs->n; i++)
+        if (!strcmp(logs->keys[i], key)) return i;
+    return -1;
+}
+
+double ct_logs_get(const ct_logs *logs, const char *key, bool *found) {
+    int i = logs_find(logs, key);
+    if (found) *found = i >= 0;
+    return i >= 0 ? logs->vals[i] : NAN;
+}
+
+ct_status ct_logs_set(ct_logs *logs, const char *key, double value) {
+    if (!logs || !key) return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_logs_set: NULL logs or key");
+    int i = logs_find(logs, key);
+    if (i >= 0) {
+        logs->vals[i] = value;
+        return CT_OK;
+    }
+    if (logs->n == logs->cap) {
+        int cap = logs->cap ? 2 * logs->cap : 8;
+        char **k = realloc(logs->keys, (size_t)cap * sizeof *k);
+        if (k) logs->keys = k;
+        double *v = realloc(logs->vals, (size_t)cap * sizeof *v);
+        if (v) logs->vals = v;
+        if (!k || !v) return ct__error(CT_ERR_OUT_OF_MEMORY, "ct_logs_set: out of memory");
+        logs->cap = cap;
+    }
+    size_t len = strlen(key) + 1;
+    char *copy = malloc(len);
+    if (!copy) return ct__error(CT_ERR_OUT_OF_MEMORY, "ct_logs_set: out of memory");
+    memcpy(copy, key, len);
+    logs->keys[logs->n] = copy;
+    logs->vals[logs->n++] = value;
+    return CT_OK;
+}
+
+/* ---- History -------------------------------------------------------------------------- */
+
+/* history.history: per key, the values of the epochs whose logs had it, in
+ * order (a key logged only every few epochs — val_ with validation_freq —
+ * has fewer values, as in Keras). */
+struct ct_history {
+    int epochs;
+    int nkeys, cap;
+    char **keys;
+    int *count;
+    double **vals;
+};
+
+static ct_history *history_new(void) {
+    ct_history *h = calloc(1, sizeof *h);
+    if (!h) ct__error(CT_ERR_OUT_OF_MEMORY, "History: out of memory");
+    return h;
+}
+
+void ct_history_free(ct_history *h) {
+    if (!h) return;
+    for (int i = 0; i < h->nkeys; i++) {
+        free(h->keys[i]);
+        free(h->vals[i]);
+    }
+    free(h->keys);
+    free(h->count);
+    free(h->vals);
+    free(h);
+}
+
+static ct_status history_record(ct_history *h, const ct_logs *logs) {
+    h->epochs++;
+    for (int i = 0; i < ct_logs_size(logs); i++) {
+        int k = 0;
+        while (k < h->nkeys && strcmp(h->keys[k], logs->keys[i]))
+            k++;
+        if (k == h->nkeys) {
+            if (h->nkeys == h->cap) {
+                int cap = h->cap ? 2 * h->cap : 8;
+                char **keys = realloc(h->keys, (size_t)cap * sizeof *keys);
+                if (keys) h->keys = keys;
+                int *count = realloc(h->count, (size_t)cap * sizeof *count);
+                if (count) h->count = count;
+                double **vals = realloc(h->vals, (size_t)cap * sizeof *vals);
+                if (vals) h->vals = vals;
+                if (!keys || !count || !vals)
+                    return ct__error(CT_ERR_OUT_OF_MEMORY, "History: out of memory");
+                h->cap = cap;
+            }
+            size_t len = strlen(logs->keys[i]) + 1;
+            h->keys[k] = malloc(len);
+            if (!h->keys[k]) return ct__error(CT_ERR_OUT_OF_MEMORY, "History: out of memory");
+            memcpy(h->keys[k], logs->keys[i], len);
+            h->count[k] = 0;
+            h->vals[k] = NULL;
+            h->nkeys++;
+        }
+        double *v = realloc(h->vals[k], (size_t)(h->count[k] + 1) * sizeof *v);
+        if (!v) return ct__error(CT_ERR_OUT_OF_MEMORY, "History: out of memory");
+        h->vals[k] = v;
+        v[h->count[k]++] = logs->vals[i];
+    }
+    return CT_OK;
+}
+
+int ct_history_epochs(const ct_history *h) { return h ? h->epochs : 0; }
+int ct_history_num_keys(const ct_history *h) { return h ? h->nkeys : 0; }
+
+const char *ct_history_key(const ct_history *h, int i) {
+    return h && i >= 0 && i < h->nkeys ? h->keys[i] : NULL;
+}
+
+double ct_history_value(const ct_history *h, const char *key, int epoch) {
+    for (int k = 0; h && key && k < h->nkeys; k++)
+        if (!strcmp(h->keys[k], key))
+            return epoch >= 0 && epoch < h->count[k] ? h->vals[k][epoch] : NAN;
+    return NAN;
+}
+
+/* ---- compile ---------------------------------------------------------------------------- */
+
+static const char *model_name(const ct_model *m) {
+    return m && m->base.name ? m->base.name : "model";
+}
+
+/* keras.losses squeeze_or_expand_to_same_rank (expand_rank_1). */
+static void same_rank(ct_tensor **a, ct_tensor **b) {
+    if (!*a || !*b) return;
+    int ra = ct_tensor_rank(*a), rb = ct_tensor_rank(*b);
+    if (ra == rb + 1 && ct_tensor_dim(*a, -1) == 1) {
+        if (rb == 1)
+            *b = ct_expand_dims(*b, -1);
+        else
+            *a = ct_squeeze(*a, CT_AXES(-1));
+    } else if (rb == ra + 1 && ct_tensor_dim(*b, -1) == 1) {
+        if (ra == 1)
+            *a = ct_expand_dims(*a, -1);
+        else
+            *b = ct_squeeze(*b, CT_AXES(-1));
+    }
+}
+
+/* Keras 3's compile-time "accuracy": BinaryAccuracy when y_pred's last
+ * dimension is 1, SparseCategoricalAccuracy when y_true has a lower rank
+ * than y_pred (or a last dimension of 1 against several classes), else
+ * CategoricalAccuracy (compile_utils.is_binary_or_sparse_categorical).
+ * Keras picks once from the first batch's shapes; the shapes of a model's
+ * outputs and targets do not change, so picking per batch here is the
+ * same. The per-sample values are those of keras.metrics.binary_accuracy
+ * (threshold 0.5), categorical_accuracy and sparse_categorical_accuracy. */
+static ct_tensor *auto_accuracy(const ct_tensor *y_true, const ct_tensor *y_pred, void *ctx) {
+    (void)ctx;
+    if (!y_true || !y_pred) return NULL;
+    int tr = ct_tensor_rank(y_true), pr = ct_tensor_rank(y_pred);
+    int64_t tlast = tr ? ct_tensor_dim(y_true, -1) : 1, plast = pr ? ct_tensor_dim(y_pred, -1) : 1;
+    bool binary = plast == 1;
+    bool sparse = tr < pr || (tlast == 1 && plast > 1);
+    ct_tensor *t = (ct_tensor *)y_true, *p = (ct_tensor *)y_pred;
+    if (!ct_dtype_is_float(ct_tensor_dtype(p))) p = ct_cast(p, CT_FLOAT32);
+    if (binary) {
+        same_rank(&t, &p);
+        if (!t || !p) return NULL;
+        p = ct_cast(ct_greater(p, ct_scalar_of(ct_tensor_dtype(p), 0.5)), ct_tensor_dtype(t));
+        return ct_reduce_mean(ct_cast(ct_equal(t, p), CT_FLOAT32), CT_AXES(-1), false);
+    }
+    if (!sparse) t = ct_argmax(t, -1); /* categorical: compare class indices */
+    if (!t) return NULL;
+    tr = ct_tensor_rank(t);
+    int64_t org[CT_MAX_RANK];
+    for (int i = 0; i < tr; i++)
+        org[i] = ct_tensor_dim(t, i);
+    bool reshape = false;
+    if (tr == pr && (!sparse || (tr > 0 && ct_tensor_dim(t, -1) == 1))) {
+        t = ct_squeeze(t, CT_AXES(-1));
+        reshape = true;
+    }
+    ct_tensor *am = ct_argmax(p, -1);
+    if (!t || !am) return NULL;
+    if (ct_tensor_dtype(am) != ct_tensor_dtype(t)) am = ct_cast(am, ct_tensor_dtype(t));
+    ct_tensor *matches = ct_cast(ct_equal(t, am), CT_FLOAT32);
+    if (reshape) matches = ct_reshape(matches, tr, org);
+    if (sparse && matches && ct_tensor_rank(matches) > 1 && ct_tensor_dim(matches, -1) == 1)
+        matches = ct_squeeze(matches, CT_AXES(-1));
+    return matches;
+}
+
+/* A metric given by name: "accuracy"/"acc" (any case) is resolved as
+ * Keras does and keeps the name given as its logs key; other names are
+ * keras.metrics.get's, logged under the name given when it is a function
+ * name ("mse", "categorical_accuracy") and under the metric's own name
+ * for a class name ("AUC" logs "auc"), as compile_utils names them. */
+static ct_metric *metric_by_name(const char *name) {
+    if (!strcasecmp(name, "accuracy") || !strcasecmp(name, "acc"))
+        return ct_metric_custom(name, auto_accuracy, NULL);
+    bool function_name = true;
+    for (const char *p = name; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') function_name = false;
+    ct_metric_opts o = {0};
+    if (function_name) o.name = name;
+    return ct_metric_new(name, &o);
+}
+
+static void free_state(ct_optimizer *opt, ct_loss *loss, int n, ct_metric **metrics) {
+    ct_optimizer_free(opt);
+    ct_loss_free(loss);
+    for (int i = 0; i < n; i++)
+        ct_metric_free(metrics[i]);
+    free(metrics);
+}
+
+static bool in_list(const void *p, int n, ct_metric *const *list) {
+    for (int i = 0; i < n; i++)
+        if (list[i] == p) return true;
+    return false;
+}
+
+ct_status ct_model_compile(ct_model *m, const ct_compile_opts *opts) {
+    ct_compile_opts none = {0};
+    if (!opts) opts = &none;
+    /* Objects given belong to the model from here on, also on failure
+     * (freed then), unless they are the model's own already. */
+    ct_optimizer *given_opt = opts->optimizer_obj;
+    ct_loss *given_loss = opts->loss_obj;
+    int ngiven = opts->metric_objs ? opts->nmetric_objs : 0;
+    ct_status st = CT_OK;
+    ct_optimizer *opt = NULL;
+    ct_loss *loss = NULL;
+    int nm = 0;
+    ct_metric **metrics = NULL;
+    if (!m) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_compile: the model is NULL");
+        goto fail;
+    }
+    if (opts->nmetrics < 0 || opts->nmetric_objs < 0 || (opts->nmetrics && !opts->metrics)) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT, "compile of '%s': bad metric counts or lists",
+                       model_name(m));
+        goto fail;
+    }
+    if (opts->optimizer && given_opt) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "compile of '%s': give optimizer (a name) or optimizer_obj, not both",
+                       model_name(m));
+        goto fail;
+    }
+    if (opts->loss && given_loss) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "compile of '%s': give loss (a name) or loss_obj, not both", model_name(m));
+        goto fail;
+    }
+    opt = given_opt ? given_opt
+                    : ct_optimizer_new(opts->optimizer ? opts->optimizer : "rmsprop", NULL);
+    given_opt = NULL;
+    if (!opt) {
+        st = ct_last_status();
+        goto fail;
+    }
+    if (given_loss) {
+        loss = given_loss;
+        given_loss = NULL;
+    } else if (opts->loss && !(loss = ct_loss_new(opts->loss, NULL))) {
+        st = ct_last_status();
+        goto fail;
+    }
+    metrics = calloc((size_t)(1 + opts->nmetrics + ngiven), sizeof *metrics);
+    if (!metrics) {
+        st = ct__error(CT_ERR_OUT_OF_MEMORY, "compile: out of memory");
+        goto fail;
+    }
+    metrics[nm] = ct_metric_new("Mean", &(ct_metric_opts){.name = "loss"});
+    if (!metrics[nm]) {
+        st = ct_last_status();
+        goto fail;
+    }
+    nm++;
+    for (int i = 0; i < opts->nmetrics; i++) {
+        if (!opts->metrics[i]) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT, "compile of '%s': metric name %d is NULL",
+                           model_name(m), i);
+            goto fail;
+        }
+        if (!(metrics[nm] = metric_by_name(opts->metrics[i]))) {
+            st = ct_last_status();
+            goto fail;
+        }
+        nm++;
+    }
+    for (int i = 0; i < ngiven; i++) {
+        if (!opts->metric_objs[i]) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT, "compile of '%s': metric object %d is NULL",
+                           model_name(m), i);
+            goto fail;
+        }
+    }
+    for (int i = 0; i < ngiven; i++)
+        metrics[nm++] = opts->metric_objs[i];
+    ngiven = 0;
+    /* Recompiling replaces the previous state; objects carried over from
+     * it are kept. */
+    if (m->optimizer != opt) ct_optimizer_free(m->optimizer);
+    if (m->loss != loss) ct_loss_free(m->loss);
+    for (int i = 0; i < m->nmetrics; i++)
+        if (!in_list(m->metrics[i], nm, metrics)) ct_metric_free(m->metrics[i]);
+    free(m->metrics);
+    m->optimizer = opt;
+    m->loss = loss;
+    m->nmetrics = nm;
+    m->metrics = metrics;
+    m->compiled = true;
+    m->stop_training = false;
+    return CT_OK;
+
+fail:
+    /* Free what was made here and what was handed over, sparing the
+     * model's current objects. */
+    if (m && opt == m->optimizer) opt = NULL;
+    if (m && loss == m->loss) loss = NULL;
+    if (m && given_opt == m->optimizer) given_opt = NULL;
+    if (m && given_loss == m->loss) given_loss = NULL;
+    ct_optimizer_free(given_opt);
+    ct_loss_free(given_loss);
+    for (int i = 0; i < ngiven; i++)
+        if (opts->metric_objs[i] &&
+            !(m && in_list(opts->metric_objs[i], m->nmetrics, m->metrics)) &&
+            !in_list(opts->metric_objs[i], i, opts->metric_objs))
+            ct_metric_free(opts->metric_objs[i]);
+    for (int i = 0; i < nm; i++)
+        if (m && in_list(metrics[i], m->nmetrics, m->metrics)) metrics[i] = NULL;
+    free_state(opt, loss, nm, metrics);
+    return st;
+}
+
+void ct_model_stop_training(ct_model *m) {
+    if (m) m->stop_training = true;
+}
+
+ct_optimizer *ct_model_optimizer(ct_model *m) {
+    if (!m || !m->optimizer) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_optimizer: the model '%s' is not compiled",
+                  model_name(m));
+        return NULL;
+    }
+    return m->optimizer;
+}
+
+static ct_status need_compiled(ct_model *m, const char *who, bool need_loss) {
+    if (!m) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the model is NULL", who);
+    if (!m->compiled || !m->optimizer || m->nmetrics < 1)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s': you must call compile() (ct_model_compile) before "
+                         "using the model",
+                         who, model_name(m));
+    if (need_loss && !m->loss)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s' was compiled without a loss; pass one to "
+                         "ct_model_compile",
+                         who, model_name(m));
+    return CT_OK;
+}
+
+/* ---- steps ----------------------------------------------------------------------------- */
+
+static void reset_metrics(ct_model *m) {
+    for (int i = 0; i < m->nmetrics; i++)
+        ct_metric_reset(m->metrics[i]);
+}
+
+/* The logs of the metrics now: "loss" (the tracker) first, then each
+ * metric by name. A metric with several values (thresholds) logs its
+ * first. */
+static ct_status metrics_logs(ct_model *m, ct_logs *logs) {
+    logs_clear(logs);
+    ct_status st = CT_OK;
+    ct_scope_begin();
+    for (int i = 0; !st && i < m->nmetrics; i++) {
+        ct_tensor *r = ct_metric_result(m->metrics[i]);
+        if (!r)
+            st = ct_last_status();
+        else
+            st = ct_logs_set(logs, ct_metric_name(m->metrics[i]),
+                             ct_tensor_size(r) ? ct_tensor_get(r, 0) : NAN);
+    }
+    ct_scope_end();
+    return st;
+}
+
+/* The message of the last error, copied (a later ct__error reuses it). */
+static const char *last_msg(char *buf, size_t cap) {
+    snprintf(buf, cap, "%s", ct_last_error());
+    return buf;
+}
+
+/* loss(y, y_pred, sample_weight) plus the model's regularization losses. */
+static ct_tensor *compute_loss(ct_model *m, const ct_tensor *y, const ct_tensor *y_pred,
+                               const ct_tensor *sw, const char *who) {
+    ct_tensor *loss = ct_loss_call(m->loss, y, y_pred, sw);
+    if (!loss) {
+        char msg[768], ys[64], ps[64];
+        last_msg(msg, sizeof msg);
+        ct__error(ct_last_status() ? ct_last_status() : CT_ERR_INVALID_ARGUMENT,
+                  "%s: model '%s': the loss '%s' of y %s and y_pred %s failed: %s", who,
+                  model_name(m), ct_loss_name(m->loss),
+                  ct_shape_str(ct_tensor_rank(y), ct_tensor_shape(y), ys, sizeof ys),
+                  ct_shape_str(ct_tensor_rank(y_pred), ct_tensor_shape(y_pred), ps, sizeof ps),
+                  msg);
+        return NULL;
+    }
+    ct_tensor *reg = ct_layer_regularization_loss(&m->base);
+    if (!reg) return NULL;
+    if (ct_tensor_dtype(reg) != ct_tensor_dtype(loss)) reg = ct_cast(reg, ct_tensor_dtype(loss));
+    return ct_add(loss, reg);
+}
+
+/* The loss tracker's and the metrics' updates for a batch. */
+static ct_status update_metrics(ct_model *m, const ct_tensor *x, const ct_tensor *y,
+                                const ct_tensor *y_pred, const ct_tensor *sw,
+                                const ct_tensor *loss) {
+    int64_t bs = ct_tensor_rank(x) ? ct_tensor_dim(x, 0) : 1;
+    ct_tensor *w = ct_scalar_of(ct_tensor_dtype(loss), (double)bs);
+    ct_status st = ct_metric_update(m->metrics[0], NULL, loss, w);
+    for (int i = 1; !st && i < m->nmetrics; i++)
+        st = ct_metric_update(m->metrics[i], y, y_pred, sw);
+    return st;
+}
+
+static ct_status check_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y, const char *who) {
+    if (!x)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': x is NULL", who, model_name(m));
+    if (!y)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s': y is NULL (the compiled loss needs targets)", who,
+                         model_name(m));
+    return CT_OK;
+}
+
+/* One training step (Keras 3's train_step): the forward pass on a tape,
+ * the loss, the gradients of the trainable weights, the optimizer update,
+ * the constraints, then the metrics. */
+static ct_status train_step(ct_model *m, const ct_tensor *x, const ct_tensor *y,
+                            const ct_tensor *sw, const char *who) {
+    ct_status st = check_batch(m, x, y, who);
+    if (st) return st;
+    ct__wref *refs = NULL;
+    ct_tensor **src = NULL, **grads = NULL;
+    ct_variable **vars = NULL;
+    ct_scope_begin();
+    ct_tape *tape = ct_tape_begin(NULL);
+    ct_tensor *y_pred = tape ? ct_model_call(m, x, true) : NULL;
+    ct_tensor *loss = y_pred ? compute_loss(m, y, y_pred, sw, who) : NULL;
+    if (tape) ct_tape_end(tape);
+    if (!loss) {
+        st = ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL;
+        goto out;
+    }
+    if ((st = update_metrics(m, x, y, y_pred, sw, loss))) goto out;
+    int n = ct__layer_collect(&m->base, NULL, 0);
+    refs = malloc((size_t)(n ? n : 1) * sizeof *refs);
+    src = malloc((size_t)(n ? n : 1) * sizeof *src);
+    grads = calloc((size_t)(n ? n : 1), sizeof *grads);
+    vars = malloc((size_t)(n ? n : 1) * sizeof *vars);
+    if (!refs || !src || !grads || !vars) {
+        st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
+        goto out;
+    }
+    ct__layer_collect(&m->base, refs, n);
+    int nt = 0;
+    for (int i = 0; i < n; i++) {
+        if (!refs[i].trainable) continue;
+        vars[nt] = refs[i].w->var;
+        src[nt++] = ct_variable_value(refs[i].w->var);
+    }
+    if (nt > 0) {
+        st = ct_tape_gradient(tape, loss, nt, src, grads, NULL);
+        if (!st) st = ct_optimizer_apply_gradients(m->optimizer, nt, grads, vars);
+        if (!st) st = ct_layer_apply_constraints(&m->base);
+    }
+out:
+    if (tape) ct_tape_free(tape);
+    ct_scope_end();
+    free(refs);
+    free(src);
+    free(grads);
+    free(vars);
+    return st;
+}
+
+/* One evaluation step (test_step): forward in inference mode, the loss
+ * with the regularization losses into the tracker, the metrics. */
+static ct_status test_step(ct_model *m, const ct_tensor *x, const ct_tensor *y, const ct_tensor *sw,
+                           const char *who) {
+    ct_status st = check_batch(m, x, y, who);
+    if (st) return st;
+    ct_scope_begin();
+    ct_tensor *y_pred = ct_model_call(m, x, false);
+    ct_tensor *loss = y_pred ? compute_loss(m, y, y_pred, sw, who) : NULL;
+    st = loss ? update_metrics(m, x, y, y_pred, sw, loss)
+              : (ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL);
+    ct_scope_end();
+    return st;
+}
+
+/* ---- data --------------------------------------------------------------------------------- */
+
+/* Where batches come from: tensors sliced along the first axis (shuffled
+ * each pass by a permutation drawn from the global RNG) or a dataset of
+ * (x, y[, sample_weight]) batches. A pass starts at an epoch's start;
+ * with a step limit the pass carries over into the next epoch until the
+ * data runs out (Keras 3's EpochIterator). */
+typedef struct {
+    const char *who;
+    ct_model *m;
+    const ct_tensor *x, *y, *sw; /* tensors (borrowed)                   */
+    int64_t n, batch_size;
+    bool shuffle;
+    ct_tensor *perm; /* owned reference, or NULL              */
+    int64_t pos;
+    ct_dataset *ds; /* or a dataset (borrowed)               */
+    ct_iterator *it;
+    int64_t steps; /* steps per epoch; 0: the whole data    */
+    bool open;     /* a pass is under way                   */
+    int64_t taken; /* batches of the pass so far            */
+    bool x_only;   /* predict                               */
+    int ncw;       /* class_weight                          */
+    const double *cw;
+} source;
+
+typedef struct {
+    ct_tensor *x, *y, *sw; /* in the step's scope or the element's */
+    ct_element *elem;
+} batch;
+
+static void source_close(source *s) {
+    if (s->perm) ct_tensor_free(s->perm);
+    s->perm = NULL;
+    if (s->it) ct_iterator_free(s->it);
+    s->it = NULL;
+    s->open = false;
+}
+
+/* The number of batches of a pass (-1 unknown). */
+static int64_t source_batches(const source *s) {
+    if (s->ds) {
+        int64_t c = ct_dataset_cardinality(s->ds);
+        return c >= 0 ? c : -1;
+    }
+    return (s->n + s->batch_size - 1) / s->batch_size;
+}
+
+/* The steps of an epoch, for the progress bar (-1 unknown). */
+static int64_t source_target(const source *s) {
+    return s->steps > 0 ? s->steps : source_batches(s);
+}
+
+static ct_status source_begin_epoch(source *s) {
+    /* With a step limit a pass carries on into the next epoch, until all
+     * its batches (when known) were taken. */
+    int64_t nb = source_batches(s);
+    if (s->open && s->steps > 0 && !(nb >= 0 && s->taken >= nb)) return CT_OK;
+    s->pos = 0;
+    s->taken = 0;
+    if (s->ds) {
+        if (s->it) {
+            if (ct_iterator_reset(s->it)) return ct_last_status();
+        } else if (!(s->it = ct_dataset_iterator(s->ds))) {
+            return ct_last_status();
+        }
+        s->open = true;
+        return CT_OK;
+    }
+    if (s->perm) ct_tensor_free(s->perm);
+    s->perm = NULL;
+    if (s->shuffle && s->n > 1) {
+        ct_scope_begin();
+        ct_tensor *p = ct_argsort(ct_random_uniform(CT_DIMS(s->n), NULL), 0, false);
+        if (p) s->perm = ct_tensor_ref(p);
+        ct_scope_end();
+        if (!s->perm) return ct_last_status();
+    }
+    s->open = true;
+    return CT_OK;
+}
+
+/* Rows [pos, pos + len) of t (through the permutation when shuffled). */
+static ct_tensor *rows(const source *s, const ct_tensor *t, int64_t len) {
+    if (!t) return NULL;
+    if (s->perm) {
+        ct_tensor *idx = ct_slice(s->perm, (int64_t[]){s->pos}, (int64_t[]){len});
+        return ct_gather(t, idx, 0, 0);
+    }
+    int r = ct_tensor_rank(t);
+    int64_t begin[CT_MAX_RANK] = {0}, size[CT_MAX_RANK];
+    begin[0] = s->pos;
+    size[0] = len;
+    for (int i = 1; i < r; i++)
+        size[i] = ct_tensor_dim(t, i);
+    return ct_slice(t, begin, size);
+}
+
+/* class_weight -> per-sample weights from the labels (Keras 3's
+ * class_weight_to_sample_weights: argmax of one-hot labels, else the
+ * rounded label). A label without an entry is an error, as TF's gather. */
+static ct_tensor *class_weights(const source *s, const ct_tensor *y) {
+    ct_tensor *c = (ct_tensor *)y;
+    int r = ct_tensor_rank(y);
+    if (r >= 2) c = ct_tensor_dim(y, -1) > 1 ? ct_argmax(y, -1) : ct_squeeze(y, CT_AXES(-1));
+    if (c && ct_dtype_is_float(ct_tensor_dtype(c))) c = ct_round(c);
+    if (!c) return NULL;
+    int64_t n = ct_tensor_size(c);
+    double *lab = malloc((size_t)(n ? n : 1) * sizeof *lab);
+    float *w = malloc((size_t)(n ? n : 1) * sizeof *w);
+    ct_tensor *out = NULL;
+    if (!lab || !w) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", s->who);
+    } else if (!ct_tensor_read(c, CT_FLOAT64, lab, n)) {
+        int64_t i = 0;
+        for (; i < n; i++) {
+            if (!(lab[i] >= 0 && lab[i] < s->ncw)) break;
+            w[i] = (float)s->cw[(int64_t)lab[i]];
+        }
+        if (i < n)
+            ct__error(CT_ERR_INVALID_ARGUMENT,
+                      "%s: model '%s': class_weight has %d entries but a label is %g", s->who,
+                      model_name(s->m), s->ncw, lab[i]);
+        else
+            out = ct_constant(w, CT_FLOAT32, ct_tensor_rank(c), ct_tensor_shape(c));
+    }
+    free(lab);
+    free(w);
+    return out;
+}
+
+/* The next batch into *b (its tensors in the current scope or held by
+ * b->elem), or *end at the end of the pass. */
+static ct_status source_next(source *s, batch *b, bool *end) {
+    memset(b, 0, sizeof *b);
+    *end = false;
+    if (s->ds) {
+        ct_element *e = NULL;
+        if (ct_iterator_next(s->it, &e)) return ct_last_status();
+        if (!e) {
+            *end = true;
+            s->open = false;
+            return CT_OK;
+        }
+        b->elem = e;
+        if (e->n < 1 || e->n > 3)
+            return ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "%s: model '%s': dataset elements must be (x, y) or (x, y, "
+                             "sample_weight), got %d components",
+                             s->who, model_name(s->m), e->n);
+        b->x = e->t[0];
+        if (!s->x_only) {
+            b->y = e->n > 1 ? e->t[1] : NULL;
+            b->sw = e->n > 2 ? e->t[2] : NULL;
+        }
+    } else {
+        if (s->pos >= s->n) {
+            *end = true;
+            s->open = false;
+            return CT_OK;
+        }
+        int64_t len = s->n - s->pos < s->batch_size ? s->n - s->pos : s->batch_size;
+        b->x = rows(s, s->x, len);
+        b->y = s->x_only ? NULL : rows(s, s->y, len);
+        b->sw = s->x_only || !s->sw ? NULL : rows(s, s->sw, len);
+        s->pos += len;
+        if (!b->x || (!s->x_only && s->y && !b->y) || (s->sw && !s->x_only && !b->sw))
+            return ct_last_status();
+    }
+    s->taken++;
+    if (s->cw && b->y) {
+        if (b->sw)
+            return ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "%s: model '%s': you cannot use class_weight and sample_weight at "
+                             "the same time",
+                             s->who, model_name(s->m));
+        if (!(b->sw = class_weights(s, b->y))) return ct_last_status();
+    }
+    return CT_OK;
+}
+
+static ct_status check_tensors(ct_model *m, const char *who, const ct_tensor *x, const ct_tensor *y,
+                               const ct_tensor *sw, int64_t *n) {
+    if (!x)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': give x or a dataset", who,
+                         model_name(m));
+    if (ct_tensor_rank(x) < 1)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s': x must have a samples axis, got a scalar", who,
+                         model_name(m));
+    *n = ct_tensor_dim(x, 0);
+    const ct_tensor *other[2] = {y, sw};
+    const char *names[2] = {"y", "sample_weight"};
+    for (int i = 0; i < 2; i++) {
+        if (!other[i]) continue;
+        if (ct_tensor_rank(other[i]) < 1 || ct_tensor_dim(other[i], 0) != *n)
+            return ct__error(
+                CT_ERR_INVALID_ARGUMENT,
+                "%s: model '%s': data cardinality is ambiguous: x has %lld samples, "
+                "%s has %lld; make sure all arrays contain the same number of samples",
+                who, model_name(m), (long long)*n, names[i],
+                (long long)(ct_tensor_rank(other[i]) ? ct_tensor_dim(other[i], 0) : 0));
+    }
+    return CT_OK;
+}
+
+/* ---- the progress bar (tf.keras 2's Progbar + ProgbarLogger) ---------------------------- */
+
+typedef struct {
+    FILE *out;
+    int verbose;    /* 1 bar, 2 one line                       */
+    bool dynamic;   /* a terminal: redraw in place             */
+    int64_t target; /* steps; -1 unknown                       */
+    double start, last_update, after_first, epoch_start, epoch_end;
+    int total_width;
+    ct_logs *values; /* the latest value of every key seen      */
+} progbar;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progbar_reset(progbar *p, int64_t target) {
+    p->target = target;
+    p->start = now_s();
+    p->last_update = 0;
+    p->after_first = -1;
+    p->epoch_start = p->start;
+    p->epoch_end = -1;
+    p->total_width = 0;
+    logs_clear(p->values);
+}
+
+static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
+    if (*len >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (k > 0) *len = *len + (size_t)k < cap ? *len + (size_t)k : cap - 1;
+}
+
+/* Progbar._format_time. */
+static void format_time(char *buf, size_t cap, size_t *len, double t, const char *unit) {
+    if (t >= 1 || t == 0)
+        append(buf, cap, len, " %.0fs/%s", t, unit);
+    else if (t >= 1e-3)
+        append(buf, cap, len, " %.0fms/%s", t * 1e3, unit);
+    else
+        append(buf, cap, len, " %.0fus/%s", t * 1e6, unit);
+}
+
+/* " - key: value" as Progbar prints a value: %.4f, or %.4e for small
+ * ones (|v| for the bar; verbose 2 compares v itself, as Keras does). */
+static void format_value(char *buf, size_t cap, size_t *len, const char *key, double v,
+                         bool use_abs) {
+    append(buf, cap, len, " - %s:", key);
+    if (isnan(v))
+        append(buf, cap, len, " nan");
+    else if ((use_abs ? fabs(v) : v) > 1e-3)
+        append(buf, cap, len, " %.4f", v);
+    else
+        append(buf, cap, len, " %.4e", v);
+}
+
+static int num_digits(int64_t n) {
+    int d = 1;
+    while (n >= 10) {
+        n /= 10;
+        d++;
+    }
+    return d;
+}
+
+/* Progbar.update(current, logs, finalize). */
+static void progbar_update(progbar *p, int64_t current, const ct_logs *logs, bool finalize) {
+    for (int i = 0; i < ct_logs_size(logs); i++)
+        ct_logs_set(p->values, logs->keys[i], logs->vals[i]);
+    double now = now_s();
+    if (p->target >= 0 && current == p->target) p->epoch_end = now;
+    /* Progbar._estimate_step_duration (the first step is left out of the
+     * estimate once there are more). */
+    double per_step = 0;
+    if (current > 0) {
+        per_step = p->after_first >= 0 && current > 1
+                       ? (now - p->after_first) / (double)(current - 1)
+                       : (now - p->start) / (double)current;
+        if (current == 1) p->after_first = now;
+    }
+    char msg[4096];
+    size_t len = 0;
+    if (p->verbose == 1) {
+        /* Off a terminal only each epoch's final line is written, with no
+         * control characters. */
+        if (!finalize && (!p->dynamic || now - p->last_update < 0.05)) return;
+        int prev = p->total_width;
+        if (p->dynamic) append(msg, sizeof msg, &len, "\r");
+        size_t bar_start = len;
+        if (p->target >= 0) {
+            append(msg, sizeof msg, &len, "%*lld/%lld [", num_digits(p->target), (long long)current,
+                   (long long)p->target);
+            double prog = p->target ? (double)current / (double)p->target : 1.0;
+            int width = 30, prog_width = (int)(width * prog);
+            if (prog_width > width) prog_width = width;
+            if (prog_width > 0) {
+                for (int i = 0; i < prog_width - 1; i++)
+                    append(msg, sizeof msg, &len, "=");
+                append(msg, sizeof msg, &len, current < p->target ? ">" : "=");
+            }
+            for (int i = prog_width; i < width; i++)
+                append(msg, sizeof msg, &len, ".");
+            append(msg, sizeof msg, &len, "]");
+        } else {
+            append(msg, sizeof msg, &len, "%7lld/Unknown", (long long)current);
+        }
+        size_t info_start = len;
+        if (p->target < 0 || finalize) {
+            append(msg, sizeof msg, &len, " - %.0fs", now - p->start);
+            format_time(msg, sizeof msg, &len, per_step, "step");
+        } else {
+            double eta = per_step * (double)(p->target - current);
+            if (eta > 3600)
+                append(msg, sizeof msg, &len, " - ETA: %d:%02d:%02d", (int)(eta / 3600),
+                       (int)fmod(eta, 3600) / 60, (int)fmod(eta, 60));
+            else if (eta > 60)
+                append(msg, sizeof msg, &len, " - ETA: %d:%02d", (int)(eta / 60),
+                       (int)fmod(eta, 60));
+            else
+                append(msg, sizeof msg, &len, " - ETA: %ds", (int)eta);
+        }
+        for (int i = 0; i < p->values->n; i++)
+            format_value(msg, sizeof msg, &len, p->values->keys[i], p->values->vals[i], true);
+        p->total_width = (int)(info_start - bar_start) + (int)(len - info_start);
+        if (p->dynamic && prev > p->total_width)
+            append(msg, sizeof msg, &len, "%*s", prev - p->total_width, "");
+        if (finalize) append(msg, sizeof msg, &len, "\n");
+        fputs(msg, p->out);
+        fflush(p->out);
+    } else if (p->verbose == 2 && finalize) {
+        append(msg, sizeof msg, &len, "%*lld/%lld", num_digits(p->target), (long long)current,
+               (long long)p->target);
+        append(msg, sizeof msg, &len, " - %.0fs", now - p->start);
+        for (int i = 0; i < p->values->n; i++)
+            format_value(msg, sizeof msg, &len, p->values->keys[i], p->values->vals[i], false);
+        if (p->epoch_end >= 0) {
+            double per_epoch = p->epoch_end - p->epoch_start;
+            append(msg, sizeof msg, &len, " -");
+            format_time(msg, sizeof msg, &len, per_epoch, "epoch");
+            append(msg, sizeof msg, &len, " -");
+            format_time(msg, sizeof msg, &len, p->target > 0 ? per_epoch / (double)p->target : 0,
+                        "step");
+            append(msg, sizeof msg, &len, "\n");
+            p->epoch_start = now;
+            p->epoch_end = -1;
+        }
+        fputs(msg, p->out);
+        fflush(p->out);
+    }
+    p->last_update = now;
+}
+
+/* ---- the callback list --------------------------------------------------------------------- */
+
+/* ProgbarLogger first, the user's callbacks in order, History last
+ * (tf.keras's CallbackList). The first error a callback raises stops the
+ * loop. */
+typedef struct {
+    ct_model *m;
+    int n;
+    ct_callback *const *cbs;
+    progbar *pb;    /* NULL: silent                         */
+    int epochs;     /* for "Epoch i/n"                      */
+    int64_t seen;   /* steps of the bar's pass so far       */
+    int64_t target; /* the steps of a pass (-1 unknown)     */
+    bool in_fit;    /* validation inside fit shows no bar   */
+    ct_history *history;
+    ct_logs *empty; /* what the begin hooks get             */
+    ct_status st;
+} cblist;
+
+static void take_errors(cblist *l) {
+    for (int i = 0; i < l->n; i++) {
+        ct_status st = ct__callback_take_error(l->cbs[i]);
+        if (st && !l->st) l->st = st;
+    }
+}
+
+#define DISPATCH(l, hook, ...)                                                                     \
+    do {                                                                                           \
+        for (int i_ = 0; i_ < (l)->n; i_++) {                                                      \
+            const ct_callback_hooks *h_ = ct__callback_hooks((l)->cbs[i_]);                        \
+            if (h_->hook) h_->hook(h_->ctx, (l)->m, __VA_ARGS__);                                  \
+        }                                                                                          \
+        take_errors(l);                                                                            \
+    } while (0)
+
+static void cb_train_begin(cblist *l) { DISPATCH(l, on_train_begin, l->empty); }
+
+static void cb_epoch_begin(cblist *l, int epoch) {
+    if (l->pb) {
+        progbar_reset(l->pb, l->target);
+        l->seen = 0;
+        if (l->epochs > 1) {
+            fprintf(l->pb->out, "Epoch %d/%d\n", epoch + 1, l->epochs);
+            fflush(l->pb->out);
+        }
+    }
+    logs_clear(l->empty);
+    DISPATCH(l, on_epoch_begin, epoch, l->empty);
+}
+
+/* The bar's end of a pass: an unknown target becomes the steps seen. */
+static void bar_finalize(cblist *l, const ct_logs *logs) {
+    if (l->pb->target < 0) l->pb->target = l->seen;
+    progbar_update(l->pb, l->pb->target, logs, true);
+}
+
+static void cb_epoch_end(cblist *l, int epoch, ct_logs *logs) {
+    if (l->pb) bar_finalize(l, logs);
+    DISPATCH(l, on_epoch_end, epoch, logs);
+    if (l->history && !l->st) {
+        ct_status st = history_record(l->history, logs);
+        if (st) l->st = st;
+    }
+}
+
+static void cb_train_batch_begin(cblist *l, int64_t step) {
+    logs_clear(l->empty);
+    DISPATCH(l, on_train_batch_begin, step, l->empty);
+}
+
+static void cb_train_batch_end(cblist *l, int64_t step, ct_logs *logs) {
+    if (l->pb) {
+        l->seen = step + 1;
+        if (l->pb->verbose == 1) progbar_update(l->pb, l->seen, logs, false);
+    }
+    DISPATCH(l, on_train_batch_end, step, logs);
+}
+
+static void cb_train_end(cblist *l, ct_logs *logs) { DISPATCH(l, on_train_end, logs); }
+
+static void cb_test_begin(cblist *l) {
+    if (l->pb && !l->in_fit) {
+        progbar_reset(l->pb, l->target);
+        l->seen = 0;
+    }
+    logs_clear(l->empty);
+    DISPATCH(l, on_test_begin, l->empty);
+}
+
+static void cb_test_batch_begin(cblist *l, int64_t step) {
+    logs_clear(l->empty);
+    DISPATCH(l, on_test_batch_begin, step, l->empty);
+}
+
+static void cb_test_batch_end(cblist *l, int64_t step, ct_logs *logs) {
+    if (l->pb && !l->in_fit) {
+        l->seen = step + 1;
+        if (l->pb->verbose == 1) progbar_update(l->pb, l->seen, logs, false);
+    }
+    DISPATCH(l, on_test_batch_end, step, logs);
+}
+
+static void cb_test_end(cblist *l, ct_logs *logs) {
+    if (l->pb && !l->in_fit) bar_finalize(l, logs);
+    DISPATCH(l, on_test_end, logs);
+}
+
+static void cb_predict_begin(cblist *l) {
+    if (l->pb) {
+        progbar_reset(l->pb, l->target);
+        l->seen = 0;
+    }
+    logs_clear(l->empty);
+    DISPATCH(l, on_predict_begin, l->empty);
+}
+
+static void cb_predict_batch_begin(cblist *l, int64_t step) {
+    logs_clear(l->empty);
+    DISPATCH(l, on_predict_batch_begin, step, l->empty);
+}
+
+/* Keras passes {"outputs": ...}; a logs dict holds numbers only, so the
+ * hook gets empty logs (the outputs are what ct_model_predict returns). */
+static void cb_predict_batch_end(cblist *l, int64_t step) {
+    logs_clear(l->empty);
+    if (l->pb) {
+        l->seen = step + 1;
+        if (l->pb->verbose == 1) progbar_update(l->pb, l->seen, l->empty, false);
+    }
+    DISPATCH(l, on_predict_batch_end, step, l->empty);
+}
+
+static void cb_predict_end(cblist *l) {
+    logs_clear(l->empty);
+    if (l->pb) bar_finalize(l, l->empty);
+    DISPATCH(l, on_predict_end, l->empty);
+}
+
+/* Sets up the list (and the bar unless silent); cblist_done frees it. */
+static ct_status cblist_init(cblist *l, progbar *pb, ct_model *m, int n, ct_callback *const *cbs,
+                             int verbose, FILE *out, int epochs, const char *who) {
+    memset(l, 0, sizeof *l);
+    memset(pb, 0, sizeof *pb);
+    l->m = m;
+    l->epochs = epochs;
+    if (n < 0 || (n > 0 && !cbs))
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: bad callback count or list", who);
+    for (int i = 0; i < n; i++)
+        if (!cbs[i]) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: callback %d is NULL", who, i);
+    l->n = n;
+    l->cbs = cbs;
+    if (!(l->empty = logs_new())) return ct_last_status();
+    if (verbose == CT_VERBOSE_AUTO) verbose = CT_VERBOSE_BAR;
+    if (verbose == CT_VERBOSE_BAR || verbose == CT_VERBOSE_EPOCH) {
+        pb->out = out ? out : stdout;
+        pb->verbose = verbose;
+        pb->dynamic = isatty(fileno(pb->out)) == 1;
+        if (!(pb->values = logs_new())) return ct_last_status();
+        l->pb = pb;
+    } else if (verbose != CT_VERBOSE_SILENT && verbose != 0) {
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: verbose must be CT_VERBOSE_AUTO, _BAR, _EPOCH or _SILENT, got %d",
+                         who, verbose);
+    }
+    return CT_OK;
+}
+
+static void cblist_done(cblist *l, progbar *pb) {
+    ct_logs_free(l->empty);
+    ct_logs_free(pb->values);
+    l->empty = NULL;
+    pb->values = NULL;
+}
+
+/* ---- evaluate loop ---------------------------------------------------------------------- */
+
+/* Keras's evaluate body: reset the metrics, test steps over one pass of
+ * src with the test hooks, the final metrics into logs. */
+static ct_status run_evaluate(ct_model *m, source *src, cblist *l, ct_logs *logs, const char *who) {
+    ct_status st = CT_OK;
+    l->target = source_target(src);
+    cb_test_begin(l);
+    if ((st = l->st)) return st;
+    reset_metrics(m);
+    if ((st = source_begin_epoch(src))) return st;
+    for (int64_t step = 0; src->steps <= 0 || step < src->steps; step++) {
+        batch b;
+        bool end;
+        ct_scope_begin();
+        st = source_next(src, &b, &end);
+        if (!st && !end) {
+            cb_test_batch_begin(l, step);
+            st = l->st;
+            if (!st) st = test_step(m, b.x, b.y, b.sw, who);
+            if (!st) st = metrics_logs(m, logs);
+            if (!st) {
+                cb_test_batch_end(l, step, logs);
+                st = l->st;
+            }
+        }
+        ct_scope_end();
+        ct_element_free(b.elem);
+        if (st) return st;
+        if (end) {
+            if (src->steps > 0)
+                fprintf(stderr,
+                        "WARNING: %s: your input ran out of data; interrupting "
+                        "evaluation. Make sure that your dataset can generate at least "
+                        "`steps` batches.\n",
+                        who);
+            break;
+        }
+    }
+    if ((st = metrics_logs(m, logs))) return st;
+    cb_test_end(l, logs);
+    return l->st;
+}
+
+/* ---- fit -------------------------------------------------------------------------------- */
+
+/* Rows [from, to) of t as a caller-owned reference (NULL passes). */
+static ct_tensor *take_rows(const ct_tensor *t, int64_t from, int64_t to) {
+    if (!t) return NULL;
+    int r = ct_tensor_rank(t);
+    int64_t begin[CT_MAX_RANK] = {0}, size[CT_MAX_RANK];
+    begin[0] = from;
+    size[0] = to - from;
+    for (int i = 1; i < r; i++)
+        size[i] = ct_tensor_dim(t, i);
+    ct_scope_begin();
+    ct_tensor *s = ct_slice(t, begin, size);
+    ct_tensor *out = s ? ct_tensor_ref(s) : NULL;
+    ct_scope_end();
+    return out;
+}
+
+ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
+    const char *who = "ct_model_fit";
+    ct_fit_opts o0 = {0};
+    const ct_fit_opts *o = opts ? opts : &o0;
+    if (need_compiled(m, who, true)) return NULL;
+    ct_status st = CT_OK;
+    ct_history *h = NULL;
+    ct_logs *logs = NULL, *epoch_logs = NULL, *val_logs = NULL;
+    ct_tensor *owned[6] = {0}; /* the train / validation split's slices */
+    source train = {0}, val = {0};
+    cblist l;
+    progbar pb;
+    bool list_ready = false;
+
+    int epochs = o->epochs ? o->epochs : 1;
+    int64_t bs = o->batch_size ? o->batch_size : 32;
+    int freq = o->validation_freq ? o->validation_freq : 1;
+    if (epochs < 0 || bs < 0 || freq < 0 || o->initial_epoch < 0 || o->steps_per_epoch < 0 ||
+        o->validation_steps < 0 || o->nclass_weight < 0) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: model '%s': epochs, batch_size, validation_freq, initial_epoch, "
+                       "steps_per_epoch, validation_steps and nclass_weight must not be negative",
+                       who, model_name(m));
+        goto out;
+    }
+    if (!(o->validation_split >= 0 && o->validation_split < 1)) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: model '%s': validation_split must be in [0, 1), got %g", who,
+                       model_name(m), o->validation_split);
+        goto out;
+    }
+    if (o->nclass_weight > 0 && !o->class_weight) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': class_weight is NULL", who,
+                       model_name(m));
+        goto out;
+    }
+    if ((o->x || o->y) && o->dataset) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: model '%s': give x and y or a dataset, not both", who, model_name(m));
+        goto out;
+    }
+    train.who = who;
+    train.m = m;
+    train.steps = o->steps_per_epoch;
+    train.shuffle = !o->no_shuffle;
+    train.batch_size = bs;
+    train.ncw = o->nclass_weight;
+    train.cw = o->nclass_weight > 0 ? o->class_weight : NULL;
+    val = train;
+    val.steps = o->validation_steps;
+    val.shuffle = false;
+    val.ncw = 0;
+    val.cw = NULL;
+    bool has_val = false;
+    if (o->dataset) {
+        if (o->sample_weight) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: model '%s': sample_weight goes inside the dataset's elements "
+                           "(x, y, sample_weight) when fitting a dataset",
+                           who, model_name(m));
+            goto out;
+        }
+        if (o->validation_split > 0) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: model '%s': validation_split is only supported for tensors, not "
+                           "datasets; pass validation_data instead",
+                           who, model_name(m));
+            goto out;
+        }
+        train.ds = o->dataset;
+    } else {
+        int64_t n;
+        if ((st = check_tensors(m, who, o->x, o->y, o->sample_weight, &n))) goto out;
+        if (!o->y) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: model '%s': y is NULL (the compiled loss needs targets)", who,
+                           model_name(m));
+            goto out;
+        }
+        if (o->sample_weight && train.cw) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: model '%s': you cannot use class_weight and sample_weight at the "
+                           "same time",
+                           who, model_name(m));
+            goto out;
+        }
+        train.x = o->x;
+        train.y = o->y;
+        train.sw = o->sample_weight;
+        train.n = n;
+        if (o->validation_split > 0 && !o->val_x && !o->validation_data) {
+            /* The last fraction, before any shuffling (Keras's
+             * train_validation_split). */
+            int64_t split = (int64_t)floor((double)n * (1.0 - o->validation_split));
+            if (split == 0 || split == n) {
+                st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                               "%s: model '%s': training data contains %lld samples, which is "
+                               "not sufficient to split it into a validation and training set "
+                               "as specified by validation_split=%g",
+                               who, model_name(m), (long long)n, o->validation_split);
+                goto out;
+            }
+            const ct_tensor *src3[3] = {o->x, o->y, o->sample_weight};
+            for (int i = 0; i < 3; i++) {
+                if (!src3[i]) continue;
+                owned[2 * i] = take_rows(src3[i], 0, split);
+                owned[2 * i + 1] = take_rows(src3[i], split, n);
+                if (!owned[2 * i] || !owned[2 * i + 1]) {
+                    st = ct_last_status();
+                    goto out;
+                }
+            }
+            train.x = owned[0], train.y = owned[2], train.sw = owned[4], train.n = split;
+            val.x = owned[1], val.y = owned[3], val.sw = owned[5], val.n = n - split;
+            has_val = true;
+        }
+    }
+    if (o->validation_data) {
+        if (o->val_x || o->val_y) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: model '%s': give val_x and val_y or validation_data, not both", who,
+                           model_name(m));
+            goto out;
+        }
+        val.ds = o->validation_data;
+        val.x = val.y = val.sw = NULL;
+        has_val = true;
+    } else if (o->val_x || o->val_y) {
+        int64_t vn;
+        if (!o->val_y) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': val_x needs val_y", who,
+                           model_name(m));
+            goto out;
+        }
+        if ((st = check_tensors(m, "ct_model_fit (validation)", o->val_x, o->val_y, NULL, &vn)))
+            goto out;
+        val.ds = NULL;
+        val.x = o->val_x, val.y = o->val_y, val.sw = NULL, val.n = vn;
+        has_val = true;
+    }
+    if (!(h = history_new()) || !(logs = logs_new()) || !(epoch_logs = logs_new()) ||
+        !(val_logs = logs_new())) {
+        st = ct_last_status();
+        goto out;
+    }
+    if ((st =
+             cblist_init(&l, &pb, m, o->ncallbacks, o->callbacks, o->verbose, o->out, epochs, who)))
+        goto out;
+    list_ready = true;
+    l.history = h;
+    l.target = source_target(&train);
+
+    m->stop_training = false;
+    cb_train_begin(&l);
+    if ((st = l.st)) goto out;
+    bool trained = false;
+    for (int epoch = o->initial_epoch; epoch < epochs; epoch++) {
+        reset_metrics(m);
+        l.target = source_target(&train);
+        cb_epoch_begin(&l, epoch);
+        if ((st = l.st)) goto out;
+        if ((st = source_begin_epoch(&train))) goto out;
+        logs_clear(logs);
+        for (int64_t step = 0; train.steps <= 0 || step < train.steps; step++) {
+            batch b;
+            bool end;
+            ct_scope_begin();
+            st = source_next(&train, &b, &end);
+            if (!st && !end) {
+                cb_train_batch_begin(&l, step);
+                st = l.st;
+                if (!st) st = train_step(m, b.x, b.y, b.sw, who);
+                if (!st) st = metrics_logs(m, logs);
+                if (!st) {
+                    cb_train_batch_end(&l, step, logs);
+                    st = l.st;
+                }
+            }
+            ct_scope_end();
+            ct_element_free(b.elem);
+            if (st) goto out;
+            if (end) {
+                if (train.steps > 0)
+                    fprintf(stderr,
+                            "WARNING: %s: your input ran out of data; interrupting "
+                            "training. Make sure that your dataset can generate at least "
+                            "steps_per_epoch * epochs batches.\n",
+                            who);
+                break;
+            }
+            if (m->stop_training) break;
+        }
+        if ((st = metrics_logs(m, epoch_logs))) goto out;
+        if (has_val && (epoch + 1) % freq == 0) {
+            l.in_fit = true;
+            st = run_evaluate(m, &val, &l, val_logs, who);
+            l.in_fit = false;
+            if (st) goto out;
+            for (int i = 0; i < val_logs->n; i++) {
+                char key[256];
+                snprintf(key, sizeof key, "val_%s", val_logs->keys[i]);
+                if ((st = ct_logs_set(epoch_logs, key, val_logs->vals[i]))) goto out;
+            }
+        }
+        l.target = source_target(&train);
+        cb_epoch_end(&l, epoch, epoch_logs);
+        if ((st = l.st)) goto out;
+        trained = true;
+        if (m->stop_training) break;
+    }
+    if (!trained) logs_clear(epoch_logs);
+    cb_train_end(&l, epoch_logs);
+    st = l.st;
+
+out:
+    if (list_ready) cblist_done(&l, &pb);
+    source_close(&train);
+    source_close(&val);
+    for (int i = 0; i < 6; i++)
+        ct_tensor_free(owned[i]);
+    ct_logs_free(logs);
+    ct_logs_free(epoch_logs);
+    ct_logs_free(val_logs);
+    if (st) {
+        ct_history_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* ---- evaluate / predict --------------------------------------------------------------------- */
+
+static ct_status eval_source(ct_model *m, const ct_eval_opts *o, source *s, const char *who,
+                             bool x_only) {
+    memset(s, 0, sizeof *s);
+    s->who = who;
+    s->m = m;
+    s->batch_size = o->batch_size ? o->batch_size : 32;
+    s->steps = o->steps;
+    s->x_only = x_only;
+    if (o->batch_size < 0 || o->steps < 0)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s': batch_size and steps must not be negative", who,
+                         model_name(m));
+    if (o->dataset) {
+        if (o->x || o->y || o->sample_weight)
+            return ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "%s: model '%s': give x (and y) or a dataset, not both", who,
+                             model_name(m));
+        s->ds = o->dataset;
+        return CT_OK;
+    }
+    int64_t n;
+    ct_status st =
+        check_tensors(m, who, o->x, x_only ? NULL : o->y, x_only ? NULL : o->sample_weight, &n);
+    if (st) return st;
+    if (!x_only && !o->y)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s': y is NULL (the compiled loss needs targets)", who,
+                         model_name(m));
+    s->x = o->x;
+    s->y = x_only ? NULL : o->y;
+    s->sw = x_only ? NULL : o->sample_weight;
+    s->n = n;
+    return CT_OK;
+}
+
+ct_status ct_model_evaluate(ct_model *m, const ct_eval_opts *opts, ct_logs **results) {
+    const char *who = "ct_model_evaluate";
+    ct_eval_opts o0 = {0};
+    const ct_eval_opts *o = opts ? opts : &o0;
+    if (results) *results = NULL;
+    ct_status st = need_compiled(m, who, true);
+    if (st) return st;
+    source src;
+    cblist l;
+    progbar pb;
+    bool ready = false;
+    ct_logs *logs = NULL;
+    if ((st = eval_source(m, o, &src, who, false))) goto out;
+    if (!(logs = logs_new())) {
+        st = ct_last_status();
+        goto out;
+    }
+    if ((st = cblist_init(&l, &pb, m, o->ncallbacks, o->callbacks, o->verbose, o->out, 1, who)))
+        goto out;
+    ready = true;
+    st = run_evaluate(m, &src, &l, logs, who);
+out:
+    if (ready) cblist_done(&l, &pb);
+    source_close(&src);
+    if (!st && results) {
+        *results = logs;
+        logs = NULL;
+    }
+    ct_logs_free(logs);
+    return st;
+}
+
+ct_tensor *ct_model_predict(ct_model *m, const ct_eval_opts *opts) {
+    const char *who = "ct_model_predict";
+    ct_eval_opts o0 = {0};
+    const ct_eval_opts *o = opts ? opts : &o0;
+    if (!m) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the model is NULL", who);
+        return NULL;
+    }
+    source src;
+    cblist l;
+    progbar pb;
+    bool ready = false;
+    int nout = 0, capout = 0;
+    ct_tensor **outs = NULL;
+    ct_tensor *result = NULL;
+    ct_status st = eval_source(m, o, &src, who, true);
+    if (st) goto out;
+    if ((st = cblist_init(&l, &pb, m, o->ncallbacks, o->callbacks, o->verbose, o->out, 1, who)))
+        goto out;
+    ready = true;
+    l.target = source_target(&src);
+    cb_predict_begin(&l);
+    if ((st = l.st)) goto out;
+    if ((st = source_begin_epoch(&src))) goto out;
+    for (int64_t step = 0; src.steps <= 0 || step < src.steps; step++) {
+        batch b;
+        bool end;
+        ct_scope_begin();
+        st = source_next(&src, &b, &end);
+        if (!st && !end) {
+            cb_predict_batch_begin(&l, step);
+            st = l.st;
+            ct_tensor *y = st ? NULL : ct_model_call(m, b.x, false);
+            if (!st && !y) st = ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL;
+            if (!st && nout == capout) {
+                int cap = capout ? 2 * capout : 16;
+                ct_tensor **p = realloc(outs, (size_t)cap * sizeof *p);
+                if (!p)
+                    st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
+                else
+                    outs = p, capout = cap;
+            }
+            if (!st) outs[nout++] = ct_tensor_ref(y);
+            if (!st) {
+                cb_predict_batch_end(&l, step);
+                st = l.st;
+            }
+        }
+        ct_scope_end();
+        ct_element_free(b.elem);
+        if (st) goto out;
+        if (end) break;
+    }
+    cb_predict_end(&l);
+    if ((st = l.st)) goto out;
+    if (nout == 0) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': the input has no samples", who,
+                       model_name(m));
+        goto out;
+    }
+    result = ct_concat(nout, outs, 0);
+    if (!result) st = ct_last_status();
+out:
+    if (ready) cblist_done(&l, &pb);
+    source_close(&src);
+    for (int i = 0; i < nout; i++)
+        ct_tensor_free(outs[i]);
+    free(outs);
+    return st ? NULL : result;
+}
+
+/* ---- on_batch ----------------------------------------------------------------------------- */
+
+static ct_status on_batch_results(ct_model *m, ct_logs **results) {
+    if (!results) return CT_OK;
+    ct_logs *logs = logs_new();
+    if (!logs) return ct_last_status();
+    ct_status st = metrics_logs(m, logs);
+    if (st) {
+        ct_logs_free(logs);
+        return st;
+    }
+    *results = logs;
+    return CT_OK;
+}
+
+ct_status ct_model_train_on_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y,
+                                  const ct_tensor *sample_weight, ct_logs **results) {
+    const char *who = "ct_model_train_on_batch";
+    if (results) *results = NULL;
+    ct_status st = need_compiled(m, who, true);
+    int64_t n;
+    if (!st) st = check_tensors(m, who, x, y, sample_weight, &n);
+    if (!st) st = train_step(m, x, y, sample_weight, who);
+    if (!st) st = on_batch_results(m, results);
+    return st;
+}
+
+ct_status ct_model_test_on_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y,
+                                 const ct_tensor *sample_weight, ct_logs **results) {
+    const char *who = "ct_model_test_on_batch";
+    if (results) *results = NULL;
+    ct_status st = need_compiled(m, who, true);
+    int64_t n;
+    if (!st) st = check_tensors(m, who, x, y, sample_weight, &n);
+    if (!st) st = test_step(m, x, y, sample_weight, who);
+    if (!st) st = on_batch_results(m, results);
+    return st;
+}
+
+ct_tensor *ct_model_predict_on_batch(ct_model *m, const ct_tensor *x) {
+    if (!m || !x) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_predict_on_batch: %s is NULL",
+                  !m ? "the model" : "x");
+        return NULL;
+    }
+    return ct_model_call(m, x, false);
+}
