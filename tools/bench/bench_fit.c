@@ -1,0 +1,111 @@
+/*
+ * Training throughput with model.fit: the Keras issue's MLP (784-256-256-10)
+ * and CNN (Conv 32 3x3, pool, Conv 64 3x3, pool, Dense 128, Dense 10) on
+ * Fashion-MNIST, batch 128, Adam 1e-3, data in memory, shuffled each epoch.
+ * One JSON line per epoch as bench_torch_fit.py prints: training and
+ * inference samples/s, epoch wall time, test accuracy, peak RSS.
+ *
+ *   bench_fit [--threads N] [--epochs E] [--model mlp,cnn]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "ctrain/ctrain.h"
+
+static int threads = 1;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "bench_fit: %s: %s\n", what, ct_last_error());
+    exit(1);
+}
+
+static ct_model *make(const char *kind) {
+    ct_model *m = ct_sequential_new(NULL);
+    if (!strcmp(kind, "mlp")) {
+        ct_sequential_add(m, ct_layer_new("Flatten", "{\"batch_input_shape\": [null, 28, 28]}"));
+        ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 256, \"activation\": \"relu\"}"));
+        ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 256, \"activation\": \"relu\"}"));
+        ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 10}"));
+    } else {
+        ct_sequential_add(m, ct_layer_new("Reshape", "{\"target_shape\": [28, 28, 1], "
+                                                     "\"batch_input_shape\": [null, 28, 28]}"));
+        ct_sequential_add(m, ct_layer_new("Conv2D", "{\"filters\": 32, \"kernel_size\": 3, "
+                                                    "\"activation\": \"relu\"}"));
+        ct_sequential_add(m, ct_layer_new("MaxPooling2D", NULL));
+        ct_sequential_add(m, ct_layer_new("Conv2D", "{\"filters\": 64, \"kernel_size\": 3, "
+                                                    "\"activation\": \"relu\"}"));
+        ct_sequential_add(m, ct_layer_new("MaxPooling2D", NULL));
+        ct_sequential_add(m, ct_layer_new("Flatten", NULL));
+        ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 128, \"activation\": \"relu\"}"));
+        ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 10}"));
+    }
+    if (!m || ct_model_num_layers(m) < 4) die("model");
+    ct_loss *loss = ct_loss_new("SparseCategoricalCrossentropy",
+                                &(ct_loss_opts){.from_logits = true});
+    const char *metrics[] = {"accuracy"};
+    if (ct_model_compile(m, &(ct_compile_opts){.optimizer = "adam", .loss_obj = loss,
+                                               .nmetrics = 1, .metrics = metrics}))
+        die("compile");
+    return m;
+}
+
+int main(int argc, char **argv) {
+    int epochs = 3;
+    const char *models = "mlp,cnn";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) models = argv[++i];
+    }
+    ct_set_num_threads(threads);
+    ct_set_random_seed(1);
+    ct_scope_begin();
+    ct_tensor *x8, *y, *xt8, *yt;
+    if (ct_load_fashion_mnist(NULL, &x8, &y, &xt8, &yt)) die("Fashion-MNIST");
+    ct_tensor *x = ct_keep(ct_multiply(ct_cast(x8, CT_FLOAT32), ct_scalar(1.0f / 255)));
+    ct_tensor *xt = ct_keep(ct_multiply(ct_cast(xt8, CT_FLOAT32), ct_scalar(1.0f / 255)));
+    (void)x;
+    (void)xt;
+    char list[64];
+    snprintf(list, sizeof list, "%s", models);
+    for (char *kind = strtok(list, ","); kind; kind = strtok(NULL, ",")) {
+        ct_model *m = make(kind);
+        for (int e = 0; e < epochs; e++) {
+            double t0 = now();
+            ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = x, .y = y, .batch_size = 128,
+                                                           .epochs = 1,
+                                                           .verbose = CT_VERBOSE_SILENT});
+            double train_s = now() - t0;
+            if (!h) die("fit");
+            ct_history_free(h);
+            t0 = now();
+            ct_logs *res;
+            if (ct_model_evaluate(m, &(ct_eval_opts){.x = xt, .y = yt, .batch_size = 128,
+                                                     .verbose = CT_VERBOSE_SILENT},
+                                  &res))
+                die("evaluate");
+            double infer_s = now() - t0;
+            struct rusage ru;
+            getrusage(RUSAGE_SELF, &ru);
+            printf("{\"bench\": \"fit_%s\", \"impl\": \"ctrain\", \"threads\": %d, \"epoch\": %d, "
+                   "\"train_samples_per_s\": %.1f, \"infer_samples_per_s\": %.1f, \"epoch_s\": "
+                   "%.3f, \"test_accuracy\": %.4f, \"peak_rss_mb\": %.1f}\n",
+                   kind, threads, e + 1, 60000 / train_s, 10000 / infer_s, train_s,
+                   ct_logs_get(res, "accuracy", NULL), ru.ru_maxrss / 1024.0);
+            fflush(stdout);
+            ct_logs_free(res);
+        }
+        ct_model_free(m);
+    }
+    ct_scope_end();
+    return 0;
+}
