@@ -37,6 +37,10 @@ static int default_budget(void) {
 
 static void apply(int n) {
     budget = n;
+    /* ctrain never nests thread teams: a library call (oneDNN, OpenBLAS)
+     * made inside one of our parallel regions runs on its thread alone
+     * instead of starting (and ending) a nested team of new threads. */
+    omp_set_max_active_levels(1);
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
     applied = atomic_fetch_add(&generation, 1) + 1;

@@ -93,7 +93,18 @@ static void gemm_i64(const int64_t *A, const int64_t *B, int64_t *C, int64_t m, 
             GEMM(A, B, C, d.batch * d.m, d.n, d.k, false, at->transpose_b);               \
             break;                                                                        \
         }                                                                                 \
-        _Pragma("omp parallel for num_threads(nt) if (nt > 1) schedule(static)")          \
+        /* Only split batches across threads when asked: a GEMM inside a   \
+         * parallel region, even a team of one, would open a nested one. */ \
+        if (nt == 1) {                                                                    \
+            for (int64_t i = 0; i < d.batch; i++) {                                       \
+                int64_t ia = ct__matmul_batch_index(c, &d, 0, i);                         \
+                int64_t ib = ct__matmul_batch_index(c, &d, 1, i);                         \
+                GEMM(A + ia * sa, B + ib * sb, C + i * sc, d.m, d.n, d.k, at->transpose_a, \
+                     at->transpose_b);                                                    \
+            }                                                                             \
+            break;                                                                        \
+        }                                                                                 \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)")                      \
         for (int64_t i = 0; i < d.batch; i++) {                                           \
             int64_t ia = ct__matmul_batch_index(c, &d, 0, i);                             \
             int64_t ib = ct__matmul_batch_index(c, &d, 1, i);                             \
