@@ -5,7 +5,12 @@
  * One JSON line per epoch as bench_torch_fit.py prints: training and
  * inference samples/s, epoch wall time, test accuracy, peak RSS.
  *
- *   bench_fit [--threads N] [--epochs E] [--model mlp,cnn]
+ *   bench_fit [--threads N] [--epochs E] [--model mlp,cnn] [--overhead]
+ *
+ * --overhead also times fit's cost around the step: an epoch of fit
+ * against ct_model_train_on_batch over the same batches made beforehand
+ * (both update the metrics; fit adds batching, shuffling, callbacks and
+ * the History).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,11 +65,13 @@ static ct_model *make(const char *kind) {
 
 int main(int argc, char **argv) {
     int epochs = 3;
+    bool overhead = false;
     const char *models = "mlp,cnn";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) models = argv[++i];
+        else if (!strcmp(argv[i], "--overhead")) overhead = true;
     }
     ct_set_num_threads(threads);
     ct_set_random_seed(1);
@@ -103,6 +110,44 @@ int main(int argc, char **argv) {
                    ct_logs_get(res, "accuracy", NULL), ru.ru_maxrss / 1024.0);
             fflush(stdout);
             ct_logs_free(res);
+        }
+        if (overhead) {
+            /* fit's cost around the step: one silent epoch of fit against
+             * train_on_batch over the same batches made beforehand. */
+            int64_t nb = 60000 / 128;
+            ct_tensor **bx = malloc((size_t)nb * sizeof *bx), **by = malloc((size_t)nb * sizeof *by);
+            for (int64_t b = 0; b < nb; b++) {
+                int64_t r = ct_tensor_rank(x);
+                int64_t begin[4] = {b * 128, 0, 0, 0}, size[4] = {128, 28, 28, 1};
+                bx[b] = ct_keep(ct_slice(x, begin, size));
+                by[b] = ct_keep(ct_slice(y, begin, size));
+                (void)r;
+            }
+            double best_fit = 1e30, best_loop = 1e30;
+            for (int rep = 0; rep < 3; rep++) {
+                double t0 = now();
+                for (int64_t b = 0; b < nb; b++) {
+                    ct_scope_begin();
+                    if (ct_model_train_on_batch(m, bx[b], by[b], NULL, NULL)) die("train_on_batch");
+                    ct_scope_end();
+                }
+                double dt = now() - t0;
+                if (dt < best_loop) best_loop = dt;
+                t0 = now();
+                ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = x, .y = y, .batch_size = 128,
+                                                               .steps_per_epoch = nb,
+                                                               .verbose = CT_VERBOSE_SILENT});
+                dt = now() - t0;
+                if (!h) die("fit");
+                ct_history_free(h);
+                if (dt < best_fit) best_fit = dt;
+            }
+            printf("{\"bench\": \"fit_overhead_%s\", \"impl\": \"ctrain\", \"threads\": %d, "
+                   "\"fit_s\": %.3f, \"train_on_batch_s\": %.3f, \"overhead_pct\": %.2f}\n",
+                   kind, threads, best_fit, best_loop, 100 * (best_fit / best_loop - 1));
+            fflush(stdout);
+            free(bx);
+            free(by);
         }
         ct_model_free(m);
     }
