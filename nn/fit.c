@@ -1005,6 +1005,18 @@ static void cb_train_batch_begin(cblist *l, int64_t step) {
     DISPATCH(l, on_train_batch_begin, step, l->empty);
 }
 
+/* Whether anyone reads this step's logs: a callback with a batch-end hook,
+ * or the progress bar about to draw (its final line, or a redraw on a
+ * terminal). Computing the metrics' results costs more than a small step,
+ * so fit skips it when nobody looks (the epoch's logs are always made). */
+static bool batch_logs_wanted(const cblist *l, int64_t step) {
+    for (int i = 0; i < l->n; i++)
+        if (ct__callback_hooks(l->cbs[i])->on_train_batch_end) return true;
+    if (!l->pb || l->pb->verbose != 1) return false;
+    if (l->target >= 0 && step + 1 >= l->target) return true;
+    return l->pb->dynamic && now_s() - l->pb->last_update >= 0.05;
+}
+
 static void cb_train_batch_end(cblist *l, int64_t step, ct_logs *logs) {
     if (l->pb) {
         l->seen = step + 1;
@@ -1343,7 +1355,8 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
                 cb_train_batch_begin(&l, step);
                 st = l.st;
                 if (!st) st = train_step(m, b.x, b.y, b.sw, who);
-                if (!st) st = metrics_logs(m, logs);
+                if (!st && batch_logs_wanted(&l, step)) st = metrics_logs(m, logs);
+                else if (!st) logs_clear(logs);
                 if (!st) {
                     cb_train_batch_end(&l, step, logs);
                     st = l.st;
