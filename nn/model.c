@@ -530,6 +530,16 @@ ct_model *ct_model_from_json(const char *json) {
     if (!j) return NULL;
     ct_model *m = NULL;
     json_t *obj = NULL;
+    json_t *whole = j;
+    /* A TF.js model.json holds the model under "modelTopology", which is
+     * either the model JSON itself or the converter's {"keras_version",
+     * "backend", "model_config": {...}, "training_config"} (tfjs-layers
+     * uses "model_config" when present); HDF5 attributes use the same
+     * wrapper. */
+    if (json_is_object(j) && json_is_object(json_object_get(j, "modelTopology")))
+        j = json_object_get(j, "modelTopology");
+    if (json_is_object(j) && json_is_object(json_object_get(j, "model_config")))
+        j = json_object_get(j, "model_config");
     const json_t *cls = json_is_object(j) ? json_object_get(j, "class_name") : NULL;
     if (!json_is_string(cls)) {
         ct__error(CT_ERR_INVALID_ARGUMENT,
@@ -569,7 +579,7 @@ ct_model *ct_model_from_json(const char *json) {
     }
 out:
     json_decref(obj);
-    json_decref(j);
+    json_decref(whole);
     return m;
 }
 

@@ -724,3 +724,37 @@ Test(model, free_releases_the_compiled_objects) {
     m->compiled = true;
     ct_model_free(m);
 }
+
+Test(model, reads_a_tfjs_model_json) {
+    /* tensorflowjs_converter's model.json (tfjs_layers.md 2.1, form 1) and
+     * the bare form tfjs-layers saves (form 2). */
+    const char *converter =
+        "{\"format\": \"layers-model\", \"generatedBy\": \"keras v2.15.0\", \"convertedBy\": "
+        "\"TensorFlow.js Converter v4.17.0\", \"modelTopology\": {\"keras_version\": \"2.15.0\", "
+        "\"backend\": \"tensorflow\", \"model_config\": {\"class_name\": \"Sequential\", "
+        "\"config\": {\"name\": \"tiny\", \"layers\": [{\"class_name\": \"InputLayer\", "
+        "\"config\": {\"batch_input_shape\": [null, 4], \"dtype\": \"float32\", \"sparse\": "
+        "false, \"ragged\": false, \"name\": \"in\"}}, {\"class_name\": \"Dense\", \"config\": "
+        "{\"name\": \"out\", \"units\": 3, \"activation\": \"softmax\"}}]}}}, "
+        "\"weightsManifest\": [{\"paths\": [\"group1-shard1of1.bin\"], \"weights\": []}]}";
+    const char *bare =
+        "{\"modelTopology\": {\"class_name\": \"Sequential\", \"config\": {\"name\": \"tiny\", "
+        "\"layers\": [{\"class_name\": \"Dense\", \"config\": {\"name\": \"out\", \"units\": 3, "
+        "\"batch_input_shape\": [null, 4]}}]}, \"keras_version\": \"tfjs-layers 4.17.0\", "
+        "\"backend\": \"tensor_flow.js\"}, \"weightsManifest\": []}";
+    const char *forms[2] = {converter, bare};
+    for (int i = 0; i < 2; i++) {
+        ct_model *m = ct_model_from_json(forms[i]);
+        cr_assert_not_null(m, "form %d: %s", i, ct_last_error());
+        cr_expect_str_eq(ct_model_name(m), "tiny");
+        cr_expect_eq(ct_model_num_layers(m), 1);
+        ct_tensor *y = ct_model_call(m, ct_ones(CT_FLOAT32, CT_DIMS(2, 4)), false);
+        CT_OK(y);
+        ct_expect_shape(y, CT_DIMS(2, 3));
+        ct_model_free(m);
+    }
+    CT_FAILS(ct_model_from_json("{\"modelTopology\": {\"model_config\": {\"class_name\": "
+                                "\"Sequential\", \"config\": {\"layers\": [{\"class_name\": "
+                                "\"Dense3D\", \"config\": {}}]}}}}"),
+             "Dense3D");
+}
