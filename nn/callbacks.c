@@ -684,3 +684,70 @@ ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
     }
     return finish_builtin(cb);
 }
+
+/* ---- LearningRateScheduler ------------------------------------------------------------ */
+
+typedef struct {
+    ct_lr_schedule_fn schedule;
+    void *ctx;
+    int verbose;
+    ct_callback *cb;
+} lrs_state;
+
+static void lrs_epoch_begin(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
+    (void)logs;
+    lrs_state *s = ctx;
+    ct_optimizer *opt = ct_model_optimizer(m);
+    if (!opt) {
+        raise_error(s->cb, CT_ERR_INVALID_ARGUMENT,
+                    "LearningRateScheduler: the model has no optimizer (compile it first)");
+        return;
+    }
+    double lr = s->schedule(epoch, ct_optimizer_learning_rate(opt), s->ctx);
+    if (!(lr >= 0)) {
+        raise_error(s->cb, CT_ERR_INVALID_ARGUMENT,
+                    "LearningRateScheduler: the schedule returned %g for epoch %d (a learning "
+                    "rate must be a non-negative number)",
+                    lr, epoch);
+        return;
+    }
+    if (ct_optimizer_set_learning_rate(opt, lr)) {
+        raise_error(s->cb, ct_last_status(), "LearningRateScheduler: %s", ct_last_error());
+        return;
+    }
+    if (s->verbose > 0) {
+        char buf[64];
+        printf("\nEpoch %d: LearningRateScheduler setting learning rate to %s.\n", epoch + 1,
+               ct__py_float_repr(lr, buf, sizeof buf));
+    }
+}
+
+static void lrs_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
+    (void)ctx, (void)epoch;
+    ct_optimizer *opt = ct_model_optimizer(m);
+    if (opt && logs) ct_logs_set(logs, "learning_rate", ct_optimizer_learning_rate(opt));
+}
+
+ct_callback *ct_callback_learning_rate_scheduler(ct_lr_schedule_fn schedule, void *ctx,
+                                                 int verbose) {
+    if (!schedule) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "LearningRateScheduler: the schedule is NULL");
+        return NULL;
+    }
+    lrs_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "LearningRateScheduler: out of memory");
+        return NULL;
+    }
+    *s = (lrs_state){schedule, ctx, verbose, NULL};
+    ct_callback *cb = ct_callback_custom(&(ct_callback_hooks){.ctx = s,
+                                                              .on_epoch_begin = lrs_epoch_begin,
+                                                              .on_epoch_end = lrs_epoch_end,
+                                                              .free_ctx = free});
+    if (!cb) {
+        free(s);
+        return NULL;
+    }
+    s->cb = cb;
+    return cb;
+}

@@ -464,6 +464,13 @@ ct_callback *ct_callback_custom(const ct_callback_hooks *hooks);
 /* A built-in callback from its Keras class name and config JSON:
  * EarlyStopping, ReduceLROnPlateau, TerminateOnNaN, CSVLogger. */
 ct_callback *ct_callback_new(const char *class_name, const char *config_json);
+/* keras.callbacks.LearningRateScheduler(schedule, verbose): at each epoch's
+ * start the optimizer's rate becomes schedule(epoch, current rate, ctx)
+ * (a NaN or negative rate stops fit with an error); "learning_rate" joins
+ * the epoch's logs. */
+typedef double (*ct_lr_schedule_fn)(int epoch, double lr, void *ctx);
+ct_callback *ct_callback_learning_rate_scheduler(ct_lr_schedule_fn schedule, void *ctx,
+                                                 int verbose);
 void ct_callback_free(ct_callback *cb);
 /* model.stop_training = True (from a callback). */
 void ct_model_stop_training(ct_model *m);

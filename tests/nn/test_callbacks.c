@@ -519,3 +519,53 @@ Test(callbacks, set_learning_rate) {
     ct_optimizer_free(o);
     ct_lr_schedule_free(s);
 }
+
+/* Keras's docstring schedule: keep the rate for 2 epochs, then multiply
+ * by exp(-0.1) each epoch. */
+static double decay_after_two(int epoch, double lr, void *ctx) {
+    (*(int *)ctx)++;
+    return epoch < 2 ? lr : lr * exp(-0.1);
+}
+
+static double bad_schedule(int epoch, double lr, void *ctx) {
+    (void)lr, (void)ctx;
+    return epoch == 1 ? NAN : 0.01;
+}
+
+static ct_history *fit_one(ct_model *m, ct_callback *cb, int epochs) {
+    ct_tensor *x, *y;
+    data(&x, &y);
+    return ct_model_fit(m, &(ct_fit_opts){.x = x,
+                                          .y = y,
+                                          .batch_size = 8,
+                                          .epochs = epochs,
+                                          .ncallbacks = 1,
+                                          .callbacks = &cb,
+                                          .verbose = CT_VERBOSE_SILENT});
+}
+
+Test(callbacks, learning_rate_scheduler) {
+    ct_model *m = small_model(0.1);
+    int calls = 0;
+    ct_callback *ls = ct_callback_learning_rate_scheduler(decay_after_two, &calls, 0);
+    CT_OK(ls);
+    ct_history *h = fit_one(m, ls, 4);
+    CT_OK(h);
+    cr_expect_eq(calls, 4);
+    /* The optimizer keeps its rate in float32, as Keras's variable does. */
+    double want = 0.1;
+    for (int e = 0; e < 4; e++) {
+        if (e >= 2) want = (double)(float)((double)(float)want * exp(-0.1));
+        cr_expect_float_eq(ct_history_value(h, "learning_rate", e), (double)(float)want, 1e-7,
+                           "epoch %d: %g", e, ct_history_value(h, "learning_rate", e));
+    }
+    ct_history_free(h);
+    ct_callback_free(ls);
+    /* A schedule that returns NaN stops fit with an error. */
+    ct_callback *bad = ct_callback_learning_rate_scheduler(bad_schedule, NULL, 0);
+    CT_OK(bad);
+    CT_FAILS(fit_one(m, bad, 3), "LearningRateScheduler");
+    ct_callback_free(bad);
+    CT_FAILS(ct_callback_learning_rate_scheduler(NULL, NULL, 0), "schedule is NULL");
+    ct_model_free(m);
+}
