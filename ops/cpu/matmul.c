@@ -83,6 +83,12 @@ static void gemm_i64(const int64_t *A, const int64_t *B, int64_t *C, int64_t m, 
     naive_i64(A, B, C, m, n, k, ta, tb);
 }
 
+/* Product i of a batch (in RUN_BATCHED's scope). */
+#define GEMM_ONE(GEMM, i)                                                                 \
+    GEMM(A + ct__matmul_batch_index(c, &d, 0, i) * sa,                                    \
+         B + ct__matmul_batch_index(c, &d, 1, i) * sb, C + (i) * sc, d.m, d.n, d.k,        \
+         at->transpose_a, at->transpose_b)
+
 #define RUN_BATCHED(GEMM, T)                                                              \
     do {                                                                                  \
         const T *A = ct__data(a);                                                         \
@@ -96,21 +102,11 @@ static void gemm_i64(const int64_t *A, const int64_t *B, int64_t *C, int64_t m, 
         /* Only split batches across threads when asked: a GEMM inside a   \
          * parallel region, even a team of one, would open a nested one. */ \
         if (nt == 1) {                                                                    \
-            for (int64_t i = 0; i < d.batch; i++) {                                       \
-                int64_t ia = ct__matmul_batch_index(c, &d, 0, i);                         \
-                int64_t ib = ct__matmul_batch_index(c, &d, 1, i);                         \
-                GEMM(A + ia * sa, B + ib * sb, C + i * sc, d.m, d.n, d.k, at->transpose_a, \
-                     at->transpose_b);                                                    \
-            }                                                                             \
+            for (int64_t i = 0; i < d.batch; i++) GEMM_ONE(GEMM, i);                      \
             break;                                                                        \
         }                                                                                 \
         _Pragma("omp parallel for num_threads(nt) schedule(static)")                      \
-        for (int64_t i = 0; i < d.batch; i++) {                                           \
-            int64_t ia = ct__matmul_batch_index(c, &d, 0, i);                             \
-            int64_t ib = ct__matmul_batch_index(c, &d, 1, i);                             \
-            GEMM(A + ia * sa, B + ib * sb, C + i * sc, d.m, d.n, d.k, at->transpose_a,     \
-                 at->transpose_b);                                                        \
-        }                                                                                 \
+        for (int64_t i = 0; i < d.batch; i++) GEMM_ONE(GEMM, i);                          \
     } while (0)
 
 ct_status ct__cpu_matmul(ct__call *c) {
