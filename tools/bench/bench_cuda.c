@@ -11,13 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "ctrain/ctrain.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench.h"
 
 /* A [rows, cols] float32 tensor of small pseudo-random values on dev. */
 static ct_tensor *filled(ct_device *dev, int64_t rows, int64_t cols) {
@@ -50,14 +44,14 @@ static double time_op(ct_tensor *(*op)(const ct_tensor *, const ct_tensor *), ct
         ct_scope_end();
     }
     if (ct_device_synchronize(dev)) return -1;
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < iters; i++) {
         ct_scope_begin();
         if (!op(a, b)) return -1;
         ct_scope_end();
     }
     if (ct_device_synchronize(dev)) return -1;
-    return (now() - t0) / iters;
+    return (bench_now() - t0) / iters;
 }
 
 int main(int argc, char **argv) {

@@ -17,21 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctrain/ctrain.h"
+#include "bench.h"
 
 static int threads = 1;
 static const char *filter;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what) {
-    fprintf(stderr, "bench_data: %s: %s\n", what, ct_last_error());
-    exit(1);
-}
+static void die(const char *what) { bench_die("bench_data", what); }
 
 static bool wanted(const char *name) { return !filter || strstr(name, filter); }
 
@@ -63,8 +54,8 @@ static int64_t run(ct_dataset *ds) {
 static volatile double sink;
 static ct_status busy_map(const ct_element *in, void *ctx, ct_element **out) {
     (void)ctx;
-    double t0 = now(), x = 0;
-    while (now() - t0 < 50e-6) x += 1.0;
+    double t0 = bench_now(), x = 0;
+    while (bench_now() - t0 < 50e-6) x += 1.0;
     sink = x;
     *out = ct_element_copy(in);
     return *out ? CT_OK : ct_last_status();
@@ -98,9 +89,9 @@ int main(int argc, char **argv) {
             ds = ct_dataset_shuffle(ds, 60000, &(ct_shuffle_opts){.seed = 7});
             ds = ct_dataset_batch(ds, 128, false);
             ds = ct_dataset_prefetch(ds, CT_AUTOTUNE);
-            double t0 = now();
+            double t0 = bench_now();
             int64_t n = run(ds);
-            double dt = now() - t0;
+            double dt = bench_now() - t0;
             if (n != 469) die("expected 469 batches");
             if (dt < best) best = dt;
             ct_dataset_free(ds);
@@ -121,9 +112,9 @@ int main(int argc, char **argv) {
             for (int par = 0; par < 2; par++) {
                 ct_dataset *ds = ct_dataset_range(0, 2000, 1);
                 ds = ct_dataset_map(ds, busy_map, NULL, par ? CT_AUTOTUNE : 1);
-                double t0 = now();
+                double t0 = bench_now();
                 run(ds);
-                double dt = now() - t0;
+                double dt = bench_now() - t0;
                 if (dt < t[par]) t[par] = dt;
                 ct_dataset_free(ds);
             }
@@ -138,9 +129,9 @@ int main(int argc, char **argv) {
             ct_dataset *ds = ct_dataset_from_tensor_slices(&(ct_element){.n = 1, .t = {data}});
             if (after) ds = ct_dataset_map(ct_dataset_batch(ds, 128, false), affine_map, NULL, 1);
             else ds = ct_dataset_batch(ct_dataset_map(ds, affine_map, NULL, 1), 128, false);
-            double t0 = now();
+            double t0 = bench_now();
             run(ds);
-            t[after] = now() - t0;
+            t[after] = bench_now() - t0;
             ct_dataset_free(ds);
         }
         report("map_elem_vs_batch", "ratio", t[0] / t[1], "elem_ms", t[0] * 1e3);
@@ -163,19 +154,19 @@ int main(int argc, char **argv) {
         double best_plain = 1e30, best_rec = 1e30;
         char *buf = malloc(1 << 20);
         for (int rep = 0; rep < 5; rep++) {
-            double t0 = now();
+            double t0 = bench_now();
             int f = open(path, O_RDONLY);
             ssize_t got;
             size_t total = 0;
             while ((got = read(f, buf, 1 << 20)) > 0) total += (size_t)got;
             close(f);
-            double dt = now() - t0;
+            double dt = bench_now() - t0;
             if (dt < best_plain) best_plain = dt;
             const char *files[1] = {path};
             ct_dataset *ds = ct_dataset_tfrecord(1, files, CT_COMPRESSION_NONE);
-            t0 = now();
+            t0 = bench_now();
             if (run(ds) != nrec) die("record count");
-            dt = now() - t0;
+            dt = bench_now() - t0;
             if (dt < best_rec) best_rec = dt;
             ct_dataset_free(ds);
             (void)total;

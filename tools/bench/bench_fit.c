@@ -18,20 +18,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "ctrain/ctrain.h"
+#include "bench.h"
 
 static int threads = 1;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what) {
-    fprintf(stderr, "bench_fit: %s: %s\n", what, ct_last_error());
-    exit(1);
-}
+static void die(const char *what) { bench_die("bench_fit", what); }
 
 static ct_model *make(const char *kind) {
     ct_model *m = ct_sequential_new(NULL);
@@ -87,20 +78,20 @@ int main(int argc, char **argv) {
     for (char *kind = strtok(list, ","); kind; kind = strtok(NULL, ",")) {
         ct_model *m = make(kind);
         for (int e = 0; e < epochs; e++) {
-            double t0 = now();
+            double t0 = bench_now();
             ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = x, .y = y, .batch_size = 128,
                                                            .epochs = 1,
                                                            .verbose = CT_VERBOSE_SILENT});
-            double train_s = now() - t0;
+            double train_s = bench_now() - t0;
             if (!h) die("fit");
             ct_history_free(h);
-            t0 = now();
+            t0 = bench_now();
             ct_logs *res;
             if (ct_model_evaluate(m, &(ct_eval_opts){.x = xt, .y = yt, .batch_size = 128,
                                                      .verbose = CT_VERBOSE_SILENT},
                                   &res))
                 die("evaluate");
-            double infer_s = now() - t0;
+            double infer_s = bench_now() - t0;
             struct rusage ru;
             getrusage(RUSAGE_SELF, &ru);
             printf("{\"bench\": \"fit_%s\", \"impl\": \"ctrain\", \"threads\": %d, \"epoch\": %d, "
@@ -125,7 +116,7 @@ int main(int argc, char **argv) {
             }
             double best_fit = 1e30, best_loop = 1e30;
             for (int rep = 0; rep < 3; rep++) {
-                double t0 = now();
+                double t0 = bench_now();
                 for (int64_t b = 0; b < nb; b++) {
                     ct_scope_begin();
                     ct_logs *lg = NULL;
@@ -134,13 +125,13 @@ int main(int argc, char **argv) {
                     ct_logs_free(lg);
                     ct_scope_end();
                 }
-                double dt = now() - t0;
+                double dt = bench_now() - t0;
                 if (dt < best_loop) best_loop = dt;
-                t0 = now();
+                t0 = bench_now();
                 ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = x, .y = y, .batch_size = 128,
                                                                .steps_per_epoch = nb,
                                                                .verbose = CT_VERBOSE_SILENT});
-                dt = now() - t0;
+                dt = bench_now() - t0;
                 if (!h) die("fit");
                 ct_history_free(h);
                 if (dt < best_fit) best_fit = dt;

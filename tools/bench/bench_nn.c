@@ -14,42 +14,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "ctrain/ctrain.h"
+#include "bench.h"
 
 static const char *filter;
 static int threads = 1;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what) {
-    fprintf(stderr, "bench_nn: %s: %s\n", what, ct_last_error());
-    exit(1);
-}
-
-/* Batches of calls until one takes 50 ms, then the fastest of five. */
-typedef void (*bench_fn)(void *ctx, int iters);
-static double time_it(bench_fn fn, void *ctx) {
-    int iters = 1;
-    for (;;) {
-        double t0 = now();
-        fn(ctx, iters);
-        double dt = now() - t0;
-        if (dt > 0.05) break;
-        iters *= dt < 0.005 ? 10 : 2;
-    }
-    double best = 1e30;
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = now();
-        fn(ctx, iters);
-        double dt = (now() - t0) / iters;
-        if (dt < best) best = dt;
-    }
-    return best;
-}
+static void die(const char *what) { bench_die("bench_nn", what); }
 
 static bool wanted(const char *name) { return !filter || strstr(name, filter); }
 
@@ -105,8 +75,8 @@ static void layer_bench(const char *name, const char *cls, const char *cfg, int 
     layer_case c = {ct_layer_new(cls, cfg),
                     ct_random_normal(rank, shape, &(ct_random_opts){.seed = 1})};
     if (!c.layer || !c.x) die(name);
-    if (wanted(fwd)) report(fwd, time_it(run_forward, &c));
-    if (wanted(bwd)) report(bwd, time_it(run_backward, &c));
+    if (wanted(fwd)) report(fwd, bench_time_it(run_forward, &c));
+    if (wanted(bwd)) report(bwd, bench_time_it(run_backward, &c));
     ct_layer_free(c.layer);
     ct_tensor_free(c.x);
 }
@@ -134,7 +104,7 @@ static void opt_bench(const char *bench, const char *name, const ct_optimizer_op
     c.var = init ? ct_variable_new(init, &(ct_variable_opts){.name = "w"}) : NULL;
     c.grad = ct_random_normal(1, &n, &(ct_random_opts){.seed = 3});
     if (!c.opt || !c.var || !c.grad) die(bench);
-    report(bench, time_it(run_step, &c));
+    report(bench, bench_time_it(run_step, &c));
     ct_optimizer_free(c.opt);
     ct_variable_free(c.var);
     ct_tensor_free(init);

@@ -11,43 +11,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "ctrain/ctrain.h"
+#include "bench.h"
 
 static const char *filter;
 static int threads = 1;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what) {
-    fprintf(stderr, "bench_ops: %s: %s\n", what, ct_last_error());
-    exit(1);
-}
-
-/* Runs fn(ctx) in batches until 0.25 s pass, five times; reports the
- * fastest batch's seconds per call (the least disturbed measurement). */
-typedef void (*bench_fn)(void *ctx, int iters);
-static double time_it(bench_fn fn, void *ctx) {
-    int iters = 1;
-    for (;;) {
-        double t0 = now();
-        fn(ctx, iters);
-        double dt = now() - t0;
-        if (dt > 0.05) break;
-        iters *= dt < 0.005 ? 10 : 2;
-    }
-    double best = 1e30;
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = now();
-        fn(ctx, iters);
-        double dt = (now() - t0) / iters;
-        if (dt < best) best = dt;
-    }
-    return best;
-}
+static void die(const char *what) { bench_die("bench_ops", what); }
 
 static bool wanted(const char *name) { return !filter || strstr(name, filter); }
 
@@ -183,11 +152,11 @@ int main(int argc, char **argv) {
 
     if (wanted("tiny_add")) {
         pair p = {ct_ones(CT_FLOAT32, CT_DIMS(1)), ct_ones(CT_FLOAT32, CT_DIMS(1))};
-        report("tiny_add_1", time_it(run_add, &p), NULL, 0);
+        report("tiny_add_1", bench_time_it(run_add, &p), NULL, 0);
         ct_tensor_free(p.a);
         ct_tensor_free(p.b);
         p = (pair){ct_ones(CT_FLOAT32, CT_DIMS(32, 32)), ct_ones(CT_FLOAT32, CT_DIMS(32, 32))};
-        report("tiny_add_32x32", time_it(run_add, &p), NULL, 0);
+        report("tiny_add_32x32", bench_time_it(run_add, &p), NULL, 0);
         ct_tensor_free(p.a);
         ct_tensor_free(p.b);
     }
@@ -198,18 +167,18 @@ int main(int argc, char **argv) {
         copy_ctx c = {aligned_alloc(64, bytes), aligned_alloc(64, bytes), bytes};
         memset(c.src, 1, bytes);
         memset(c.dst, 0, bytes);
-        double t = time_it(run_memcpy, &c);
+        double t = bench_time_it(run_memcpy, &c);
         /* memcpy reads and writes each byte: 2 * bytes of traffic. */
         report("memcpy_64MB", t, "GBps", 2.0 * (double)bytes / t / 1e9);
         free(c.dst);
         free(c.src);
         pair p = {ct_random_uniform(CT_DIMS(big), NULL), ct_random_uniform(CT_DIMS(big), NULL)};
         if (!p.a || !p.b) die("inputs");
-        t = time_it(run_add, &p);
+        t = bench_time_it(run_add, &p);
         report("add_16M", t, "GBps", 3.0 * (double)bytes / t / 1e9);
-        t = time_it(run_mul, &p);
+        t = bench_time_it(run_mul, &p);
         report("mul_16M", t, "GBps", 3.0 * (double)bytes / t / 1e9);
-        t = time_it(run_relu, &p);
+        t = bench_time_it(run_relu, &p);
         report("relu_16M", t, "GBps", 2.0 * (double)bytes / t / 1e9);
         ct_tensor_free(p.a);
         ct_tensor_free(p.b);
@@ -226,7 +195,7 @@ int main(int argc, char **argv) {
         if (!wanted(mm[i].name)) continue;
         pair p = {ct_random_uniform(CT_DIMS(mm[i].m, mm[i].k), NULL),
                   ct_random_uniform(CT_DIMS(mm[i].k, mm[i].n), NULL)};
-        double t = time_it(run_matmul, &p);
+        double t = bench_time_it(run_matmul, &p);
         report(mm[i].name, t, "GFLOPs", 2.0 * (double)(mm[i].m * mm[i].k * mm[i].n) / t / 1e9);
         ct_tensor_free(p.a);
         ct_tensor_free(p.b);
@@ -234,10 +203,10 @@ int main(int argc, char **argv) {
 
     if (wanted("reduce_sum")) {
         red_ctx r = {ct_random_uniform(CT_DIMS(4096, 4096), NULL), 1};
-        double t = time_it(run_reduce, &r);
+        double t = bench_time_it(run_reduce, &r);
         report("reduce_sum_rows_4096", t, "GBps", 4096.0 * 4096 * 4 / t / 1e9);
         r.axis = 0;
-        t = time_it(run_reduce, &r);
+        t = bench_time_it(run_reduce, &r);
         report("reduce_sum_cols_4096", t, "GBps", 4096.0 * 4096 * 4 / t / 1e9);
         ct_tensor_free(r.x);
     }
@@ -246,7 +215,7 @@ int main(int argc, char **argv) {
         chain_ctx c = {ct_random_uniform(CT_DIMS(256, 256), NULL),
                        ct_random_uniform(CT_DIMS(256, 256), NULL),
                        ct_random_uniform(CT_DIMS(256), NULL)};
-        double f = time_it(run_forward, &c), fb = time_it(run_backward, &c);
+        double f = bench_time_it(run_forward, &c), fb = bench_time_it(run_backward, &c);
         report("chain10_forward_256", f, NULL, 0);
         report("chain10_forward_backward_256", fb, "backward_over_forward", (fb - f) / f);
         ct_tensor_free(c.x);
