@@ -402,6 +402,18 @@ fail:
     return st;
 }
 
+void ct__model_free_compiled(ct_model *m) {
+    if (m->optimizer) ct_optimizer_free(m->optimizer);
+    if (m->loss) ct_loss_free(m->loss);
+    for (int i = 0; i < m->nmetrics; i++)
+        if (m->metrics[i]) ct_metric_free(m->metrics[i]);
+    free(m->metrics);
+    m->optimizer = NULL;
+    m->loss = NULL;
+    m->metrics = NULL;
+    m->nmetrics = 0;
+}
+
 void ct_model_stop_training(ct_model *m) {
     if (m) m->stop_training = true;
 }

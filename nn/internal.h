@@ -140,6 +140,8 @@ typedef struct ct__layer_vt {
 
 struct ct_layer {
     const ct__layer_vt *vt;
+    int refs;                 /* owners (ct_layer_ref / ct_layer_free)    */
+    int graphs;               /* functional graphs holding one of them    */
     char *name;
     bool trainable, built;
     ct_dtype dtype;           /* the layer's variable dtype (float32)    */
@@ -170,6 +172,11 @@ typedef struct ct__wref {
  * to cap into out (out may be NULL) and returns how many there are. */
 int ct__layer_collect(const ct_layer *l, ct__wref *out, int cap);
 
+/* Keras's automatic name for prefix: "input_1", "input_2", ... with
+ * zero_based false (tf.keras 2's Input, Functional's "model"), "dense",
+ * "dense_1", ... with zero_based true. malloc'ed; NULL when out of memory. */
+char *ct__unique_name(const char *prefix, bool zero_based);
+
 /* An error "<Class> '<name>': ..." (for build and call). */
 ct_status ct__layer_error(const ct_layer *l, ct_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -193,6 +200,30 @@ ct_layer *ct__layer_from_json(const json_t *j);
 json_t *ct__layer_to_json(const ct_layer *l);
 
 /* ---- models ------------------------------------------------------------------ */
+
+/* nn/functional.c: the Functional layer and what the model code asks of
+ * it. A Functional has any number of inputs and outputs; the layer vtable
+ * covers the one-output case. */
+extern const ct__layer_vt ct__functional_layer_vt;
+bool ct__is_functional(const ct_layer *l);
+ct_status ct__functional_output_shapes(ct_layer *l, int n, const ct_shape *in, ct_shape *out);
+ct_status ct__functional_run(ct_layer *l, int n, ct_tensor *const *in, bool training, int nout,
+                             ct_tensor **out);
+int ct__functional_num_inputs(const ct_layer *l);
+int ct__functional_num_outputs(const ct_layer *l);
+const char *ct__functional_output_name(const ct_layer *l, int i);
+const char *ct__functional_input_name(const ct_layer *l, int i);
+const ct_shape *ct__functional_input_shape(const ct_layer *l, int i);
+/* For model.summary(): whether tf.keras 2 prints it like a Sequential,
+ * layer i's output shape cell and its "Connected to" cell. */
+bool ct__functional_sequential_like(const ct_layer *l);
+void ct__functional_layer_shape(const ct_layer *l, int i, char *buf, size_t cap);
+void ct__functional_layer_connections(const ct_layer *l, int i, char *buf, size_t cap);
+
+/* nn/model.c: whether a Sequential has an InputLayer (a declared shape). */
+bool ct__sequential_has_input(const struct ct_model *m);
+/* nn/fit.c: frees what compile attached to m. */
+void ct__model_free_compiled(struct ct_model *m);
 
 /* nn/callbacks.c, for nn/fit.c: a callback's hooks, and the error a
  * built-in callback raised in a hook (taken once). */

@@ -178,13 +178,10 @@ static void seq_destroy(ct_layer *l) {
     s->m.nlayers = s->m.caplayers = 0;
     ct_layer_free(s->input);
     s->input = NULL;
-    /* What compile attached (nn/fit.c). */
-    if (s->m.optimizer) ct_optimizer_free(s->m.optimizer);
-    if (s->m.loss) ct_loss_free(s->m.loss);
-    for (int i = 0; i < s->m.nmetrics; i++)
-        if (s->m.metrics[i]) ct_metric_free(s->m.metrics[i]);
-    free(s->m.metrics);
+    ct__model_free_compiled(&s->m);
 }
+
+bool ct__sequential_has_input(const ct_model *m) { return ((const sequential *)m)->input != NULL; }
 
 static int seq_sublayers(const ct_layer *l, ct_layer *const **out) {
     const sequential *s = (const sequential *)l;
@@ -376,7 +373,7 @@ static const ct__layer_vt sequential_vt = {
     .sublayers = seq_sublayers,
 };
 
-const ct__layer_vt *const ct__model_layers[] = {&sequential_vt, NULL};
+const ct__layer_vt *const ct__model_layers[] = {&sequential_vt, &ct__functional_layer_vt, NULL};
 
 /* ---- add and pop ------------------------------------------------------------------------ */
 
@@ -546,10 +543,16 @@ ct_model *ct_model_from_json(const char *json) {
                   "ct_model_from_json: expected {\"class_name\": ..., \"config\": {...}}");
         goto out;
     }
-    if (strcmp(json_string_value(cls), "Sequential")) {
+    const char *cname = json_string_value(cls);
+    if (!strcmp(cname, "Functional") || !strcmp(cname, "Model")) {
+        m = (ct_model *)ct__layer_from_json(j);
+        goto out;
+    }
+    if (strcmp(cname, "Sequential")) {
         ct__error(CT_ERR_UNIMPLEMENTED,
-                  "ct_model_from_json: model class '%s' is not supported (only Sequential)",
-                  json_string_value(cls));
+                  "ct_model_from_json: '%s' is not a model class (Sequential, Functional or "
+                  "Model)",
+                  cname);
         goto out;
     }
     obj = json_object();
@@ -583,8 +586,14 @@ out:
     return m;
 }
 
+/* m, or NULL with an error naming fn. */
+static const ct_model *as_model(const ct_model *m, const char *fn) {
+    if (!m) ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the model is NULL", fn);
+    return m;
+}
+
 char *ct_model_to_json(const ct_model *m) {
-    if (!as_seq(m, "ct_model_to_json")) return NULL;
+    if (!as_model(m, "ct_model_to_json")) return NULL;
     json_t *j = ct__layer_to_json(&m->base);
     if (!j) return NULL;
     /* model.to_json() adds these beside class_name and config (we write
@@ -639,6 +648,22 @@ ct_layer *ct_model_get_layer(const ct_model *m, const char *name) {
 }
 
 ct_status ct_model_build(ct_model *m, int rank, const int64_t *input_shape) {
+    if (m && ct__is_functional(&m->base)) {
+        /* Built when made: the shape must fit its (single) input. */
+        if (ct__functional_num_inputs(&m->base) != 1)
+            return ct__layer_error(&m->base, CT_ERR_INVALID_ARGUMENT,
+                                   "build: the model has %d inputs and is built already",
+                                   ct__functional_num_inputs(&m->base));
+        const ct_shape *have = ct__functional_input_shape(&m->base, 0);
+        bool same = input_shape && have->rank == rank;
+        for (int i = 0; same && i < rank; i++)
+            same = have->dim[i] < 0 || input_shape[i] < 0 || have->dim[i] == input_shape[i];
+        if (!same)
+            return ct__layer_error(&m->base, CT_ERR_INVALID_ARGUMENT,
+                                   "has the input shape %s; cannot build it for another",
+                                   CT__SHAPE_STR(have));
+        return CT_OK;
+    }
     sequential *s = as_seq(m, "ct_model_build");
     if (!s) return ct_last_status();
     if (rank < 1 || rank > CT_MAX_RANK || !input_shape)
@@ -665,6 +690,52 @@ ct_status ct_model_build(ct_model *m, int rank, const int64_t *input_shape) {
                                    CT__SHAPE_STR(&have), CT__SHAPE_STR(&in));
     }
     return ct_layer_build(&m->base, 1, &in);
+}
+
+int ct_model_num_inputs(const ct_model *m) {
+    if (!m) return 0;
+    return ct__is_functional(&m->base) ? ct__functional_num_inputs(&m->base) : 1;
+}
+
+int ct_model_num_outputs(const ct_model *m) {
+    if (!m) return 0;
+    return ct__is_functional(&m->base) ? ct__functional_num_outputs(&m->base) : 1;
+}
+
+const char *ct_model_input_name(const ct_model *m, int i) {
+    if (!m || i < 0 || i >= ct_model_num_inputs(m)) return NULL;
+    if (ct__is_functional(&m->base)) return ct__functional_input_name(&m->base, i);
+    const sequential *s = (const sequential *)m;
+    return s->input ? s->input->name : NULL;
+}
+
+const char *ct_model_output_name(const ct_model *m, int i) {
+    if (!m || i < 0 || i >= ct_model_num_outputs(m)) return NULL;
+    if (ct__is_functional(&m->base)) return ct__functional_output_name(&m->base, i);
+    return m->nlayers ? m->layers[m->nlayers - 1]->name : NULL;
+}
+
+ct_status ct_model_call_multi(ct_model *m, int nin, ct_tensor *const *in, bool training,
+                              int nout, ct_tensor **out) {
+    if (!m) return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_call_multi: the model is NULL");
+    if (!in || !out || nin < 1 || nout < 1)
+        return ct__layer_error(&m->base, CT_ERR_INVALID_ARGUMENT,
+                               "ct_model_call_multi: no inputs or no room for outputs");
+    if (ct__is_functional(&m->base)) {
+        if (nin != ct__functional_num_inputs(&m->base))
+            return ct__layer_error(&m->base, CT_ERR_INVALID_ARGUMENT,
+                                   "expects %d input%s, got %d",
+                                   ct__functional_num_inputs(&m->base),
+                                   ct__functional_num_inputs(&m->base) == 1 ? "" : "s", nin);
+        for (int i = 0; i < nin; i++)
+            if (!in[i]) return ct_last_status() ? ct_last_status() : CT_ERR_INVALID_ARGUMENT;
+        return ct__functional_run(&m->base, nin, in, training, nout, out);
+    }
+    if (nout != 1)
+        return ct__layer_error(&m->base, CT_ERR_INVALID_ARGUMENT, "has 1 output, asked for %d",
+                               nout);
+    out[0] = ct_layer_call_n(&m->base, nin, in, training);
+    return out[0] ? CT_OK : ct_last_status();
 }
 
 ct_tensor *ct_model_call(ct_model *m, const ct_tensor *x, bool training) {
@@ -726,9 +797,9 @@ static void group_digits(int64_t v, char *buf, size_t cap) {
  * "},", "]," or "'," when one falls inside; what does not fit goes on the
  * next line. Overlong cells push the next column to the right, as in
  * Keras (the familiar "max_pooling2d (MaxPooling2D  )" rows). */
-#define NCOLS 3
-static void print_row(text *t, const char *const fields[NCOLS], const int pos[NCOLS]) {
-    const char *left[NCOLS];
+#define MAXCOLS 4
+static void print_row(text *t, int NCOLS, const char *const *fields, const int *pos) {
+    const char *left[MAXCOLS];
     for (int c = 0; c < NCOLS; c++) left[c] = fields[c];
     for (;;) {
         bool any = false;
@@ -789,48 +860,70 @@ static int64_t layer_params(const ct_layer *l, bool *oom) {
     return c;
 }
 
-/* tf.keras 2.10-2.12's model.summary() for a Sequential model: line length
- * 65, column ends at 45% / 85% / 100% of it, a blank row after each layer,
- * and the counts with thousands separators. */
+/* tf.keras 2.10-2.12's model.summary(): line length 65 and columns ending
+ * at 45% / 85% / 100% for a Sequential model and a Functional one that is
+ * a chain; else 98 and 33% / 55% / 67% / 100% with "Connected to". A
+ * blank row after each layer, and the counts with thousands separators. */
 ct_status ct_model_summary(const ct_model *m, FILE *out) {
-    const sequential *s = as_seq(m, "ct_model_summary");
-    if (!s) return ct_last_status();
+    if (!m) return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_summary: the model is NULL");
+    bool functional = ct__is_functional(&m->base);
+    if (!functional && !as_seq(m, "ct_model_summary")) return ct_last_status();
+    const sequential *s = functional ? NULL : (const sequential *)m;
     if (!m->base.built)
         return ct__layer_error(&m->base, CT_ERR_INVALID_ARGUMENT,
                                "This model has not yet been built. Build the model first by "
                                "calling `build()` or by calling the model on a batch of data.");
-    enum { LINE = 65 };
-    const int pos[NCOLS] = {(int)(LINE * 0.45), (int)(LINE * 0.85), LINE};
+    bool connections = functional && !ct__functional_sequential_like(&m->base);
+    int line = connections ? 98 : 65, ncols = connections ? 4 : 3;
+    int pos[MAXCOLS];
+    if (connections) {
+        pos[0] = (int)(line * 0.33);
+        pos[1] = (int)(line * 0.55);
+        pos[2] = (int)(line * 0.67);
+        pos[3] = line;
+    } else {
+        pos[0] = (int)(line * 0.45);
+        pos[1] = (int)(line * 0.85);
+        pos[2] = line;
+    }
     text t = {0};
     bool oom = false;
     char buf[512];
     snprintf(buf, sizeof buf, "Model: \"%s\"\n", m->base.name);
     put_str(&t, buf);
-    put_chars(&t, '_', LINE);
+    put_chars(&t, '_', line);
     put_str(&t, "\n");
-    print_row(&t, (const char *const[]){"Layer (type)", "Output Shape", "Param #"}, pos);
-    put_chars(&t, '=', LINE);
+    print_row(&t, ncols,
+              (const char *const[]){"Layer (type)", "Output Shape", "Param #", "Connected to"},
+              pos);
+    put_chars(&t, '=', line);
     put_str(&t, "\n");
-    ct_shape cur = built_input(s);
+    ct_shape cur = functional ? (ct_shape){0} : built_input(s);
     ct_status st = CT_OK;
     for (int i = 0; i < m->nlayers; i++) {
         const ct_layer *l = m->layers[i];
-        ct_shape next;
-        if ((st = ct_layer_output_shape(m->layers[i], 1, &cur, &next))) {
-            st = fit_error(s, i, &cur);
-            break;
+        char name[512], shape[256], params[32], conn[2048] = "";
+        if (functional) {
+            ct__functional_layer_shape(&m->base, i, shape, sizeof shape);
+            if (connections) ct__functional_layer_connections(&m->base, i, conn, sizeof conn);
+        } else {
+            ct_shape next;
+            if ((st = ct_layer_output_shape(m->layers[i], 1, &cur, &next))) {
+                st = fit_error(s, i, &cur);
+                break;
+            }
+            cur = next;
+            ct__shape_str(&cur, shape, sizeof shape);
         }
-        cur = next;
-        char name[512], shape[256], params[32];
         snprintf(name, sizeof name, "%s (%s)", l->name, l->vt->class_name);
-        ct__shape_str(&cur, shape, sizeof shape);
-        if (l->built) snprintf(params, sizeof params, "%lld", (long long)layer_params(l, &oom));
+        if (l->built || functional)
+            snprintf(params, sizeof params, "%lld", (long long)layer_params(l, &oom));
         else snprintf(params, sizeof params, "0 (unused)");
-        print_row(&t, (const char *const[]){name, shape, params}, pos);
-        put_chars(&t, ' ', LINE);
+        print_row(&t, ncols, (const char *const[]){name, shape, params, conn}, pos);
+        put_chars(&t, ' ', line);
         put_str(&t, "\n");
     }
-    put_chars(&t, '=', LINE);
+    put_chars(&t, '=', line);
     put_str(&t, "\n");
     int n = ct__layer_collect(&m->base, NULL, 0);
     ct__wref *w = n ? malloc((size_t)n * sizeof *w) : NULL;
@@ -849,7 +942,7 @@ ct_status ct_model_summary(const ct_model *m, FILE *out) {
     group_digits(frozen, num, sizeof num);
     snprintf(buf, sizeof buf, "Non-trainable params: %s\n", num);
     put_str(&t, buf);
-    put_chars(&t, '_', LINE);
+    put_chars(&t, '_', line);
     put_str(&t, "\n");
     if (!st && (oom || t.failed))
         st = ct__layer_error(&m->base, CT_ERR_OUT_OF_MEMORY, "summary: out of memory");

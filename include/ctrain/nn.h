@@ -190,6 +190,11 @@ ct_layer *ct_layer_from_config(const char *json);
 /* {"class_name": ..., "config": {...}} with every argument, malloc'ed
  * (free()); NULL on error. */
 char *ct_layer_get_config(const ct_layer *l);
+/* Layers are reference counted: a model, or a functional graph the layer
+ * was applied in, holds one reference. ct_layer_ref adds one (to keep
+ * using a layer after handing it over) and returns l; ct_layer_free drops
+ * one and frees the layer with the last. */
+ct_layer *ct_layer_ref(ct_layer *l);
 void ct_layer_free(ct_layer *l);
 
 /* Creates the weights for inputs of these shapes (batch may be -1). Called
@@ -393,11 +398,68 @@ ct_model *ct_sequential_new(const char *name);
  * the next one is an error naming both layers when the model builds. */
 ct_status ct_sequential_add(ct_model *m, ct_layer *layer);
 ct_status ct_sequential_pop(ct_model *m);
-/* model.to_json() text both ways ({"class_name": "Sequential", "config":
- * {"name", "layers": [...]}}; tf.keras 2 and Keras 3 forms). */
+/* model.to_json() text both ways: Sequential ({"class_name":
+ * "Sequential", "config": {"name", "layers": [...]}}) and Functional
+ * ("layers" with their "inbound_nodes", "input_layers", "output_layers");
+ * tf.keras 2, Keras 3 and TF.js forms are read, tf.keras 2's written. */
 ct_model *ct_model_from_json(const char *json);
 char *ct_model_to_json(const ct_model *m);
 void ct_model_free(ct_model *m);
+
+/* ---- Functional models (keras.Input, layer(x), keras.Model) ---------------
+ *
+ *     ct_graph *g = ct_graph_new();
+ *     ct_ktensor *img = ct_input(g, 3, (int64_t[]){28, 28, 1}, CT_FLOAT32, "image");
+ *     ct_ktensor *x = ct_apply(ct_layer_new("Conv2D", "{\"filters\": 8, \"kernel_size\": 3}"), img);
+ *     x = ct_apply(ct_layer_new("Flatten", NULL), x);
+ *     ct_ktensor *out = ct_apply(ct_layer_new("Dense", "{\"units\": 10}"), x);
+ *     ct_model *m = ct_functional_new("classifier", 1, &img, 1, &out);
+ *     ct_graph_free(g);     // the model keeps what it needs
+ *
+ * A graph owns the symbolic tensors made in it (Keras's KerasTensors) and
+ * takes the caller's reference to a layer at its first application; a
+ * layer applied again (shared) stays one layer with one set of weights.
+ * To apply a layer that something else keeps owning (a model that lives
+ * on), pass ct_layer_ref(layer). Errors propagate: a failed ct_apply
+ * returns NULL, applying to NULL returns NULL keeping the first error,
+ * and ct_functional_new reports it. */
+typedef struct ct_graph ct_graph;
+typedef struct ct_ktensor ct_ktensor;
+ct_graph *ct_graph_new(void);
+void ct_graph_free(ct_graph *g);
+/* keras.Input(shape, dtype, name): shape without the batch axis (-1 for
+ * None); name NULL: "input_1", "input_2", ... */
+ct_ktensor *ct_input(ct_graph *g, int rank, const int64_t *shape, ct_dtype dtype,
+                     const char *name);
+/* layer(x), layer([x, y]): builds the layer for the inputs' shapes (or
+ * checks a built one fits) and gives its symbolic output. */
+ct_ktensor *ct_apply(ct_layer *layer, ct_ktensor *x);
+ct_ktensor *ct_apply_n(ct_layer *layer, int n, ct_ktensor *const *xs);
+/* For a layer with several outputs (a nested multi-output model): writes
+ * them to outs (room for cap) and returns how many; -1 on error. */
+int ct_apply_multi(ct_layer *layer, int n, ct_ktensor *const *xs, int cap, ct_ktensor **outs);
+/* The static shape (with the batch axis, -1 unknown), dtype and layer. */
+int ct_ktensor_rank(const ct_ktensor *t);
+const int64_t *ct_ktensor_shape(const ct_ktensor *t);
+ct_dtype ct_ktensor_dtype(const ct_ktensor *t);
+ct_layer *ct_ktensor_layer(const ct_ktensor *t);
+/* keras.Model(inputs, outputs, name): the layers between them, run in
+ * order. name NULL: "model", "model_1", ... Errors: an input not made by
+ * ct_input, a graph whose outputs need a tensor that is not computable
+ * from the inputs ("Graph disconnected"), duplicate layer names. */
+ct_model *ct_functional_new(const char *name, int nin, ct_ktensor *const *inputs, int nout,
+                            ct_ktensor *const *outputs);
+
+/* Inputs and outputs of any model: a Sequential has one of each; a
+ * Functional's are named after their layers (outputs made unique as
+ * Keras's output_names). */
+int ct_model_num_inputs(const ct_model *m);
+int ct_model_num_outputs(const ct_model *m);
+const char *ct_model_input_name(const ct_model *m, int i);
+const char *ct_model_output_name(const ct_model *m, int i);
+/* model(inputs): all outputs into out[0..nout) (in the current scope). */
+ct_status ct_model_call_multi(ct_model *m, int nin, ct_tensor *const *in, bool training,
+                              int nout, ct_tensor **out);
 
 const char *ct_model_name(const ct_model *m);
 int ct_model_num_layers(const ct_model *m);

@@ -41,6 +41,10 @@ static json_t *name_counts; /* prefix -> times used */
 static char *auto_name(const char *cls) {
     char base[128];
     snake_case(cls, base, sizeof base);
+    return ct__unique_name(base, true);
+}
+
+char *ct__unique_name(const char *base, bool zero_based) {
     pthread_mutex_lock(&names_mu);
     if (!name_counts) name_counts = json_object();
     json_t *c = name_counts ? json_object_get(name_counts, base) : NULL;
@@ -48,6 +52,7 @@ static char *auto_name(const char *cls) {
     if (name_counts) json_object_set_new(name_counts, base, json_integer(used + 1));
     pthread_mutex_unlock(&names_mu);
     char name[160];
+    if (!zero_based) used++;
     if (used == 0) snprintf(name, sizeof name, "%s", base);
     else snprintf(name, sizeof name, "%s_%lld", base, (long long)used);
     return strdup(name);
@@ -121,6 +126,8 @@ static const char *const ALIASES[][2] = {
     {"GlobalMaxPool2D", "GlobalMaxPooling2D"}, {"GlobalMaxPool3D", "GlobalMaxPooling3D"},
     {"GlobalAvgPool1D", "GlobalAveragePooling1D"}, {"GlobalAvgPool2D", "GlobalAveragePooling2D"},
     {"GlobalAvgPool3D", "GlobalAveragePooling3D"},
+    /* tf.keras 2.2-2.3 and TF.js call a Functional model "Model". */
+    {"Model", "Functional"},
 };
 
 const ct__layer_vt *ct__layer_lookup(const char *class_name) {
@@ -172,6 +179,7 @@ static ct_layer *layer_make(const ct__layer_vt *vt, const json_t *cfg) {
         return NULL;
     }
     l->vt = vt;
+    l->refs = 1;
     l->trainable = true;
     const json_t *name = cfg ? json_object_get(cfg, "name") : NULL;
     if (name && !json_is_null(name) && (!json_is_string(name) || !*json_string_value(name))) {
@@ -319,8 +327,13 @@ char *ct_layer_get_config(const ct_layer *l) {
     return s;
 }
 
+ct_layer *ct_layer_ref(ct_layer *l) {
+    if (l) l->refs++;
+    return l;
+}
+
 void ct_layer_free(ct_layer *l) {
-    if (!l) return;
+    if (!l || --l->refs > 0) return;
     if (l->vt->destroy) l->vt->destroy(l);
     for (int i = 0; i < l->nweights; i++) {
         ct_variable_free(l->weights[i].var);
@@ -383,27 +396,69 @@ ct_variable *ct__layer_add_weight(ct_layer *l, const char *name, int rank,
     return var;
 }
 
-/* Appends l's weights (own, then sublayers') whose effective trainability
- * is `want`, to out[*n...] (counting past cap). */
-static void collect(const ct_layer *l, bool parent_trainable, bool want, ct__wref *out, int cap,
-                    int *n) {
-    bool here = parent_trainable && l->trainable;
-    for (int i = 0; i < l->nweights; i++) {
-        bool t = here && l->weights[i].trainable;
-        if (t != want) continue;
-        if (out && *n < cap) out[*n] = (ct__wref){&l->weights[i], t};
-        (*n)++;
+/* The layers under l (l first, then its sublayers depth first), each
+ * once (a layer shared by two nested models counts once, as in Keras),
+ * with its effective trainability. */
+typedef struct {
+    const ct_layer *l;
+    bool trainable;
+} reached;
+
+static void reach(const ct_layer *l, bool parent_trainable, reached **list, int *n, int *cap,
+                  bool *oom) {
+    for (int i = 0; i < *n; i++)
+        if ((*list)[i].l == l) return;
+    if (*n == *cap) {
+        int c = *cap ? 2 * *cap : 16;
+        reached *p = realloc(*list, (size_t)c * sizeof *p);
+        if (!p) {
+            *oom = true;
+            return;
+        }
+        *list = p;
+        *cap = c;
     }
+    bool here = parent_trainable && l->trainable;
+    (*list)[(*n)++] = (reached){l, here};
     if (!l->vt->sublayers) return;
     ct_layer *const *subs;
     int ns = l->vt->sublayers(l, &subs);
-    for (int i = 0; i < ns; i++) collect(subs[i], here, want, out, cap, n);
+    for (int i = 0; i < ns && !*oom; i++) reach(subs[i], here, list, n, cap, oom);
 }
 
 int ct__layer_collect(const ct_layer *l, ct__wref *out, int cap) {
+    if (!l->vt->sublayers) {
+        /* A plain layer: no walk needed. */
+        int n = 0;
+        for (int pass = 1; pass >= 0; pass--)
+            for (int i = 0; i < l->nweights; i++) {
+                bool t = l->trainable && l->weights[i].trainable;
+                if (t != (bool)pass) continue;
+                if (out && n < cap) out[n] = (ct__wref){&l->weights[i], t};
+                n++;
+            }
+        return n;
+    }
+    reached *list = NULL;
+    int nl = 0, capl = 0;
+    bool oom = false;
+    reach(l, true, &list, &nl, &capl, &oom);
+    if (oom) {
+        free(list);
+        return 0;
+    }
     int n = 0;
-    collect(l, true, true, out, cap, &n);
-    collect(l, true, false, out, cap, &n);
+    for (int pass = 1; pass >= 0; pass--)
+        for (int k = 0; k < nl; k++) {
+            const ct_layer *x = list[k].l;
+            for (int i = 0; i < x->nweights; i++) {
+                bool t = list[k].trainable && x->weights[i].trainable;
+                if (t != (bool)pass) continue;
+                if (out && n < cap) out[n] = (ct__wref){&x->weights[i], t};
+                n++;
+            }
+        }
+    free(list);
     return n;
 }
 

@@ -639,7 +639,9 @@ Test(model, bad_json) {
                                 "[{\"class_name\": \"Dense\", \"config\": {\"units\": 0}}]}}"),
              "layers[0]: Dense 'dense");
     CT_FAILS(ct_model_from_json("{\"class_name\": \"Functional\", \"config\": {}}"),
-             "model class 'Functional' is not supported");
+             "argument 'layers': must be a list");
+    CT_FAILS(ct_model_from_json("{\"class_name\": \"Dense\", \"config\": {}}"),
+             "'Dense' is not a model class");
     CT_FAILS(ct_model_from_json("{\"class_name\": \"Sequential\", \"config\": {\"layers\": 3}}"),
              "argument 'layers': must be a list");
     CT_FAILS(ct_model_from_json("{\"class_name\": \"Sequential\", \"config\": {\"layers\": [], "
