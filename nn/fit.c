@@ -273,145 +273,324 @@ static ct_metric *metric_by_name(const char *name) {
     return ct_metric_new(name, &o);
 }
 
-static void free_state(ct_optimizer *opt, ct_loss *loss, int n, ct_metric **metrics) {
-    ct_optimizer_free(opt);
-    ct_loss_free(loss);
-    for (int i = 0; i < n; i++)
-        ct_metric_free(metrics[i]);
-    free(metrics);
-}
+/* ---- compile ------------------------------------------------------------------------- */
 
-static bool in_list(const void *p, int n, ct_metric *const *list) {
-    for (int i = 0; i < n; i++)
+/* The state compile makes before it replaces the model's. */
+typedef struct {
+    ct_optimizer *opt;
+    ct_loss *loss;
+    int nlosses;
+    ct_loss **losses;
+    double *loss_weights;
+    int nm, capm;
+    ct_metric **metrics;
+    ct__metric_slot *slots;
+} compiled;
+
+static bool in_list(const void *p, int n, void *const *list) {
+    for (int i = 0; list && i < n; i++)
         if (list[i] == p) return true;
     return false;
 }
 
-ct_status ct_model_compile(ct_model *m, const ct_compile_opts *opts) {
-    ct_compile_opts none = {0};
-    if (!opts) opts = &none;
-    /* Objects given belong to the model from here on, also on failure
-     * (freed then), unless they are the model's own already. */
-    ct_optimizer *given_opt = opts->optimizer_obj;
-    ct_loss *given_loss = opts->loss_obj;
-    int ngiven = opts->metric_objs ? opts->nmetric_objs : 0;
-    ct_status st = CT_OK;
-    ct_optimizer *opt = NULL;
-    ct_loss *loss = NULL;
-    int nm = 0;
-    ct_metric **metrics = NULL;
-    if (!m) {
-        st = ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_compile: the model is NULL");
-        goto fail;
-    }
-    if (opts->nmetrics < 0 || opts->nmetric_objs < 0 || (opts->nmetrics && !opts->metrics)) {
-        st = ct__error(CT_ERR_INVALID_ARGUMENT, "compile of '%s': bad metric counts or lists",
-                       model_name(m));
-        goto fail;
-    }
-    if (opts->optimizer && given_opt) {
-        st = ct__error(CT_ERR_INVALID_ARGUMENT,
-                       "compile of '%s': give optimizer (a name) or optimizer_obj, not both",
-                       model_name(m));
-        goto fail;
-    }
-    if (opts->loss && given_loss) {
-        st = ct__error(CT_ERR_INVALID_ARGUMENT,
-                       "compile of '%s': give loss (a name) or loss_obj, not both", model_name(m));
-        goto fail;
-    }
-    opt = given_opt ? given_opt
-                    : ct_optimizer_new(opts->optimizer ? opts->optimizer : "rmsprop", NULL);
-    given_opt = NULL;
-    if (!opt) {
-        st = ct_last_status();
-        goto fail;
-    }
-    if (given_loss) {
-        loss = given_loss;
-        given_loss = NULL;
-    } else if (opts->loss && !(loss = ct_loss_new(opts->loss, NULL))) {
-        st = ct_last_status();
-        goto fail;
-    }
-    metrics = calloc((size_t)(1 + opts->nmetrics + ngiven), sizeof *metrics);
-    if (!metrics) {
-        st = ct__error(CT_ERR_OUT_OF_MEMORY, "compile: out of memory");
-        goto fail;
-    }
-    metrics[nm] = ct_metric_new("Mean", &(ct_metric_opts){.name = "loss"});
-    if (!metrics[nm]) {
-        st = ct_last_status();
-        goto fail;
-    }
-    nm++;
-    for (int i = 0; i < opts->nmetrics; i++) {
-        if (!opts->metrics[i]) {
-            st = ct__error(CT_ERR_INVALID_ARGUMENT, "compile of '%s': metric name %d is NULL",
-                           model_name(m), i);
-            goto fail;
+/* Appends metric mt (owned) with its slot; false (mt freed) on OOM. */
+static bool add_metric(compiled *c, ct_metric *mt, int role, int output, const char *key) {
+    if (c->nm == c->capm) {
+        int cap = c->capm ? 2 * c->capm : 8;
+        ct_metric **ms = realloc(c->metrics, (size_t)cap * sizeof *ms);
+        if (ms) c->metrics = ms;
+        ct__metric_slot *sl = ms ? realloc(c->slots, (size_t)cap * sizeof *sl) : NULL;
+        if (sl) c->slots = sl;
+        if (!ms || !sl) {
+            ct_metric_free(mt);
+            ct__error(CT_ERR_OUT_OF_MEMORY, "compile: out of memory");
+            return false;
         }
-        if (!(metrics[nm] = metric_by_name(opts->metrics[i]))) {
-            st = ct_last_status();
-            goto fail;
-        }
-        nm++;
+        c->capm = cap;
     }
-    for (int i = 0; i < ngiven; i++) {
-        if (!opts->metric_objs[i]) {
-            st = ct__error(CT_ERR_INVALID_ARGUMENT, "compile of '%s': metric object %d is NULL",
-                           model_name(m), i);
-            goto fail;
-        }
+    char *k = key ? strdup(key) : NULL;
+    if (key && !k) {
+        ct_metric_free(mt);
+        ct__error(CT_ERR_OUT_OF_MEMORY, "compile: out of memory");
+        return false;
     }
-    for (int i = 0; i < ngiven; i++)
-        metrics[nm++] = opts->metric_objs[i];
-    ngiven = 0;
-    /* Recompiling replaces the previous state; objects carried over from
-     * it are kept. */
-    if (m->optimizer != opt) ct_optimizer_free(m->optimizer);
-    if (m->loss != loss) ct_loss_free(m->loss);
-    for (int i = 0; i < m->nmetrics; i++)
-        if (!in_list(m->metrics[i], nm, metrics)) ct_metric_free(m->metrics[i]);
-    free(m->metrics);
-    m->optimizer = opt;
-    m->loss = loss;
-    m->nmetrics = nm;
-    m->metrics = metrics;
-    m->compiled = true;
-    m->stop_training = false;
-    return CT_OK;
+    c->metrics[c->nm] = mt;
+    c->slots[c->nm++] = (ct__metric_slot){.role = role, .output = output, .key = k};
+    return true;
+}
 
-fail:
-    /* Free what was made here and what was handed over, sparing the
-     * model's current objects. */
-    if (m && opt == m->optimizer) opt = NULL;
-    if (m && loss == m->loss) loss = NULL;
-    if (m && given_opt == m->optimizer) given_opt = NULL;
-    if (m && given_loss == m->loss) given_loss = NULL;
-    ct_optimizer_free(given_opt);
-    ct_loss_free(given_loss);
-    for (int i = 0; i < ngiven; i++)
-        if (opts->metric_objs[i] &&
-            !(m && in_list(opts->metric_objs[i], m->nmetrics, m->metrics)) &&
-            !in_list(opts->metric_objs[i], i, opts->metric_objs))
-            ct_metric_free(opts->metric_objs[i]);
-    for (int i = 0; i < nm; i++)
-        if (m && in_list(metrics[i], m->nmetrics, m->metrics)) metrics[i] = NULL;
-    free_state(opt, loss, nm, metrics);
-    return st;
+/* Frees c's objects (NULL entries skipped) except those in keep: the
+ * model's current state when compile fails, the new state when it
+ * replaces the old. */
+static void compiled_free(compiled *c, const compiled *keep) {
+    void *const *kl = keep ? (void *const *)keep->losses : NULL;
+    int nkl = keep ? keep->nlosses : 0;
+    if (!keep || c->opt != keep->opt) ct_optimizer_free(c->opt);
+    if (c->loss && (!keep || (c->loss != keep->loss && !in_list(c->loss, nkl, kl))))
+        ct_loss_free(c->loss);
+    for (int i = 0; i < c->nlosses; i++) {
+        ct_loss *x = c->losses[i];
+        if (!x || in_list(x, i, (void *const *)c->losses) || x == c->loss) continue;
+        if (keep && (x == keep->loss || in_list(x, nkl, kl))) continue;
+        ct_loss_free(x);
+    }
+    if (!keep || c->losses != keep->losses) free(c->losses);
+    if (!keep || c->loss_weights != keep->loss_weights) free(c->loss_weights);
+    for (int i = 0; i < c->nm; i++) {
+        if (c->metrics[i] &&
+            !(keep && in_list(c->metrics[i], keep->nm, (void *const *)keep->metrics)) &&
+            !in_list(c->metrics[i], i, (void *const *)c->metrics))
+            ct_metric_free(c->metrics[i]);
+        if (c->slots) free(c->slots[i].key);
+    }
+    free(c->metrics);
+    free(c->slots);
+    memset(c, 0, sizeof *c);
+}
+
+static compiled model_state(const ct_model *m) {
+    return (compiled){.opt = m->optimizer,
+                      .loss = m->loss,
+                      .nlosses = m->losses ? ct_model_num_outputs(m) : 0,
+                      .losses = m->losses,
+                      .loss_weights = m->loss_weights,
+                      .nm = m->nmetrics,
+                      .capm = m->nmetrics,
+                      .metrics = m->metrics,
+                      .slots = m->slots};
 }
 
 void ct__model_free_compiled(ct_model *m) {
-    if (m->optimizer) ct_optimizer_free(m->optimizer);
-    if (m->loss) ct_loss_free(m->loss);
-    for (int i = 0; i < m->nmetrics; i++)
-        if (m->metrics[i]) ct_metric_free(m->metrics[i]);
-    free(m->metrics);
+    compiled c = model_state(m);
+    compiled_free(&c, NULL);
     m->optimizer = NULL;
     m->loss = NULL;
+    m->losses = NULL;
+    m->loss_weights = NULL;
     m->metrics = NULL;
+    m->slots = NULL;
     m->nmetrics = 0;
+}
+
+/* Frees the objects compile was handed that are neither the model's nor
+ * in made (both may be NULL): compile takes them also when it fails. */
+static void free_given(const ct_model *m, const compiled *made, const ct_compile_opts *o) {
+    compiled cur = m ? model_state(m) : (compiled){0};
+    enum { MAXSEEN = 1024 };
+    void *seen[MAXSEEN];
+    int ns = 0;
+#define KNOWN(x)                                                                             \
+    (in_list((x), ns, seen) || (x) == (void *)cur.opt || (x) == (void *)cur.loss ||          \
+     in_list((x), cur.nlosses, (void *const *)cur.losses) ||                                 \
+     in_list((x), cur.nm, (void *const *)cur.metrics) ||                                     \
+     (made && ((x) == (void *)made->opt || (x) == (void *)made->loss ||                     \
+               in_list((x), made->nlosses, (void *const *)made->losses) ||                   \
+               in_list((x), made->nm, (void *const *)made->metrics))))
+#define GIVEN(p, freefn)                                                                     \
+    do {                                                                                     \
+        void *obj_ = (void *)(p);                                                            \
+        if (!obj_ || KNOWN(obj_)) break;                                                     \
+        if (ns < MAXSEEN) seen[ns++] = obj_;                                                 \
+        freefn(p);                                                                           \
+    } while (0)
+    GIVEN(o->optimizer_obj, ct_optimizer_free);
+    GIVEN(o->loss_obj, ct_loss_free);
+    for (int i = 0; o->loss_objs && i < o->nlosses; i++) GIVEN(o->loss_objs[i], ct_loss_free);
+    for (int i = 0; o->metric_objs && i < o->nmetric_objs; i++)
+        GIVEN(o->metric_objs[i], ct_metric_free);
+    for (int k = 0; o->output_metrics && k < o->noutput_metrics; k++) {
+        const ct_output_metrics *om = &o->output_metrics[k];
+        for (int i = 0; om->metric_objs && i < om->nmetric_objs; i++)
+            GIVEN(om->metric_objs[i], ct_metric_free);
+    }
+#undef GIVEN
+#undef KNOWN
+}
+
+/* The output named name, or -1 with an error. */
+static int output_index(const ct_model *m, const char *name) {
+    for (int i = 0; name && i < ct_model_num_outputs(m); i++)
+        if (!strcmp(ct_model_output_name(m, i), name)) return i;
+    char list[512] = "";
+    size_t o = 0;
+    for (int i = 0; i < ct_model_num_outputs(m) && o < sizeof list; i++)
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s'%s'", i ? ", " : "",
+                              ct_model_output_name(m, i));
+    ct__error(CT_ERR_INVALID_ARGUMENT,
+              "compile of '%s': output_metrics names the output '%s'; the outputs are [%s]",
+              model_name(m), name ? name : "(null)", list);
+    return -1;
+}
+
+/* The logs key of a metric of output i: NULL (its own name) for a model
+ * with one output, else "<output>_<name>" (tf.keras 2). */
+static const char *metric_key(const ct_model *m, int output, const char *name, char *buf,
+                              size_t cap) {
+    if (ct_model_num_outputs(m) <= 1) return NULL;
+    snprintf(buf, cap, "%s_%s", ct_model_output_name(m, output), name);
+    return buf;
+}
+
+/* Output i's metrics: by name (made here) and objects (taken). */
+static ct_status add_output_metrics(const ct_model *m, compiled *c, int output, int nnames,
+                                    const char *const *names, int nobjs,
+                                    ct_metric *const *objs) {
+    char key[512];
+    for (int i = 0; i < nnames; i++) {
+        if (!names[i])
+            return ct__error(CT_ERR_INVALID_ARGUMENT, "compile of '%s': metric name %d is NULL",
+                             model_name(m), i);
+        ct_metric *mt = metric_by_name(names[i]);
+        if (!mt) return ct_last_status();
+        if (!add_metric(c, mt, CT__TRACK_METRIC, output,
+                        metric_key(m, output, ct_metric_name(mt), key, sizeof key)))
+            return ct_last_status();
+    }
+    for (int i = 0; i < nobjs; i++)
+        if (!objs[i])
+            return ct__error(CT_ERR_INVALID_ARGUMENT, "compile of '%s': metric object %d is NULL",
+                             model_name(m), i);
+    for (int i = 0; i < nobjs; i++) {
+        if (in_list(objs[i], c->nm, (void *const *)c->metrics))
+            return ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "compile of '%s': metric object '%s' is given twice", model_name(m),
+                             ct_metric_name(objs[i]));
+        /* Taken even when add_metric fails (it frees it then). */
+        if (!add_metric(c, objs[i], CT__TRACK_METRIC, output,
+                        metric_key(m, output, ct_metric_name(objs[i]), key, sizeof key)))
+            return ct_last_status();
+    }
+    return CT_OK;
+}
+
+/* Checks the options before anything is made. */
+static ct_status check_compile_opts(const ct_model *m, const ct_compile_opts *o, int nout) {
+    if (o->nmetrics < 0 || o->nmetric_objs < 0 || (o->nmetrics && !o->metrics) ||
+        (o->nmetric_objs && !o->metric_objs) || o->nlosses < 0 || o->noutput_metrics < 0 ||
+        (o->noutput_metrics && !o->output_metrics))
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "compile of '%s': bad counts or lists",
+                         model_name(m));
+    if (o->optimizer && o->optimizer_obj)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "compile of '%s': give optimizer (a name) or optimizer_obj, not both",
+                         model_name(m));
+    if (o->loss && o->loss_obj)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "compile of '%s': give loss (a name) or loss_obj, not both",
+                         model_name(m));
+    if (o->nlosses && (o->loss || o->loss_obj))
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "compile of '%s': give one loss for all outputs or one per output, not "
+                         "both",
+                         model_name(m));
+    if (o->nlosses && o->nlosses != nout)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "compile of '%s': %d losses for a model with %d output%s",
+                         model_name(m), o->nlosses, nout, nout == 1 ? "" : "s");
+    for (int i = 0; i < o->nlosses; i++)
+        if (o->losses && o->losses[i] && o->loss_objs && o->loss_objs[i])
+            return ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "compile of '%s': output %d ('%s') has a loss name and a loss "
+                             "object",
+                             model_name(m), i, ct_model_output_name(m, i));
+    if (nout > 1 && o->nmetric_objs > 0)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "compile of '%s': the model has %d outputs: give metric objects per "
+                         "output (output_metrics)",
+                         model_name(m), nout);
+    for (int i = 0; o->loss_weights && i < nout; i++)
+        if (!isfinite(o->loss_weights[i]))
+            return ct__error(CT_ERR_INVALID_ARGUMENT, "compile of '%s': loss_weights[%d] is %g",
+                             model_name(m), i, o->loss_weights[i]);
+    for (int k = 0; k < o->noutput_metrics; k++)
+        if (output_index(m, o->output_metrics[k].output) < 0) return ct_last_status();
+    return CT_OK;
+}
+
+/* Makes the new state into c: optimizer, losses, weights, trackers and
+ * metrics (grouped by output, as tf.keras 2's metrics_names). */
+static ct_status make_compiled(const ct_model *m, const ct_compile_opts *o, int nout,
+                               compiled *c) {
+    c->opt = o->optimizer_obj ? o->optimizer_obj
+                              : ct_optimizer_new(o->optimizer ? o->optimizer : "rmsprop", NULL);
+    if (!c->opt) return ct_last_status();
+    c->loss = o->loss_obj;
+    if (o->loss && !(c->loss = ct_loss_new(o->loss, NULL))) return ct_last_status();
+    if (o->nlosses) {
+        if (!(c->losses = calloc((size_t)nout, sizeof *c->losses)))
+            return ct__error(CT_ERR_OUT_OF_MEMORY, "compile: out of memory");
+        c->nlosses = nout;
+        for (int i = 0; i < nout; i++) {
+            if (o->loss_objs && o->loss_objs[i]) c->losses[i] = o->loss_objs[i];
+            else if (o->losses && o->losses[i] && !(c->losses[i] = ct_loss_new(o->losses[i], NULL)))
+                return ct_last_status();
+        }
+    }
+    if (o->loss_weights) {
+        if (!(c->loss_weights = malloc((size_t)nout * sizeof *c->loss_weights)))
+            return ct__error(CT_ERR_OUT_OF_MEMORY, "compile: out of memory");
+        memcpy(c->loss_weights, o->loss_weights, (size_t)nout * sizeof *c->loss_weights);
+    }
+    ct_metric *tracker = ct_metric_new("Mean", &(ct_metric_opts){.name = "loss"});
+    if (!tracker || !add_metric(c, tracker, CT__TRACK_LOSS, -1, NULL)) return ct_last_status();
+    for (int i = 0; nout > 1 && i < nout; i++) {
+        if (c->losses && !c->losses[i]) continue;
+        char key[512];
+        snprintf(key, sizeof key, "%s_loss", ct_model_output_name(m, i));
+        ct_metric *t = ct_metric_new("Mean", &(ct_metric_opts){.name = key});
+        if (!t || !add_metric(c, t, CT__TRACK_OUTPUT_LOSS, i, key)) return ct_last_status();
+    }
+    for (int i = 0; i < nout; i++) {
+        ct_status st = add_output_metrics(m, c, i, o->nmetrics, o->metrics,
+                                          nout == 1 ? o->nmetric_objs : 0, o->metric_objs);
+        for (int k = 0; !st && k < o->noutput_metrics; k++) {
+            const ct_output_metrics *om = &o->output_metrics[k];
+            if (output_index(m, om->output) == i)
+                st = add_output_metrics(m, c, i, om->nmetrics, om->metrics, om->nmetric_objs,
+                                        om->metric_objs);
+        }
+        if (st) return st;
+    }
+    return CT_OK;
+}
+
+ct_status ct_model_compile(ct_model *m, const ct_compile_opts *opts) {
+    ct_compile_opts none = {0};
+    const ct_compile_opts *o = opts ? opts : &none;
+    if (!m) {
+        free_given(NULL, NULL, o);
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_compile: the model is NULL");
+    }
+    int nout = ct_model_num_outputs(m);
+    compiled c = {0};
+    ct_status st = check_compile_opts(m, o, nout);
+    if (!st) st = make_compiled(m, o, nout, &c);
+    if (st) {
+        /* Given objects c holds are freed with c, the others by
+         * free_given; the model's current objects are spared. */
+        char *why = strdup(ct_last_error());
+        compiled cur = model_state(m);
+        free_given(m, &c, o);
+        compiled_free(&c, &cur);
+        ct__error(st, "%s", why ? why : "compile failed");
+        free(why);
+        return st;
+    }
+    free_given(m, &c, o); /* objects given twice, or not used */
+    /* Recompiling replaces the previous state; objects carried over are
+     * kept. */
+    compiled old = model_state(m);
+    compiled_free(&old, &c);
+    m->optimizer = c.opt;
+    m->loss = c.loss;
+    m->losses = c.losses;
+    m->loss_weights = c.loss_weights;
+    m->nmetrics = c.nm;
+    m->metrics = c.metrics;
+    m->slots = c.slots;
+    m->compiled = true;
+    m->stop_training = false;
+    return CT_OK;
 }
 
 void ct_model_stop_training(ct_model *m) {
@@ -434,7 +613,9 @@ static ct_status need_compiled(ct_model *m, const char *who, bool need_loss) {
                          "%s: model '%s': you must call compile() (ct_model_compile) before "
                          "using the model",
                          who, model_name(m));
-    if (need_loss && !m->loss)
+    bool any = m->loss != NULL;
+    for (int i = 0; !any && m->losses && i < ct_model_num_outputs(m); i++) any = m->losses[i];
+    if (need_loss && !any)
         return ct__error(CT_ERR_INVALID_ARGUMENT,
                          "%s: model '%s' was compiled without a loss; pass one to "
                          "ct_model_compile",
@@ -444,25 +625,36 @@ static ct_status need_compiled(ct_model *m, const char *who, bool need_loss) {
 
 /* ---- steps ----------------------------------------------------------------------------- */
 
+/* The most inputs or outputs the training loop handles. */
+#define MAXIO 16
+
+/* A batch: the model's inputs, the targets (one per output), one sample
+ * weight for all outputs; tensors in the step's scope or the element's. */
+typedef struct {
+    int nx, ny;
+    ct_tensor *x[MAXIO], *y[MAXIO], *sw;
+    ct_element *elem;
+} batch;
+
 static void reset_metrics(ct_model *m) {
     for (int i = 0; i < m->nmetrics; i++)
         ct_metric_reset(m->metrics[i]);
 }
 
-/* The logs of the metrics now: "loss" (the tracker) first, then each
- * metric by name. A metric with several values (thresholds) logs its
- * first. */
+/* The logs of the metrics now, by their keys: "loss" (the tracker)
+ * first, then the output losses and the metrics. A metric with several
+ * values (thresholds) logs its first. */
 static ct_status metrics_logs(ct_model *m, ct_logs *logs) {
     logs_clear(logs);
     ct_status st = CT_OK;
     ct_scope_begin();
     for (int i = 0; !st && i < m->nmetrics; i++) {
         ct_tensor *r = ct_metric_result(m->metrics[i]);
+        const char *key = m->slots[i].key ? m->slots[i].key : ct_metric_name(m->metrics[i]);
         if (!r)
             st = ct_last_status();
         else
-            st = ct_logs_set(logs, ct_metric_name(m->metrics[i]),
-                             ct_tensor_size(r) ? ct_tensor_get(r, 0) : NAN);
+            st = ct_logs_set(logs, key, ct_tensor_size(r) ? ct_tensor_get(r, 0) : NAN);
     }
     ct_scope_end();
     return st;
@@ -474,69 +666,110 @@ static const char *last_msg(char *buf, size_t cap) {
     return buf;
 }
 
-/* loss(y, y_pred, sample_weight) plus the model's regularization losses. */
-static ct_tensor *compute_loss(ct_model *m, const ct_tensor *y, const ct_tensor *y_pred,
-                               const ct_tensor *sw, const char *who) {
-    ct_tensor *loss = ct_loss_call(m->loss, y, y_pred, sw);
-    if (!loss) {
-        char msg[768], ys[64], ps[64];
-        last_msg(msg, sizeof msg);
-        ct__error(ct_last_status() ? ct_last_status() : CT_ERR_INVALID_ARGUMENT,
-                  "%s: model '%s': the loss '%s' of y %s and y_pred %s failed: %s", who,
-                  model_name(m), ct_loss_name(m->loss),
-                  ct_shape_str(ct_tensor_rank(y), ct_tensor_shape(y), ys, sizeof ys),
-                  ct_shape_str(ct_tensor_rank(y_pred), ct_tensor_shape(y_pred), ps, sizeof ps),
-                  msg);
-        return NULL;
+/* Output i's loss, or NULL when it has none. */
+static ct_loss *loss_of(const ct_model *m, int i) {
+    return m->losses ? m->losses[i] : m->loss;
+}
+
+/* The total loss: each output's loss(y, y_pred, sample_weight) times its
+ * weight, summed, plus the model's regularization losses (Keras's
+ * LossesContainer). per[i] gets output i's unweighted loss (NULL when it
+ * has none), for its tracker. */
+static ct_tensor *compute_loss(ct_model *m, const batch *b, ct_tensor *const *pred,
+                               ct_tensor **per, const char *who) {
+    ct_tensor *total = NULL;
+    for (int i = 0; i < b->ny; i++) {
+        per[i] = NULL;
+        ct_loss *lo = loss_of(m, i);
+        if (!lo) continue;
+        ct_tensor *v = ct_loss_call(lo, b->y[i], pred[i], b->sw);
+        if (!v) {
+            char msg[768], ys[64], ps[64], out[320] = "";
+            last_msg(msg, sizeof msg);
+            if (b->ny > 1) snprintf(out, sizeof out, " of output '%s'", ct_model_output_name(m, i));
+            ct__error(ct_last_status() ? ct_last_status() : CT_ERR_INVALID_ARGUMENT,
+                      "%s: model '%s': the loss '%s'%s of y %s and y_pred %s failed: %s", who,
+                      model_name(m), ct_loss_name(lo), out,
+                      ct_shape_str(ct_tensor_rank(b->y[i]), ct_tensor_shape(b->y[i]), ys, sizeof ys),
+                      ct_shape_str(ct_tensor_rank(pred[i]), ct_tensor_shape(pred[i]), ps, sizeof ps),
+                      msg);
+            return NULL;
+        }
+        per[i] = v;
+        if (m->loss_weights) v = ct_multiply(v, ct_scalar_of(ct_tensor_dtype(v), m->loss_weights[i]));
+        total = total ? ct_add(total, ct_cast(v, ct_tensor_dtype(total))) : v;
+        if (!total) return NULL;
     }
     ct_tensor *reg = ct_layer_regularization_loss(&m->base);
     if (!reg) return NULL;
-    if (ct_tensor_dtype(reg) != ct_tensor_dtype(loss)) reg = ct_cast(reg, ct_tensor_dtype(loss));
-    return ct_add(loss, reg);
+    if (!total) return reg;
+    if (ct_tensor_dtype(reg) != ct_tensor_dtype(total)) reg = ct_cast(reg, ct_tensor_dtype(total));
+    return ct_add(total, reg);
 }
 
-/* The loss tracker's and the metrics' updates for a batch. */
-static ct_status update_metrics(ct_model *m, const ct_tensor *x, const ct_tensor *y,
-                                const ct_tensor *y_pred, const ct_tensor *sw,
-                                const ct_tensor *loss) {
-    int64_t bs = ct_tensor_rank(x) ? ct_tensor_dim(x, 0) : 1;
+/* The trackers' and the metrics' updates for a batch. */
+static ct_status update_metrics(ct_model *m, const batch *b, ct_tensor *const *pred,
+                                ct_tensor *const *per, const ct_tensor *loss) {
+    const ct_tensor *x0 = b->x[0];
+    int64_t bs = ct_tensor_rank(x0) ? ct_tensor_dim(x0, 0) : 1;
     ct_tensor *w = ct_scalar_of(ct_tensor_dtype(loss), (double)bs);
-    ct_status st = ct_metric_update(m->metrics[0], NULL, loss, w);
-    for (int i = 1; !st && i < m->nmetrics; i++)
-        st = ct_metric_update(m->metrics[i], y, y_pred, sw);
+    ct_status st = CT_OK;
+    for (int i = 0; !st && i < m->nmetrics; i++) {
+        const ct__metric_slot *s = &m->slots[i];
+        if (s->role == CT__TRACK_LOSS) st = ct_metric_update(m->metrics[i], NULL, loss, w);
+        else if (s->role == CT__TRACK_OUTPUT_LOSS && per[s->output])
+            st = ct_metric_update(m->metrics[i], NULL, per[s->output], w);
+        else if (s->role == CT__TRACK_METRIC)
+            st = ct_metric_update(m->metrics[i], b->y[s->output], pred[s->output], b->sw);
+    }
     return st;
 }
 
-static ct_status check_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y, const char *who) {
-    if (!x)
-        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': x is NULL", who, model_name(m));
-    if (!y)
+static ct_status check_batch(ct_model *m, const batch *b, const char *who) {
+    for (int i = 0; i < b->nx; i++)
+        if (!b->x[i])
+            return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': x%s is NULL", who,
+                             model_name(m), b->nx > 1 ? "[i]" : "");
+    if (b->ny != ct_model_num_outputs(m))
         return ct__error(CT_ERR_INVALID_ARGUMENT,
-                         "%s: model '%s': y is NULL (the compiled loss needs targets)", who,
-                         model_name(m));
+                         "%s: model '%s': %d target%s for a model with %d output%s (the "
+                         "compiled loss needs targets)",
+                         who, model_name(m), b->ny, b->ny == 1 ? "" : "s",
+                         ct_model_num_outputs(m), ct_model_num_outputs(m) == 1 ? "" : "s");
+    for (int i = 0; i < b->ny; i++)
+        if (!b->y[i])
+            return ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "%s: model '%s': y is NULL (the compiled loss needs targets)", who,
+                             model_name(m));
     return CT_OK;
+}
+
+/* The model's outputs for b's inputs. */
+static ct_status forward(ct_model *m, const batch *b, bool training, ct_tensor **pred) {
+    return ct_model_call_multi(m, b->nx, (ct_tensor *const *)b->x, training,
+                               ct_model_num_outputs(m), pred);
 }
 
 /* One training step (Keras 3's train_step): the forward pass on a tape,
  * the loss, the gradients of the trainable weights, the optimizer update,
  * the constraints, then the metrics. */
-static ct_status train_step(ct_model *m, const ct_tensor *x, const ct_tensor *y,
-                            const ct_tensor *sw, const char *who) {
-    ct_status st = check_batch(m, x, y, who);
+static ct_status train_step(ct_model *m, const batch *b, const char *who) {
+    ct_status st = check_batch(m, b, who);
     if (st) return st;
     ct__wref *refs = NULL;
     ct_tensor **src = NULL, **grads = NULL;
     ct_variable **vars = NULL;
+    ct_tensor *pred[MAXIO], *per[MAXIO];
     ct_scope_begin();
     ct_tape *tape = ct_tape_begin(NULL);
-    ct_tensor *y_pred = tape ? ct_model_call(m, x, true) : NULL;
-    ct_tensor *loss = y_pred ? compute_loss(m, y, y_pred, sw, who) : NULL;
+    ct_tensor *loss = NULL;
+    if (tape && !forward(m, b, true, pred)) loss = compute_loss(m, b, pred, per, who);
     if (tape) ct_tape_end(tape);
     if (!loss) {
         st = ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL;
         goto out;
     }
-    if ((st = update_metrics(m, x, y, y_pred, sw, loss))) goto out;
+    if ((st = update_metrics(m, b, pred, per, loss))) goto out;
     int n = ct__layer_collect(&m->base, NULL, 0);
     refs = malloc((size_t)(n ? n : 1) * sizeof *refs);
     src = malloc((size_t)(n ? n : 1) * sizeof *src);
@@ -570,14 +803,14 @@ out:
 
 /* One evaluation step (test_step): forward in inference mode, the loss
  * with the regularization losses into the tracker, the metrics. */
-static ct_status test_step(ct_model *m, const ct_tensor *x, const ct_tensor *y, const ct_tensor *sw,
-                           const char *who) {
-    ct_status st = check_batch(m, x, y, who);
+static ct_status test_step(ct_model *m, const batch *b, const char *who) {
+    ct_status st = check_batch(m, b, who);
     if (st) return st;
+    ct_tensor *pred[MAXIO], *per[MAXIO];
     ct_scope_begin();
-    ct_tensor *y_pred = ct_model_call(m, x, false);
-    ct_tensor *loss = y_pred ? compute_loss(m, y, y_pred, sw, who) : NULL;
-    st = loss ? update_metrics(m, x, y, y_pred, sw, loss)
+    st = forward(m, b, false, pred);
+    ct_tensor *loss = st ? NULL : compute_loss(m, b, pred, per, who);
+    st = loss ? update_metrics(m, b, pred, per, loss)
               : (ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL);
     ct_scope_end();
     return st;
@@ -585,15 +818,55 @@ static ct_status test_step(ct_model *m, const ct_tensor *x, const ct_tensor *y, 
 
 /* ---- data --------------------------------------------------------------------------------- */
 
-/* Where batches come from: tensors sliced along the first axis (shuffled
+/* The arrays fit / evaluate / predict were given, as lists. */
+typedef struct {
+    int nx, ny;
+    const ct_tensor *x[MAXIO], *y[MAXIO], *sw;
+} arrays;
+
+/* x or xs[nx] (and y or ys[ny]) into a, checked against the model's
+ * inputs and outputs (targets only when want_y). */
+static ct_status gather_arrays(ct_model *m, const char *who, const ct_tensor *x, int nx,
+                               const ct_tensor *const *xs, const ct_tensor *y, int ny,
+                               const ct_tensor *const *ys, const ct_tensor *sw, bool want_y,
+                               arrays *a) {
+    memset(a, 0, sizeof *a);
+    if ((x && nx) || (y && ny))
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s': give x or xs (and y or ys), not both", who,
+                         model_name(m));
+    if (nx < 0 || nx > MAXIO || ny < 0 || ny > MAXIO || (nx && !xs) || (ny && !ys))
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': bad xs / ys counts (0 to %d)",
+                         who, model_name(m), MAXIO);
+    if (x) a->x[a->nx++] = x;
+    for (int i = 0; i < nx; i++) a->x[a->nx++] = xs[i];
+    if (want_y) {
+        if (y) a->y[a->ny++] = y;
+        for (int i = 0; i < ny; i++) a->y[a->ny++] = ys[i];
+        a->sw = sw;
+    }
+    if (a->nx == 0) return CT_OK; /* a dataset, or the caller's error */
+    int nin = ct_model_num_inputs(m), nout = ct_model_num_outputs(m);
+    if (a->nx != nin)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s' has %d input%s, got %d input array%s", who,
+                         model_name(m), nin, nin == 1 ? "" : "s", a->nx, a->nx == 1 ? "" : "s");
+    if (want_y && a->ny && a->ny != nout)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s' has %d output%s, got %d target array%s", who,
+                         model_name(m), nout, nout == 1 ? "" : "s", a->ny, a->ny == 1 ? "" : "s");
+    return CT_OK;
+}
+
+/* Where batches come from: arrays sliced along the first axis (shuffled
  * each pass by a permutation drawn from the global RNG) or a dataset of
- * (x, y[, sample_weight]) batches. A pass starts at an epoch's start;
- * with a step limit the pass carries over into the next epoch until the
- * data runs out (Keras 3's EpochIterator). */
+ * (inputs..., targets...[, sample_weight]) batches. A pass starts at an
+ * epoch's start; with a step limit the pass carries over into the next
+ * epoch until the data runs out (Keras 3's EpochIterator). */
 typedef struct {
     const char *who;
     ct_model *m;
-    const ct_tensor *x, *y, *sw; /* tensors (borrowed)                   */
+    arrays a; /* the arrays (borrowed)                */
     int64_t n, batch_size;
     bool shuffle;
     ct_tensor *perm; /* owned reference, or NULL              */
@@ -607,11 +880,6 @@ typedef struct {
     int ncw;       /* class_weight                          */
     const double *cw;
 } source;
-
-typedef struct {
-    ct_tensor *x, *y, *sw; /* in the step's scope or the element's */
-    ct_element *elem;
-} batch;
 
 static void source_close(source *s) {
     if (s->perm) ct_tensor_free(s->perm);
@@ -713,6 +981,58 @@ static ct_tensor *class_weights(const source *s, const ct_tensor *y) {
     return out;
 }
 
+/* Splits a dataset element into inputs, targets and a sample weight. A
+ * model with one input and one output takes (x, y[, sample_weight]);
+ * with several, components named after the model's inputs are those
+ * inputs (tf.data's (features_dict, labels)) and the unnamed ones the
+ * targets then the weight; without names, the first nin components are
+ * the inputs in order. */
+static ct_status split_element(source *s, const ct_element *e, batch *b) {
+    ct_model *m = s->m;
+    int nin = ct_model_num_inputs(m), nout = ct_model_num_outputs(m);
+    int need = s->x_only ? nin : nin + nout;
+    bool by_name = nin > 1 || (e->n > 0 && e->name[0]);
+    int rest[CT_MAX_COMPONENTS], nrest = 0;
+    if (by_name) {
+        bool all = true;
+        for (int i = 0; i < nin && all; i++) {
+            const char *want = ct_model_input_name(m, i);
+            b->x[i] = NULL;
+            for (int k = 0; want && k < e->n; k++)
+                if (e->name[k] && !strcmp(e->name[k], want)) b->x[i] = e->t[k];
+            all = b->x[i] != NULL;
+        }
+        if (all) {
+            b->nx = nin;
+            for (int k = 0; k < e->n; k++)
+                if (!e->name[k]) rest[nrest++] = k;
+        } else {
+            by_name = false;
+        }
+    }
+    if (!by_name) {
+        if (e->n < nin) goto bad;
+        b->nx = nin;
+        for (int i = 0; i < nin; i++) b->x[i] = e->t[i];
+        for (int k = nin; k < e->n; k++) rest[nrest++] = k;
+    }
+    if (s->x_only) return CT_OK; /* targets, if any, are not needed */
+    if (nrest < nout || nrest > nout + 1) goto bad;
+    b->ny = nout;
+    for (int i = 0; i < nout; i++) b->y[i] = e->t[rest[i]];
+    b->sw = nrest > nout ? e->t[rest[nout]] : NULL;
+    return CT_OK;
+bad:
+    return ct__error(CT_ERR_INVALID_ARGUMENT,
+                     "%s: model '%s' has %d input%s and %d output%s: dataset elements must be "
+                     "(%s%s) (inputs, targets, optionally one sample weight), got %d "
+                     "component%s",
+                     s->who, model_name(m), nin, nin == 1 ? "" : "s", nout, nout == 1 ? "" : "s",
+                     nin == 1 ? "x" : "inputs...", s->x_only ? "" : ", y[, sample_weight]", e->n,
+                     e->n == 1 ? "" : "s");
+    (void)need;
+}
+
 /* The next batch into *b (its tensors in the current scope or held by
  * b->elem), or *end at the end of the pass. */
 static ct_status source_next(source *s, batch *b, bool *end) {
@@ -727,16 +1047,8 @@ static ct_status source_next(source *s, batch *b, bool *end) {
             return CT_OK;
         }
         b->elem = e;
-        if (e->n < 1 || e->n > 3)
-            return ct__error(CT_ERR_INVALID_ARGUMENT,
-                             "%s: model '%s': dataset elements must be (x, y) or (x, y, "
-                             "sample_weight), got %d components",
-                             s->who, model_name(s->m), e->n);
-        b->x = e->t[0];
-        if (!s->x_only) {
-            b->y = e->n > 1 ? e->t[1] : NULL;
-            b->sw = e->n > 2 ? e->t[2] : NULL;
-        }
+        ct_status st = split_element(s, e, b);
+        if (st) return st;
     } else {
         if (s->pos >= s->n) {
             *end = true;
@@ -744,46 +1056,50 @@ static ct_status source_next(source *s, batch *b, bool *end) {
             return CT_OK;
         }
         int64_t len = s->n - s->pos < s->batch_size ? s->n - s->pos : s->batch_size;
-        b->x = rows(s, s->x, len);
-        b->y = s->x_only ? NULL : rows(s, s->y, len);
-        b->sw = s->x_only || !s->sw ? NULL : rows(s, s->sw, len);
+        b->nx = s->a.nx;
+        b->ny = s->x_only ? 0 : s->a.ny;
+        bool ok = true;
+        for (int i = 0; i < b->nx; i++) ok = ok && (b->x[i] = rows(s, s->a.x[i], len));
+        for (int i = 0; i < b->ny; i++) ok = ok && (b->y[i] = rows(s, s->a.y[i], len));
+        if (!s->x_only && s->a.sw) ok = ok && (b->sw = rows(s, s->a.sw, len));
         s->pos += len;
-        if (!b->x || (!s->x_only && s->y && !b->y) || (s->sw && !s->x_only && !b->sw))
-            return ct_last_status();
+        if (!ok) return ct_last_status();
     }
     s->taken++;
-    if (s->cw && b->y) {
+    if (s->cw && b->ny == 1) {
         if (b->sw)
             return ct__error(CT_ERR_INVALID_ARGUMENT,
                              "%s: model '%s': you cannot use class_weight and sample_weight at "
                              "the same time",
                              s->who, model_name(s->m));
-        if (!(b->sw = class_weights(s, b->y))) return ct_last_status();
+        if (!(b->sw = class_weights(s, b->y[0]))) return ct_last_status();
     }
     return CT_OK;
 }
 
-static ct_status check_tensors(ct_model *m, const char *who, const ct_tensor *x, const ct_tensor *y,
-                               const ct_tensor *sw, int64_t *n) {
-    if (!x)
+/* Every array must have the same number of samples (*n). */
+static ct_status check_tensors(ct_model *m, const char *who, const arrays *a, int64_t *n) {
+    if (a->nx == 0)
         return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': give x or a dataset", who,
                          model_name(m));
-    if (ct_tensor_rank(x) < 1)
-        return ct__error(CT_ERR_INVALID_ARGUMENT,
-                         "%s: model '%s': x must have a samples axis, got a scalar", who,
-                         model_name(m));
-    *n = ct_tensor_dim(x, 0);
-    const ct_tensor *other[2] = {y, sw};
-    const char *names[2] = {"y", "sample_weight"};
-    for (int i = 0; i < 2; i++) {
-        if (!other[i]) continue;
-        if (ct_tensor_rank(other[i]) < 1 || ct_tensor_dim(other[i], 0) != *n)
+    for (int i = 0; i < a->nx; i++)
+        if (!a->x[i] || ct_tensor_rank(a->x[i]) < 1)
+            return ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "%s: model '%s': x%s must have a samples axis, got %s", who,
+                             model_name(m), a->nx > 1 ? "s[i]" : "",
+                             a->x[i] ? "a scalar" : "NULL");
+    *n = ct_tensor_dim(a->x[0], 0);
+    for (int i = 0; i < a->nx + a->ny + 1; i++) {
+        const ct_tensor *t = i < a->nx ? a->x[i] : i < a->nx + a->ny ? a->y[i - a->nx] : a->sw;
+        const char *what = i < a->nx ? "x" : i < a->nx + a->ny ? "y" : "sample_weight";
+        if (!t) continue;
+        if (ct_tensor_rank(t) < 1 || ct_tensor_dim(t, 0) != *n)
             return ct__error(
                 CT_ERR_INVALID_ARGUMENT,
                 "%s: model '%s': data cardinality is ambiguous: x has %lld samples, "
                 "%s has %lld; make sure all arrays contain the same number of samples",
-                who, model_name(m), (long long)*n, names[i],
-                (long long)(ct_tensor_rank(other[i]) ? ct_tensor_dim(other[i], 0) : 0));
+                who, model_name(m), (long long)*n, what,
+                (long long)(ct_tensor_rank(t) ? ct_tensor_dim(t, 0) : 0));
     }
     return CT_OK;
 }
@@ -1152,7 +1468,7 @@ static ct_status run_evaluate(ct_model *m, source *src, cblist *l, ct_logs *logs
         if (!st && !end) {
             cb_test_batch_begin(l, step);
             st = l->st;
-            if (!st) st = test_step(m, b.x, b.y, b.sw, who);
+            if (!st) st = test_step(m, &b, who);
             if (!st) st = metrics_logs(m, logs);
             if (!st) {
                 cb_test_batch_end(l, step, logs);
@@ -1195,6 +1511,18 @@ static ct_tensor *take_rows(const ct_tensor *t, int64_t from, int64_t to) {
     return out;
 }
 
+/* Tensors fit made and frees at its end. */
+typedef struct {
+    int n;
+    ct_tensor *t[4 * MAXIO + 2];
+} owned_list;
+
+static bool owned_push(owned_list *l, ct_tensor *t) {
+    if (l->n >= (int)(sizeof l->t / sizeof l->t[0])) return false;
+    l->t[l->n++] = t;
+    return true;
+}
+
 ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     const char *who = "ct_model_fit";
     ct_fit_opts o0 = {0};
@@ -1203,7 +1531,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     ct_status st = CT_OK;
     ct_history *h = NULL;
     ct_logs *logs = NULL, *epoch_logs = NULL, *val_logs = NULL;
-    ct_tensor *owned[6] = {0}; /* the train / validation split's slices */
+    owned_list owned = {0}; /* the train / validation split's slices */
     source train = {0}, val = {0};
     cblist l;
     progbar pb;
@@ -1231,9 +1559,22 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
                        model_name(m));
         goto out;
     }
-    if ((o->x || o->y) && o->dataset) {
+    arrays given, vgiven;
+    if ((st = gather_arrays(m, who, o->x, o->nx, o->xs, o->y, o->ny, o->ys, o->sample_weight,
+                            true, &given)) ||
+        (st = gather_arrays(m, "ct_model_fit (validation)", o->val_x, o->nval_x, o->val_xs,
+                            o->val_y, o->nval_y, o->val_ys, NULL, true, &vgiven)))
+        goto out;
+    if ((given.nx || given.ny) && o->dataset) {
         st = ct__error(CT_ERR_INVALID_ARGUMENT,
                        "%s: model '%s': give x and y or a dataset, not both", who, model_name(m));
+        goto out;
+    }
+    if (o->nclass_weight > 0 && ct_model_num_outputs(m) > 1) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: model '%s': class_weight is only supported for models with a single "
+                       "output",
+                       who, model_name(m));
         goto out;
     }
     train.who = who;
@@ -1267,8 +1608,8 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
         train.ds = o->dataset;
     } else {
         int64_t n;
-        if ((st = check_tensors(m, who, o->x, o->y, o->sample_weight, &n))) goto out;
-        if (!o->y) {
+        if ((st = check_tensors(m, who, &given, &n))) goto out;
+        if (!given.ny) {
             st = ct__error(CT_ERR_INVALID_ARGUMENT,
                            "%s: model '%s': y is NULL (the compiled loss needs targets)", who,
                            model_name(m));
@@ -1281,11 +1622,9 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
                            who, model_name(m));
             goto out;
         }
-        train.x = o->x;
-        train.y = o->y;
-        train.sw = o->sample_weight;
+        train.a = given;
         train.n = n;
-        if (o->validation_split > 0 && !o->val_x && !o->validation_data) {
+        if (o->validation_split > 0 && !vgiven.nx && !o->validation_data) {
             /* The last fraction, before any shuffling (Keras's
              * train_validation_split). */
             int64_t split = (int64_t)floor((double)n * (1.0 - o->validation_split));
@@ -1297,42 +1636,51 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
                                who, model_name(m), (long long)n, o->validation_split);
                 goto out;
             }
-            const ct_tensor *src3[3] = {o->x, o->y, o->sample_weight};
-            for (int i = 0; i < 3; i++) {
-                if (!src3[i]) continue;
-                owned[2 * i] = take_rows(src3[i], 0, split);
-                owned[2 * i + 1] = take_rows(src3[i], split, n);
-                if (!owned[2 * i] || !owned[2 * i + 1]) {
-                    st = ct_last_status();
+            val.a = given;
+            const ct_tensor **parts[2 * MAXIO + 1];
+            const ct_tensor **vparts[2 * MAXIO + 1];
+            int np = 0;
+            for (int i = 0; i < given.nx; i++, np++) parts[np] = &train.a.x[i], vparts[np] = &val.a.x[i];
+            for (int i = 0; i < given.ny; i++, np++) parts[np] = &train.a.y[i], vparts[np] = &val.a.y[i];
+            if (given.sw) parts[np] = &train.a.sw, vparts[np++] = &val.a.sw;
+            for (int i = 0; i < np; i++) {
+                const ct_tensor *whole = *parts[i];
+                ct_tensor *head = take_rows(whole, 0, split), *tail = take_rows(whole, split, n);
+                if (!head || !tail || !owned_push(&owned, head) || !owned_push(&owned, tail)) {
+                    ct_tensor_free(head);
+                    ct_tensor_free(tail);
+                    st = ct_last_status() ? ct_last_status() : CT_ERR_OUT_OF_MEMORY;
                     goto out;
                 }
+                *parts[i] = head;
+                *vparts[i] = tail;
             }
-            train.x = owned[0], train.y = owned[2], train.sw = owned[4], train.n = split;
-            val.x = owned[1], val.y = owned[3], val.sw = owned[5], val.n = n - split;
+            train.n = split;
+            val.n = n - split;
             has_val = true;
         }
     }
     if (o->validation_data) {
-        if (o->val_x || o->val_y) {
+        if (vgiven.nx || vgiven.ny) {
             st = ct__error(CT_ERR_INVALID_ARGUMENT,
                            "%s: model '%s': give val_x and val_y or validation_data, not both", who,
                            model_name(m));
             goto out;
         }
         val.ds = o->validation_data;
-        val.x = val.y = val.sw = NULL;
+        memset(&val.a, 0, sizeof val.a);
         has_val = true;
-    } else if (o->val_x || o->val_y) {
+    } else if (vgiven.nx || vgiven.ny) {
         int64_t vn;
-        if (!o->val_y) {
+        if (!vgiven.ny) {
             st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': val_x needs val_y", who,
                            model_name(m));
             goto out;
         }
-        if ((st = check_tensors(m, "ct_model_fit (validation)", o->val_x, o->val_y, NULL, &vn)))
-            goto out;
+        if ((st = check_tensors(m, "ct_model_fit (validation)", &vgiven, &vn))) goto out;
         val.ds = NULL;
-        val.x = o->val_x, val.y = o->val_y, val.sw = NULL, val.n = vn;
+        val.a = vgiven;
+        val.n = vn;
         has_val = true;
     }
     if (!(h = history_new()) || !(logs = logs_new()) || !(epoch_logs = logs_new()) ||
@@ -1366,7 +1714,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
             if (!st && !end) {
                 cb_train_batch_begin(&l, step);
                 st = l.st;
-                if (!st) st = train_step(m, b.x, b.y, b.sw, who);
+                if (!st) st = train_step(m, &b, who);
                 if (!st && batch_logs_wanted(&l, step)) st = metrics_logs(m, logs);
                 else if (!st) logs_clear(logs);
                 if (!st) {
@@ -1414,8 +1762,8 @@ out:
     if (list_ready) cblist_done(&l, &pb);
     source_close(&train);
     source_close(&val);
-    for (int i = 0; i < 6; i++)
-        ct_tensor_free(owned[i]);
+    for (int i = 0; i < owned.n; i++)
+        ct_tensor_free(owned.t[i]);
     ct_logs_free(logs);
     ct_logs_free(epoch_logs);
     ct_logs_free(val_logs);
@@ -1440,8 +1788,11 @@ static ct_status eval_source(ct_model *m, const ct_eval_opts *o, source *s, cons
         return ct__error(CT_ERR_INVALID_ARGUMENT,
                          "%s: model '%s': batch_size and steps must not be negative", who,
                          model_name(m));
+    ct_status st = gather_arrays(m, who, o->x, o->nx, o->xs, o->y, o->ny, o->ys,
+                                 o->sample_weight, !x_only, &s->a);
+    if (st) return st;
     if (o->dataset) {
-        if (o->x || o->y || o->sample_weight)
+        if (s->a.nx || s->a.ny || o->sample_weight)
             return ct__error(CT_ERR_INVALID_ARGUMENT,
                              "%s: model '%s': give x (and y) or a dataset, not both", who,
                              model_name(m));
@@ -1449,16 +1800,11 @@ static ct_status eval_source(ct_model *m, const ct_eval_opts *o, source *s, cons
         return CT_OK;
     }
     int64_t n;
-    ct_status st =
-        check_tensors(m, who, o->x, x_only ? NULL : o->y, x_only ? NULL : o->sample_weight, &n);
-    if (st) return st;
-    if (!x_only && !o->y)
+    if ((st = check_tensors(m, who, &s->a, &n))) return st;
+    if (!x_only && !s->a.ny)
         return ct__error(CT_ERR_INVALID_ARGUMENT,
                          "%s: model '%s': y is NULL (the compiled loss needs targets)", who,
                          model_name(m));
-    s->x = o->x;
-    s->y = x_only ? NULL : o->y;
-    s->sw = x_only ? NULL : o->sample_weight;
     s->n = n;
     return CT_OK;
 }
@@ -1495,21 +1841,23 @@ out:
     return st;
 }
 
-ct_tensor *ct_model_predict(ct_model *m, const ct_eval_opts *opts) {
+ct_status ct_model_predict_multi(ct_model *m, const ct_eval_opts *opts, int nout,
+                                 ct_tensor **out) {
     const char *who = "ct_model_predict";
     ct_eval_opts o0 = {0};
     const ct_eval_opts *o = opts ? opts : &o0;
-    if (!m) {
-        ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the model is NULL", who);
-        return NULL;
-    }
+    if (!m) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the model is NULL", who);
+    if (nout != ct_model_num_outputs(m) || !out)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s' has %d output%s, room for %d",
+                         who, model_name(m), ct_model_num_outputs(m),
+                         ct_model_num_outputs(m) == 1 ? "" : "s", out ? nout : 0);
+    for (int i = 0; i < nout; i++) out[i] = NULL;
     source src;
     cblist l;
     progbar pb;
     bool ready = false;
-    int nout = 0, capout = 0;
-    ct_tensor **outs = NULL;
-    ct_tensor *result = NULL;
+    int nb = 0, capb = 0;
+    ct_tensor **parts = NULL; /* nb batches x nout outputs */
     ct_status st = eval_source(m, o, &src, who, true);
     if (st) goto out;
     if ((st = cblist_init(&l, &pb, m, o->ncallbacks, o->callbacks, o->verbose, o->out, 1, who)))
@@ -1527,18 +1875,19 @@ ct_tensor *ct_model_predict(ct_model *m, const ct_eval_opts *opts) {
         if (!st && !end) {
             cb_predict_batch_begin(&l, step);
             st = l.st;
-            ct_tensor *y = st ? NULL : ct_model_call(m, b.x, false);
-            if (!st && !y) st = ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL;
-            if (!st && nout == capout) {
-                int cap = capout ? 2 * capout : 16;
-                ct_tensor **p = realloc(outs, (size_t)cap * sizeof *p);
+            ct_tensor *y[MAXIO];
+            if (!st) st = forward(m, &b, false, y);
+            if (!st && nb == capb) {
+                int cap = capb ? 2 * capb : 16;
+                ct_tensor **p = realloc(parts, (size_t)cap * (size_t)nout * sizeof *p);
                 if (!p)
                     st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
                 else
-                    outs = p, capout = cap;
+                    parts = p, capb = cap;
             }
-            if (!st) outs[nout++] = ct_tensor_ref(y);
             if (!st) {
+                for (int i = 0; i < nout; i++) parts[(size_t)nb * (size_t)nout + (size_t)i] = ct_tensor_ref(y[i]);
+                nb++;
                 cb_predict_batch_end(&l, step);
                 st = l.st;
             }
@@ -1550,20 +1899,42 @@ ct_tensor *ct_model_predict(ct_model *m, const ct_eval_opts *opts) {
     }
     cb_predict_end(&l);
     if ((st = l.st)) goto out;
-    if (nout == 0) {
+    if (nb == 0) {
         st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': the input has no samples", who,
                        model_name(m));
         goto out;
     }
-    result = ct_concat(nout, outs, 0);
-    if (!result) st = ct_last_status();
+    for (int i = 0; !st && i < nout; i++) {
+        ct_tensor **col = malloc((size_t)nb * sizeof *col);
+        if (!col) {
+            st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
+            break;
+        }
+        for (int k = 0; k < nb; k++) col[k] = parts[(size_t)k * (size_t)nout + (size_t)i];
+        out[i] = ct_concat(nb, col, 0);
+        free(col);
+        if (!out[i]) st = ct_last_status();
+    }
 out:
     if (ready) cblist_done(&l, &pb);
     source_close(&src);
-    for (int i = 0; i < nout; i++)
-        ct_tensor_free(outs[i]);
-    free(outs);
-    return st ? NULL : result;
+    for (int k = 0; k < nb * nout; k++)
+        ct_tensor_free(parts[k]);
+    free(parts);
+    if (st)
+        for (int i = 0; i < nout; i++) out[i] = NULL; /* in the caller's scope: freed with it */
+    return st;
+}
+
+ct_tensor *ct_model_predict(ct_model *m, const ct_eval_opts *opts) {
+    ct_tensor *y = NULL;
+    if (m && ct_model_num_outputs(m) != 1) {
+        ct__error(CT_ERR_INVALID_ARGUMENT,
+                  "ct_model_predict: model '%s' has %d outputs; use ct_model_predict_multi",
+                  model_name(m), ct_model_num_outputs(m));
+        return NULL;
+    }
+    return ct_model_predict_multi(m, opts, 1, &y) ? NULL : y;
 }
 
 /* ---- on_batch ----------------------------------------------------------------------------- */
@@ -1581,28 +1952,57 @@ static ct_status on_batch_results(ct_model *m, ct_logs **results) {
     return CT_OK;
 }
 
-ct_status ct_model_train_on_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y,
-                                  const ct_tensor *sample_weight, ct_logs **results) {
+/* A batch of the given arrays, checked. */
+static ct_status on_batch_arrays(ct_model *m, const char *who, int nx, const ct_tensor *const *x,
+                                 int ny, const ct_tensor *const *y, const ct_tensor *sw,
+                                 batch *b) {
+    memset(b, 0, sizeof *b);
+    arrays a;
+    ct_status st = need_compiled(m, who, true);
+    if (!st) st = gather_arrays(m, who, NULL, nx, x, NULL, ny, y, sw, true, &a);
+    int64_t n;
+    if (!st) st = check_tensors(m, who, &a, &n);
+    if (st) return st;
+    b->nx = a.nx;
+    b->ny = a.ny;
+    for (int i = 0; i < a.nx; i++) b->x[i] = (ct_tensor *)a.x[i];
+    for (int i = 0; i < a.ny; i++) b->y[i] = (ct_tensor *)a.y[i];
+    b->sw = (ct_tensor *)a.sw;
+    return CT_OK;
+}
+
+ct_status ct_model_train_on_batch_n(ct_model *m, int nx, const ct_tensor *const *x, int ny,
+                                    const ct_tensor *const *y, const ct_tensor *sample_weight,
+                                    ct_logs **results) {
     const char *who = "ct_model_train_on_batch";
     if (results) *results = NULL;
-    ct_status st = need_compiled(m, who, true);
-    int64_t n;
-    if (!st) st = check_tensors(m, who, x, y, sample_weight, &n);
-    if (!st) st = train_step(m, x, y, sample_weight, who);
+    batch b;
+    ct_status st = on_batch_arrays(m, who, nx, x, ny, y, sample_weight, &b);
+    if (!st) st = train_step(m, &b, who);
     if (!st) st = on_batch_results(m, results);
     return st;
 }
 
-ct_status ct_model_test_on_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y,
-                                 const ct_tensor *sample_weight, ct_logs **results) {
+ct_status ct_model_test_on_batch_n(ct_model *m, int nx, const ct_tensor *const *x, int ny,
+                                   const ct_tensor *const *y, const ct_tensor *sample_weight,
+                                   ct_logs **results) {
     const char *who = "ct_model_test_on_batch";
     if (results) *results = NULL;
-    ct_status st = need_compiled(m, who, true);
-    int64_t n;
-    if (!st) st = check_tensors(m, who, x, y, sample_weight, &n);
-    if (!st) st = test_step(m, x, y, sample_weight, who);
+    batch b;
+    ct_status st = on_batch_arrays(m, who, nx, x, ny, y, sample_weight, &b);
+    if (!st) st = test_step(m, &b, who);
     if (!st) st = on_batch_results(m, results);
     return st;
+}
+
+ct_status ct_model_train_on_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y,
+                                  const ct_tensor *sample_weight, ct_logs **results) {
+    return ct_model_train_on_batch_n(m, 1, &x, y ? 1 : 0, &y, sample_weight, results);
+}
+
+ct_status ct_model_test_on_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y,
+                                 const ct_tensor *sample_weight, ct_logs **results) {
+    return ct_model_test_on_batch_n(m, 1, &x, y ? 1 : 0, &y, sample_weight, results);
 }
 
 ct_tensor *ct_model_predict_on_batch(ct_model *m, const ct_tensor *x) {

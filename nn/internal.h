@@ -230,6 +230,16 @@ void ct__model_free_compiled(struct ct_model *m);
 const ct_callback_hooks *ct__callback_hooks(const ct_callback *cb);
 ct_status ct__callback_take_error(ct_callback *cb);
 
+/* What a compiled metric watches: the total loss (the tracker, metrics[0]),
+ * one output's loss (a tracker of a model with several outputs), or one
+ * output's targets and predictions; key is its logs key ("loss",
+ * "dense_2_loss", "accuracy", "dense_2_accuracy"), owned. */
+typedef struct ct__metric_slot {
+    enum { CT__TRACK_LOSS, CT__TRACK_OUTPUT_LOSS, CT__TRACK_METRIC } role;
+    int output;
+    char *key;
+} ct__metric_slot;
+
 /* A model (nn/model.c) and its training state (nn/fit.c); metrics[0] is
  * the loss tracker (a Mean named "loss"), the compiled metrics follow. */
 struct ct_model {
@@ -239,9 +249,12 @@ struct ct_model {
     /* compile (nn/fit.c) */
     bool compiled;
     ct_optimizer *optimizer; /* owned                                       */
-    ct_loss *loss;           /* owned                                       */
+    ct_loss *loss;           /* owned: the loss of every output, or NULL    */
+    ct_loss **losses;        /* or one per output (owned; NULL: untrained)  */
+    double *loss_weights;    /* per output, or NULL (all 1)                 */
     int nmetrics;
     ct_metric **metrics;     /* owned                                       */
+    ct__metric_slot *slots;  /* what each metric watches, its logs key      */
     bool stop_training;
 };
 

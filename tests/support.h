@@ -19,6 +19,16 @@
                   "error \"%s\" does not mention \"%s\"", ct_last_error(), (needle));      \
     } while (0)
 
+/* Asserts that expr returned a status other than CT_OK and that the error
+ * mentions `needle`. */
+#define CT_FAILS_STATUS(expr, needle)                                                     \
+    do {                                                                                  \
+        ct_clear_error();                                                                 \
+        cr_assert_neq((expr), CT_OK, "expected an error containing \"%s\"", (needle));    \
+        cr_assert(strstr(ct_last_error(), (needle)) != NULL,                              \
+                  "error \"%s\" does not mention \"%s\"", ct_last_error(), (needle));      \
+    } while (0)
+
 /* A float64 / float32 / int tensor from a literal list. */
 #define CT_F64(shape_rank_and_dims, ...)                                                  \
     ct_constant((double[]){__VA_ARGS__}, CT_FLOAT64, shape_rank_and_dims)

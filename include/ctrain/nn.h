@@ -486,7 +486,27 @@ typedef struct ct_compile_opts {
                                      that fits the loss, as Keras does        */
     int nmetric_objs;
     ct_metric *const *metric_objs;
+    /* A model with several outputs: one loss per output (by name or
+     * object; an output with neither is not trained) instead of `loss`
+     * (which applies to every output), weighted by loss_weights (NULL:
+     * 1 each). Plain `metrics` names apply to every output; per-output
+     * metrics go in output_metrics. Logs keys follow tf.keras 2: "loss",
+     * "<output>_loss", "<output>_<metric>". */
+    int nlosses;
+    const char *const *losses;
+    ct_loss *const *loss_objs;
+    const double *loss_weights;
+    int noutput_metrics;
+    const struct ct_output_metrics *output_metrics;
 } ct_compile_opts;
+/* Metrics of one output (by its name, ct_model_output_name). */
+typedef struct ct_output_metrics {
+    const char *output;
+    int nmetrics;
+    const char *const *metrics;
+    int nmetric_objs;
+    ct_metric *const *metric_objs;
+} ct_output_metrics;
 ct_status ct_model_compile(ct_model *m, const ct_compile_opts *opts);
 
 /* The logs dict the callbacks and History see ("loss", "accuracy",
@@ -547,6 +567,13 @@ enum { CT_VERBOSE_AUTO = 0, CT_VERBOSE_BAR = 1, CT_VERBOSE_EPOCH = 2, CT_VERBOSE
  * Keras's defaults: batch_size 32, epochs 1, shuffle on. */
 typedef struct ct_fit_opts {
     const ct_tensor *x, *y;
+    /* Or, for a model with several inputs / outputs, one array each in the
+     * model's order (ct_model_input_name / ct_model_output_name). A
+     * dataset's elements are then (inputs..., targets...[, sample_weight])
+     * or named inputs with unnamed targets. One sample_weight serves every
+     * output. */
+    int nx, ny;
+    const ct_tensor *const *xs, *const *ys;
     ct_dataset *dataset;
     int64_t batch_size;
     int epochs;
@@ -555,6 +582,8 @@ typedef struct ct_fit_opts {
     ct_callback *const *callbacks; /* borrowed                             */
     double validation_split;       /* the last fraction of x / y           */
     const ct_tensor *val_x, *val_y;
+    int nval_x, nval_y;
+    const ct_tensor *const *val_xs, *const *val_ys;
     ct_dataset *validation_data;
     int validation_freq;           /* every n epochs; 0: 1                 */
     bool no_shuffle;
@@ -579,6 +608,8 @@ void ct_history_free(ct_history *h);
 
 typedef struct ct_eval_opts {
     const ct_tensor *x, *y;
+    int nx, ny; /* several inputs / outputs: as ct_fit_opts */
+    const ct_tensor *const *xs, *const *ys;
     ct_dataset *dataset;
     int64_t batch_size;            /* 32 */
     int verbose;
@@ -595,12 +626,22 @@ void ct_logs_free(ct_logs *logs);
 /* model.predict: the outputs for every sample of x (or dataset's x), in
  * batches, concatenated; in the current scope. opts's y fields unused. */
 ct_tensor *ct_model_predict(ct_model *m, const ct_eval_opts *opts);
+/* The same for a model with several outputs: nout tensors into out. */
+ct_status ct_model_predict_multi(ct_model *m, const ct_eval_opts *opts, int nout,
+                                 ct_tensor **out);
 /* One step on one batch; *results as evaluate's (results may be NULL). */
 ct_status ct_model_train_on_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y,
                                   const ct_tensor *sample_weight, ct_logs **results);
 ct_status ct_model_test_on_batch(ct_model *m, const ct_tensor *x, const ct_tensor *y,
                                  const ct_tensor *sample_weight, ct_logs **results);
 ct_tensor *ct_model_predict_on_batch(ct_model *m, const ct_tensor *x);
+/* The *_on_batch calls for several inputs and outputs. */
+ct_status ct_model_train_on_batch_n(ct_model *m, int nx, const ct_tensor *const *x, int ny,
+                                    const ct_tensor *const *y, const ct_tensor *sample_weight,
+                                    ct_logs **results);
+ct_status ct_model_test_on_batch_n(ct_model *m, int nx, const ct_tensor *const *x, int ny,
+                                   const ct_tensor *const *y, const ct_tensor *sample_weight,
+                                   ct_logs **results);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
  * layers, residual connections and nested models; calls, the JSON config
  * both ways (tf.keras 2, Keras 3 and TF.js forms), model.summary() and the
  * errors. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,5 +466,149 @@ Test(functional, errors_name_the_layer_and_the_cause) {
     ct_tensor *y;
     cr_expect_neq(ct_model_call_multi(m, 2, (ct_tensor *[]){x, x}, false, 1, &y), CT_OK);
     cr_expect(strstr(ct_last_error(), "input 1 ('input_b')") != NULL, "%s", ct_last_error());
+    ct_model_free(m);
+}
+
+/* ---- training with several inputs and outputs ------------------------------------------ */
+
+/* Inputs a [n, 3] and b [n, 2]; head "cls" says whether sum(a) > sum(b)
+ * (sigmoid), head "reg" is a . [1, -2, 0.5] + b . [3, 1] (linear). */
+static ct_model *two_by_two(void) {
+    ct_graph *g = ct_graph_new();
+    ct_ktensor *a = input(g, 3, "a"), *b = input(g, 2, "b");
+    ct_ktensor *ab = ct_apply_n(ct_test_layer("Concatenate", NULL), 2, (ct_ktensor *[]){a, b});
+    ct_ktensor *h = dense(ab, 16, ", \"activation\": \"tanh\"");
+    ct_ktensor *outs[2] = {dense(h, 1, ", \"activation\": \"sigmoid\", \"name\": \"cls\""),
+                           dense(ab, 1, ", \"name\": \"reg\"")};
+    ct_model *m = ct_functional_new("two_by_two", 2, (ct_ktensor *[]){a, b}, 2, outs);
+    ct_graph_free(g);
+    cr_assert_not_null(m, "%s", ct_last_error());
+    return m;
+}
+
+typedef struct {
+    ct_tensor *a, *b, *cls, *reg;
+} two_data;
+
+static two_data make_two_data(int64_t n) {
+    ct_tensor *a = ct_random_normal(CT_DIMS(n, 3), &(ct_random_opts){.seed = 3});
+    ct_tensor *b = ct_random_normal(CT_DIMS(n, 2), &(ct_random_opts){.seed = 4});
+    ct_tensor *sa = ct_reduce_sum(a, CT_AXES(-1), true), *sb = ct_reduce_sum(b, CT_AXES(-1), true);
+    ct_tensor *cls = ct_cast(ct_greater(sa, sb), CT_FLOAT32);
+    ct_tensor *wa = ct_constant((float[]){1, -2, 0.5f}, CT_FLOAT32, CT_DIMS(3, 1));
+    ct_tensor *wb = ct_constant((float[]){3, 1}, CT_FLOAT32, CT_DIMS(2, 1));
+    ct_tensor *reg = ct_add(ct_matmul(a, wa), ct_matmul(b, wb));
+    CT_OK(cls);
+    CT_OK(reg);
+    return (two_data){a, b, cls, reg};
+}
+
+Test(functional, fits_two_inputs_and_two_outputs) {
+    ct_set_random_seed(7);
+    ct_model *m = two_by_two();
+    const char *losses[] = {"binary_crossentropy", "mse"};
+    const char *cls_metrics[] = {"accuracy"};
+    const char *all_metrics[] = {"mae"};
+    ct_output_metrics om = {.output = "cls", .nmetrics = 1, .metrics = cls_metrics};
+    CT_STATUS_OK(ct_model_compile(m, &(ct_compile_opts){
+                                         .optimizer_obj = ct_optimizer_new(
+                                             "adam", &(ct_optimizer_opts){.learning_rate = 0.02}),
+                                         .nlosses = 2,
+                                         .losses = losses,
+                                         .loss_weights = (double[]){0.5, 2.0},
+                                         .nmetrics = 1,
+                                         .metrics = all_metrics,
+                                         .noutput_metrics = 1,
+                                         .output_metrics = &om}));
+    two_data d = make_two_data(512);
+    const ct_tensor *xs[2] = {d.a, d.b}, *ys[2] = {d.cls, d.reg};
+    ct_history *h = ct_model_fit(m, &(ct_fit_opts){.nx = 2, .xs = xs, .ny = 2, .ys = ys,
+                                                  .epochs = 40, .batch_size = 64,
+                                                  .verbose = CT_VERBOSE_SILENT,
+                                                  .validation_split = 0.25});
+    cr_assert_not_null(h, "%s", ct_last_error());
+    /* tf.keras 2's keys, in its order. */
+    const char *keys[] = {"loss", "cls_loss", "reg_loss", "cls_mae", "cls_accuracy", "reg_mae",
+                          "val_loss", "val_cls_loss", "val_reg_loss", "val_cls_mae",
+                          "val_cls_accuracy", "val_reg_mae"};
+    cr_assert_eq(ct_history_num_keys(h), 12);
+    for (int i = 0; i < 12; i++) cr_expect_str_eq(ct_history_key(h, i), keys[i]);
+    cr_expect_gt(ct_history_value(h, "val_cls_accuracy", 39), 0.9);
+    cr_expect_lt(ct_history_value(h, "val_reg_loss", 39), 0.05);
+    /* The total is the weighted sum (no regularization here). */
+    ct_logs *r = NULL;
+    CT_STATUS_OK(ct_model_test_on_batch_n(m, 2, xs, 2, ys, NULL, &r));
+    double total = ct_logs_get(r, "loss", NULL);
+    double want = 0.5 * ct_logs_get(r, "cls_loss", NULL) + 2.0 * ct_logs_get(r, "reg_loss", NULL);
+    cr_expect_float_eq(total, want, 1e-5 * fabs(want) + 1e-7);
+    ct_logs_free(r);
+    /* predict gives both heads. */
+    ct_tensor *p[2];
+    CT_STATUS_OK(ct_model_predict_multi(m, &(ct_eval_opts){.nx = 2, .xs = xs, .batch_size = 100,
+                                                           .verbose = CT_VERBOSE_SILENT},
+                                        2, p));
+    cr_expect_eq(ct_tensor_dim(p[0], 0), 512);
+    cr_expect_eq(ct_tensor_dim(p[1], 1), 1);
+    CT_FAILS(ct_model_predict(m, &(ct_eval_opts){.nx = 2, .xs = xs}), "ct_model_predict_multi");
+    ct_history_free(h);
+    ct_model_free(m);
+}
+
+Test(functional, fits_a_dataset_of_named_inputs) {
+    ct_set_random_seed(7);
+    ct_model *m = two_by_two();
+    CT_STATUS_OK(ct_model_compile(m, &(ct_compile_opts){.optimizer = "adam",
+                                                        .nlosses = 2,
+                                                        .losses = (const char *[]){NULL, "mse"}}));
+    two_data d = make_two_data(256);
+    /* ({"a": a, "b": b}, reg) — with the unused head's target absent the
+     * element needs both targets: give cls too. */
+    ct_dataset *ds = ct_dataset_from_tensor_slices(&(ct_element){
+        .n = 4, .t = {d.b, d.a, d.cls, d.reg}, .name = {"b", "a", NULL, NULL}});
+    ds = ct_dataset_batch(ds, 32, false);
+    CT_OK(ds);
+    ct_history *h = ct_model_fit(m, &(ct_fit_opts){.dataset = ds, .epochs = 2,
+                                                  .verbose = CT_VERBOSE_SILENT});
+    cr_assert_not_null(h, "%s", ct_last_error());
+    /* The untrained head has no loss key. */
+    cr_expect_eq(ct_history_num_keys(h), 2);
+    cr_expect_str_eq(ct_history_key(h, 1), "reg_loss");
+    ct_history_free(h);
+    /* An element that fits neither form is an error naming the forms. */
+    ct_dataset *bad = ct_dataset_batch(
+        ct_dataset_from_tensor_slices(&(ct_element){.n = 3, .t = {d.a, d.b, d.cls}}), 32, false);
+    CT_FAILS(ct_model_fit(m, &(ct_fit_opts){.dataset = bad, .verbose = CT_VERBOSE_SILENT}),
+             "has 2 inputs and 2 outputs: dataset elements must be");
+    ct_dataset_free(bad);
+    ct_dataset_free(ds);
+    ct_model_free(m);
+}
+
+Test(functional, compile_errors_for_several_outputs) {
+    ct_model *m = two_by_two();
+    CT_FAILS_STATUS(ct_model_compile(m, &(ct_compile_opts){.nlosses = 1,
+                                                           .losses = (const char *[]){"mse"}}),
+                    "1 losses for a model with 2 outputs");
+    CT_FAILS_STATUS(ct_model_compile(m, &(ct_compile_opts){
+                                            .loss = "mse",
+                                            .noutput_metrics = 1,
+                                            .output_metrics = &(ct_output_metrics){
+                                                .output = "nope", .nmetrics = 1,
+                                                .metrics = (const char *[]){"mae"}}}),
+                    "the outputs are ['cls', 'reg']");
+    /* Objects handed over on a failed compile are freed (ASan checks). */
+    CT_FAILS_STATUS(ct_model_compile(m, &(ct_compile_opts){
+                                            .loss = "mse",
+                                            .nmetric_objs = 1,
+                                            .metric_objs = (ct_metric *[]){ct_metric_new("mae", NULL)}}),
+                    "give metric objects per output");
+    /* One loss for all outputs; missing targets are an error. */
+    CT_STATUS_OK(ct_model_compile(m, &(ct_compile_opts){.loss = "mse"}));
+    two_data d = make_two_data(8);
+    const ct_tensor *xs[2] = {d.a, d.b};
+    cr_expect_neq(ct_model_train_on_batch_n(m, 2, xs, 1, (const ct_tensor *[]){d.reg}, NULL, NULL),
+                  CT_OK);
+    cr_expect(strstr(ct_last_error(), "has 2 outputs, got 1 target array") != NULL, "%s",
+              ct_last_error());
     ct_model_free(m);
 }
