@@ -220,6 +220,15 @@ bool ct__functional_sequential_like(const ct_layer *l);
 void ct__functional_layer_shape(const ct_layer *l, int i, char *buf, size_t cap);
 void ct__functional_layer_connections(const ct_layer *l, int i, char *buf, size_t cap);
 
+/* nn/subclass.c: subclassed models, and the hook every layer call runs
+ * (l was called, depth levels deep in layer calls; ct__layer_call_depth
+ * is the current depth) so they track the layers they call. */
+bool ct__is_subclass(const ct_layer *l);
+void ct__layer_called(ct_layer *l, int depth);
+int ct__layer_call_depth(void);
+/* Keras's to_snake_case ("MyModel" -> "my_model"). */
+void ct__snake_case(const char *cls, char *out, size_t cap);
+
 /* nn/model.c: whether a Sequential has an InputLayer (a declared shape). */
 bool ct__sequential_has_input(const struct ct_model *m);
 /* nn/fit.c: frees what compile attached to m. */

@@ -664,6 +664,16 @@ ct_status ct_model_build(ct_model *m, int rank, const int64_t *input_shape) {
                                    CT__SHAPE_STR(have));
         return CT_OK;
     }
+    if (m && ct__is_subclass(&m->base)) {
+        /* Keras builds a subclassed model by calling it on the shape. */
+        if (rank < 1 || rank > CT_MAX_RANK || !input_shape)
+            return ct__layer_error(&m->base, CT_ERR_INVALID_ARGUMENT,
+                                   "build: the input shape must have 1 to %d dimensions",
+                                   CT_MAX_RANK);
+        ct_shape in = {.rank = rank}, out;
+        memcpy(in.dim, input_shape, (size_t)rank * sizeof in.dim[0]);
+        return ct_layer_output_shape(&m->base, 1, &in, &out);
+    }
     sequential *s = as_seq(m, "ct_model_build");
     if (!s) return ct_last_status();
     if (rank < 1 || rank > CT_MAX_RANK || !input_shape)
@@ -866,9 +876,9 @@ static int64_t layer_params(const ct_layer *l, bool *oom) {
  * blank row after each layer, and the counts with thousands separators. */
 ct_status ct_model_summary(const ct_model *m, FILE *out) {
     if (!m) return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_summary: the model is NULL");
-    bool functional = ct__is_functional(&m->base);
-    if (!functional && !as_seq(m, "ct_model_summary")) return ct_last_status();
-    const sequential *s = functional ? NULL : (const sequential *)m;
+    bool functional = ct__is_functional(&m->base), subclassed = ct__is_subclass(&m->base);
+    if (!functional && !subclassed && !as_seq(m, "ct_model_summary")) return ct_last_status();
+    const sequential *s = functional || subclassed ? NULL : (const sequential *)m;
     if (!m->base.built)
         return ct__layer_error(&m->base, CT_ERR_INVALID_ARGUMENT,
                                "This model has not yet been built. Build the model first by "
@@ -898,12 +908,15 @@ ct_status ct_model_summary(const ct_model *m, FILE *out) {
               pos);
     put_chars(&t, '=', line);
     put_str(&t, "\n");
-    ct_shape cur = functional ? (ct_shape){0} : built_input(s);
+    ct_shape cur = s ? built_input(s) : (ct_shape){0};
     ct_status st = CT_OK;
     for (int i = 0; i < m->nlayers; i++) {
         const ct_layer *l = m->layers[i];
         char name[512], shape[256], params[32], conn[2048] = "";
-        if (functional) {
+        if (subclassed) {
+            /* tf.keras 2 shows no shapes for a subclassed model's layers. */
+            snprintf(shape, sizeof shape, "multiple");
+        } else if (functional) {
             ct__functional_layer_shape(&m->base, i, shape, sizeof shape);
             if (connections) ct__functional_layer_connections(&m->base, i, conn, sizeof conn);
         } else {
@@ -916,7 +929,7 @@ ct_status ct_model_summary(const ct_model *m, FILE *out) {
             ct__shape_str(&cur, shape, sizeof shape);
         }
         snprintf(name, sizeof name, "%s (%s)", l->name, l->vt->class_name);
-        if (l->built || functional)
+        if (l->built || functional || subclassed)
             snprintf(params, sizeof params, "%lld", (long long)layer_params(l, &oom));
         else snprintf(params, sizeof params, "0 (unused)");
         print_row(&t, ncols, (const char *const[]){name, shape, params, conn}, pos);

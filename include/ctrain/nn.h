@@ -450,6 +450,40 @@ ct_layer *ct_ktensor_layer(const ct_ktensor *t);
 ct_model *ct_functional_new(const char *name, int nin, ct_ktensor *const *inputs, int nout,
                             ct_ktensor *const *outputs);
 
+/* ---- subclassed models (a keras.Model subclass, a tf.Module) ----------------
+ *
+ *     typedef struct { ct_layer *hidden, *out; } mlp;       // the user's state
+ *     static ct_tensor *mlp_call(ct_model *self, void *ctx, int n,
+ *                                ct_tensor *const *x, bool training) {
+ *         mlp *p = ctx;
+ *         return ct_layer_call(p->out, ct_layer_call(p->hidden, x[0], training), training);
+ *     }
+ *     ct_model *m = ct_model_subclass_new("MLP", NULL, mlp_call, p, free_mlp);
+ *
+ * The model tracks what its call uses: every layer it calls directly
+ * joins model.layers (the model holds a reference; the caller's own stay
+ * the caller's, to free in free_ctx), and ct_model_add_weight makes
+ * variables of the model itself, as tf.Module. Weights exist after the
+ * first call (Keras builds a subclassed model when first called). Such a
+ * model has no config: ct_model_to_json is an error, as Keras's
+ * NotImplementedError. */
+typedef ct_tensor *(*ct_model_call_fn)(ct_model *self, void *ctx, int n,
+                                       ct_tensor *const *inputs, bool training);
+/* class_name NULL: "Model"; name NULL: the class name in snake case made
+ * unique ("mlp", "mlp_1"). free_ctx (may be NULL) runs at ct_model_free,
+ * also when this fails. */
+ct_model *ct_model_subclass_new(const char *class_name, const char *name, ct_model_call_fn call,
+                                void *ctx, void (*free_ctx)(void *ctx));
+void *ct_model_ctx(const ct_model *m);
+/* Tracks a layer before any call (it then counts in summary and weights
+ * from the start); the model takes a reference of its own. */
+ct_status ct_model_track_layer(ct_model *m, ct_layer *layer);
+/* self.add_weight / tf.Variable on a Module: a variable of the model
+ * itself ("<model>/<name>"), drawn from a Keras initializer by name (NULL:
+ * "glorot_uniform"). Owned by the model. */
+ct_variable *ct_model_add_weight(ct_model *m, const char *name, int rank, const int64_t *shape,
+                                 const char *initializer, bool trainable);
+
 /* Inputs and outputs of any model: a Sequential has one of each; a
  * Functional's are named after their layers (outputs made unique as
  * Keras's output_names). */

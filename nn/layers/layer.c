@@ -34,6 +34,8 @@ static void snake_case(const char *cls, char *out, size_t cap) {
     out[o] = '\0';
 }
 
+void ct__snake_case(const char *cls, char *out, size_t cap) { snake_case(cls, out, cap); }
+
 /* Keras's uniquify: "dense", then "dense_1", "dense_2", ... per prefix. */
 static pthread_mutex_t names_mu = PTHREAD_MUTEX_INITIALIZER;
 static json_t *name_counts; /* prefix -> times used */
@@ -613,6 +615,12 @@ ct_status ct_layer_output_shape(ct_layer *l, int n, const ct_shape *input_shapes
     return st;
 }
 
+/* How deep in layer calls this thread is (nn/subclass.c tracks the layers
+ * a subclassed model calls directly). */
+static _Thread_local int call_depth;
+
+int ct__layer_call_depth(void) { return call_depth; }
+
 ct_tensor *ct_layer_call_n(ct_layer *l, int n, ct_tensor *const *xs, bool training) {
     if (!l) {
         ct__error(CT_ERR_INVALID_ARGUMENT, "ct_layer_call: the layer is NULL");
@@ -629,11 +637,14 @@ ct_tensor *ct_layer_call_n(ct_layer *l, int n, ct_tensor *const *xs, bool traini
         shapes[i] = ct__shape_of(xs[i]);
     }
     if (!l->built && ct_layer_build(l, n, shapes)) return NULL;
+    int depth = ++call_depth;
     ct_tensor *y = l->vt->call(l, n, xs, training);
+    call_depth--;
     if (!y) {
         blame(l);
         return NULL;
     }
+    ct__layer_called(l, depth);
     if (l->activity_regularizer.kind != CT_REG_NONE) {
         /* Keras 3: the penalty of the output as is (Keras 2 divided it by
          * the batch size). */
