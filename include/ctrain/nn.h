@@ -218,6 +218,11 @@ void ct_layer_set_trainable(ct_layer *l, bool trainable);
  * ("dense/kernel:0" style: layer name / weight name). */
 int ct_layer_num_weights(const ct_layer *l);
 ct_variable *ct_layer_weight(const ct_layer *l, int i);
+/* layer.trainable_weights (model.trainable_variables): the weights that
+ * train — trainable themselves, in layers that are trainable all the way
+ * down — in Keras's order, what fit differentiates. Writes up to cap into
+ * out (out may be NULL) and returns how many there are (-1 on error). */
+int ct_layer_trainable_weights(const ct_layer *l, ct_variable **out, int cap);
 /* layer.losses: the weight regularizers' penalties now plus the activity
  * regularizer's from the last call, summed (a scalar; 0 when none). */
 ct_tensor *ct_layer_regularization_loss(ct_layer *l);

@@ -464,6 +464,25 @@ int ct__layer_collect(const ct_layer *l, ct__wref *out, int cap) {
     return n;
 }
 
+int ct_layer_trainable_weights(const ct_layer *l, ct_variable **out, int cap) {
+    if (!l) return 0;
+    int n = ct__layer_collect(l, NULL, 0);
+    ct__wref *all = n ? malloc((size_t)n * sizeof *all) : NULL;
+    if (n && !all) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "ct_layer_trainable_weights: out of memory");
+        return -1;
+    }
+    ct__layer_collect(l, all, n);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!all[i].trainable) continue;
+        if (out && k < cap) out[k] = all[i].w->var;
+        k++;
+    }
+    free(all);
+    return k;
+}
+
 int ct_layer_num_weights(const ct_layer *l) { return l ? ct__layer_collect(l, NULL, 0) : 0; }
 
 ct_variable *ct_layer_weight(const ct_layer *l, int i) {
