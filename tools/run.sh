@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The main job of the README's quick start: installs what is missing,
-# builds, and runs the seed's linear regression with a gradient tape.
+# builds, and trains the Fashion-MNIST CNN of examples/fashion_mnist/cnn.json
+# with the ctrain command line. Extra arguments go to `ctrain train`
+# (e.g. --epochs 1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tools/setup.sh"
 "$root/tools/build.sh"
-exec "${CT_BUILD_DIR:-$root/build}/linear_regression" "$@"
+cd "$root"
+exec "${CT_BUILD_DIR:-$root/build}/ctrain" train examples/fashion_mnist/cnn.json "$@"
