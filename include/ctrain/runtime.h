@@ -151,7 +151,9 @@ ct_status ct_device_synchronize(ct_device *dev);
 
 /* One thread budget per process, shared by ctrain's own kernels, OpenMP,
  * oneDNN and OpenBLAS. The default is the number of cores divided among
- * the ranks on this node under mpirun (at least 1). n <= 0 restores it. */
+ * the ranks on this node under mpirun (at least 1). n <= 0 restores it.
+ * Threads that run ctrain's kernels flush denormal floats to zero (FTZ and
+ * DAZ on x86), as TensorFlow's CPU threads do. */
 void ct_set_num_threads(int n);
 int ct_get_num_threads(void);
 

@@ -6,6 +6,7 @@
  * and the same functions reached through the ops with odd sizes (vector
  * tails). Also tf.where (SelectV2) against a naive broadcast reference.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,7 +219,11 @@ Test(vmath, ops_match_reference) {
             CT_OK(r);
             CT_STATUS_OK(ct_tensor_read(r, CT_FLOAT32, got, n));
             for (int64_t i = 0; i < n; i++) {
-                double e = ulp_error(got[i], ops[k].ref(v[i]));
+                /* A denormal result is flushed to zero (as TensorFlow
+                 * computes on the CPU: runtime/threads.c). */
+                double want = ops[k].ref(v[i]);
+                if (fabs(want) < FLT_MIN && got[i] == 0) continue;
+                double e = ulp_error(got[i], want);
                 cr_expect(e <= ops[k].tol, "op %zu n %lld: f(%a) = %a, libm %a (%.3g ulp)", k,
                           (long long)n, (double)v[i], (double)got[i], ops[k].ref(v[i]), e);
             }
