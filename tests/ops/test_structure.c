@@ -54,9 +54,10 @@ static void check_transpose(ct_dtype dt, int r, const int64_t *s, const int *per
         for (int d = 0; d < r; d++) ii[perm ? perm[d] : r - 1 - d] = oi[d];
         double e = xv[ravel(r, s, ii)];
         if (yv[k] != e) {
+            double got = yv[k];
             free(xv);
             free(yv);
-            cr_assert_fail("transpose element %lld is %g, expected %g", (long long)k, yv[k], e);
+            cr_assert_fail("transpose element %lld is %g, expected %g", (long long)k, got, e);
         }
     }
     free(xv);
