@@ -766,24 +766,6 @@ ct_model *ct_functional_new(const char *name, int nin, ct_ktensor *const *inputs
 
 /* ---- applying a layer ------------------------------------------------------------------- */
 
-/* The layer built for other shapes is an error naming both. */
-static ct_status check_built_for(const ct_layer *l, int n, const ct_shape *in) {
-    if (l->ninputs != n)
-        return ct__layer_error(l, CT_ERR_INVALID_ARGUMENT, "was built for %d input%s, got %d",
-                               l->ninputs, l->ninputs == 1 ? "" : "s", n);
-    for (int i = 0; i < n; i++) {
-        const ct_shape *a = &l->input_shapes[i];
-        bool ok = a->rank == in[i].rank;
-        for (int d = 1; ok && d < a->rank; d++)
-            ok = a->dim[d] < 0 || in[i].dim[d] < 0 || a->dim[d] == in[i].dim[d];
-        if (!ok)
-            return ct__layer_error(l, CT_ERR_INVALID_ARGUMENT,
-                                   "was built for input%s of shape %s, got %s",
-                                   n > 1 ? "s" : "", CT__SHAPE_STR(a), CT__SHAPE_STR(&in[i]));
-    }
-    return CT_OK;
-}
-
 /* The caller's reference to layer when an application fails before a
  * graph takes it: dropped, unless a graph holds the layer already (a
  * shared layer, handed over at its first application). */
@@ -823,7 +805,7 @@ int ct_apply_multi(ct_layer *layer, int n, ct_ktensor *const *xs, int cap, ct_kt
     }
     ct_shape in[64];
     for (int i = 0; i < n; i++) in[i] = xs[i]->shape;
-    ct_status st = layer->built ? check_built_for(layer, n, in) : ct_layer_build(layer, n, in);
+    ct_status st = layer->built ? ct__layer_check_built_for(layer, n, in) : ct_layer_build(layer, n, in);
     int nout = ct__is_functional(layer) ? ((functional *)layer)->nout : 1;
     ct_shape out[64];
     if (!st && nout > 64) st = ct__layer_error(layer, CT_ERR_INVALID_ARGUMENT, "too many outputs");

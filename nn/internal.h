@@ -180,6 +180,10 @@ char *ct__unique_name(const char *prefix, bool zero_based);
 /* An error "<Class> '<name>': ..." (for build and call). */
 ct_status ct__layer_error(const ct_layer *l, ct_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A built layer must have been built for n inputs of shapes like in
+ * (unknown dimensions and the batch match anything): else an error naming
+ * both shapes. */
+ct_status ct__layer_check_built_for(const ct_layer *l, int n, const ct_shape *in);
 /* A shape from a tensor. */
 ct_shape ct__shape_of(const ct_tensor *t);
 /* "(None, 28, 28, 1)" into buf. */

@@ -125,25 +125,11 @@ static ct_status fit_error(const sequential *s, int i, const ct_shape *in) {
     return st;
 }
 
-/* A layer built before must have been built for shapes like in. */
-static ct_status check_built_for(const ct_layer *l, const ct_shape *in) {
-    bool ok = l->ninputs == 1 && l->input_shapes[0].rank == in->rank;
-    for (int d = 0; ok && d < in->rank; d++) {
-        int64_t a = l->input_shapes[0].dim[d], b = in->dim[d];
-        ok = a < 0 || b < 0 || a == b || d == 0;
-    }
-    if (ok) return CT_OK;
-    return ct__layer_error(l, CT_ERR_INVALID_ARGUMENT,
-                           "was built for inputs of shape %s, got %s",
-                           l->ninputs == 1 ? CT__SHAPE_STR(&l->input_shapes[0]) : "(several)",
-                           CT__SHAPE_STR(in));
-}
-
 /* Builds layer i (unless built) for input shape in and gives its output
  * shape; errors name the layer and the one before it. */
 static ct_status build_layer(sequential *s, int i, const ct_shape *in, ct_shape *out) {
     ct_layer *l = s->m.layers[i];
-    ct_status st = l->built ? check_built_for(l, in) : ct_layer_build(l, 1, in);
+    ct_status st = l->built ? ct__layer_check_built_for(l, 1, in) : ct_layer_build(l, 1, in);
     if (!st) st = ct_layer_output_shape(l, 1, in, out);
     return st ? fit_error(s, i, in) : CT_OK;
 }

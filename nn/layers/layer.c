@@ -620,6 +620,23 @@ ct_status ct_layer_build(ct_layer *l, int n, const ct_shape *input_shapes) {
     return CT_OK;
 }
 
+ct_status ct__layer_check_built_for(const ct_layer *l, int n, const ct_shape *in) {
+    if (l->ninputs != n)
+        return ct__layer_error(l, CT_ERR_INVALID_ARGUMENT, "was built for %d input%s, got %d",
+                               l->ninputs, l->ninputs == 1 ? "" : "s", n);
+    for (int i = 0; i < n; i++) {
+        const ct_shape *a = &l->input_shapes[i];
+        bool ok = a->rank == in[i].rank;
+        for (int d = 1; ok && d < a->rank; d++)
+            ok = a->dim[d] < 0 || in[i].dim[d] < 0 || a->dim[d] == in[i].dim[d];
+        if (!ok)
+            return ct__layer_error(l, CT_ERR_INVALID_ARGUMENT,
+                                   "was built for inputs of shape %s, got %s", CT__SHAPE_STR(a),
+                                   CT__SHAPE_STR(&in[i]));
+    }
+    return CT_OK;
+}
+
 ct_status ct_layer_output_shape(ct_layer *l, int n, const ct_shape *input_shapes,
                                 ct_shape *out) {
     if (!l)

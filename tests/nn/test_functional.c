@@ -432,7 +432,7 @@ Test(functional, errors_name_the_layer_and_the_cause) {
     /* A shared layer applied to a new shape. */
     ct_layer *d = ct_test_layer("Dense", "{\"units\": 2, \"name\": \"d\"}");
     CT_OK(ct_apply(d, a));
-    CT_FAILS(ct_apply(d, b), "was built for input of shape (None, 4), got (None, 5)");
+    CT_FAILS(ct_apply(d, b), "was built for inputs of shape (None, 4), got (None, 5)");
     /* A NULL keeps the first error and ends in the model's. */
     ct_ktensor *bad = ct_apply(ct_layer_new("Dense", "{\"units\": 0}"), a);
     cr_expect_null(bad);
