@@ -148,7 +148,8 @@ struct ct_layer {
     int nweights, capweights;
     ct__weight *weights;
     ct_regularizer activity_regularizer;
-    ct_tensor *activity_loss; /* from the last call (owned), or NULL      */
+    ct_tensor *activity_loss; /* of the last forward pass (owned), or NULL */
+    uint64_t activity_pass;   /* which pass (nn/layers/layer.c)           */
     int ninputs;              /* the shapes it was built for            */
     ct_shape *input_shapes;
     json_t *batch_input_shape; /* kept to write back (Input / first layer) */
@@ -230,6 +231,10 @@ void ct__functional_layer_connections(const ct_layer *l, int i, char *buf, size_
 bool ct__is_subclass(const ct_layer *l);
 void ct__layer_called(ct_layer *l, int depth);
 int ct__layer_call_depth(void);
+/* A call into layers that does not go through ct_layer_call_n (a
+ * Functional model's several outputs) counts as one level all the same. */
+void ct__layer_call_enter(void);
+void ct__layer_call_leave(void);
 /* Keras's to_snake_case ("MyModel" -> "my_model"). */
 void ct__snake_case(const char *cls, char *out, size_t cap);
 

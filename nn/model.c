@@ -725,7 +725,10 @@ ct_status ct_model_call_multi(ct_model *m, int nin, ct_tensor *const *in, bool t
                                    ct__functional_num_inputs(&m->base) == 1 ? "" : "s", nin);
         for (int i = 0; i < nin; i++)
             if (!in[i]) return ct_last_status() ? ct_last_status() : CT_ERR_INVALID_ARGUMENT;
-        return ct__functional_run(&m->base, nin, in, training, nout, out);
+        ct__layer_call_enter();
+        ct_status st = ct__functional_run(&m->base, nin, in, training, nout, out);
+        ct__layer_call_leave();
+        return st;
     }
     if (nout != 1)
         return ct__layer_error(&m->base, CT_ERR_INVALID_ARGUMENT, "has 1 output, asked for %d",

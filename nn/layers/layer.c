@@ -654,8 +654,18 @@ ct_status ct_layer_output_shape(ct_layer *l, int n, const ct_shape *input_shapes
 /* How deep in layer calls this thread is (nn/subclass.c tracks the layers
  * a subclassed model calls directly). */
 static _Thread_local int call_depth;
+/* Counts top-level calls: a layer's activity losses from one forward pass
+ * add up (a shared layer called twice), a new pass starts afresh, as
+ * Keras clears layer.losses at each outermost call. */
+static _Thread_local uint64_t pass_id;
 
 int ct__layer_call_depth(void) { return call_depth; }
+
+void ct__layer_call_enter(void) {
+    if (call_depth++ == 0) pass_id++;
+}
+
+void ct__layer_call_leave(void) { call_depth--; }
 
 ct_tensor *ct_layer_call_n(ct_layer *l, int n, ct_tensor *const *xs, bool training) {
     if (!l) {
@@ -673,6 +683,7 @@ ct_tensor *ct_layer_call_n(ct_layer *l, int n, ct_tensor *const *xs, bool traini
         shapes[i] = ct__shape_of(xs[i]);
     }
     if (!l->built && ct_layer_build(l, n, shapes)) return NULL;
+    if (call_depth == 0) pass_id++;
     int depth = ++call_depth;
     ct_tensor *y = l->vt->call(l, n, xs, training);
     call_depth--;
@@ -689,8 +700,16 @@ ct_tensor *ct_layer_call_n(ct_layer *l, int n, ct_tensor *const *xs, bool traini
             blame(l);
             return NULL;
         }
+        if (l->activity_loss && l->activity_pass == pass_id) {
+            loss = ct_add(loss, ct_cast(l->activity_loss, ct_tensor_dtype(loss)));
+            if (!loss) {
+                blame(l);
+                return NULL;
+            }
+        }
         if (l->activity_loss) ct__tensor_release(l->activity_loss);
         l->activity_loss = ct__tensor_retain(loss);
+        l->activity_pass = pass_id;
     }
     return y;
 }

@@ -183,6 +183,29 @@ Test(functional, a_shared_layer_has_one_set_of_weights_and_two_nodes) {
     ct_model_free(m);
 }
 
+Test(functional, a_shared_layer_adds_the_activity_losses_of_both_calls) {
+    ct_graph *g = ct_graph_new();
+    ct_ktensor *a = input(g, 2, "a"), *b = input(g, 2, "b");
+    ct_layer *shared = ct_test_layer(
+        "Dense", "{\"units\": 1, \"name\": \"s\", \"use_bias\": false, "
+                 "\"kernel_initializer\": \"ones\", \"activity_regularizer\": "
+                 "{\"class_name\": \"L1\", \"config\": {\"l1\": 1.0}}}");
+    ct_ktensor *sum = ct_apply_n(ct_test_layer("Add", NULL), 2,
+                                 (ct_ktensor *[]){ct_apply(shared, a), ct_apply(shared, b)});
+    ct_model *m = ct_functional_new("m", 2, (ct_ktensor *[]){a, b}, 1, &sum);
+    ct_graph_free(g);
+    cr_assert_not_null(m, "%s", ct_last_error());
+    ct_tensor *xa = CT_F32(CT_DIMS(1, 2), 1, 2), *xb = CT_F32(CT_DIMS(1, 2), 3, 4);
+    ct_tensor *y;
+    CT_STATUS_OK(ct_model_call_multi(m, 2, (ct_tensor *[]){xa, xb}, true, 1, &y));
+    /* |1 + 2| + |3 + 4| from the two calls, as Keras's model.losses. */
+    cr_expect_float_eq(ct_item(ct_layer_regularization_loss(ct_model_layer(m))), 10.0, 1e-6);
+    /* A new pass starts afresh. */
+    CT_STATUS_OK(ct_model_call_multi(m, 2, (ct_tensor *[]){xa, xa}, true, 1, &y));
+    cr_expect_float_eq(ct_item(ct_layer_regularization_loss(ct_model_layer(m))), 6.0, 1e-6);
+    ct_model_free(m);
+}
+
 Test(functional, a_residual_block_and_several_outputs) {
     ct_graph *g = ct_graph_new();
     ct_ktensor *x = input(g, 4, "x");
