@@ -34,6 +34,7 @@ const char *ct_status_name(ct_status s) {
     case CT_ERR_NOT_FOUND: return "CT_ERR_NOT_FOUND";
     case CT_ERR_NUMERIC: return "CT_ERR_NUMERIC";
     case CT_ERR_INTERNAL: return "CT_ERR_INTERNAL";
+    case CT_ERR_DEADLINE_EXCEEDED: return "CT_ERR_DEADLINE_EXCEEDED";
     default: return "CT_ERR_UNKNOWN";
     }
 }

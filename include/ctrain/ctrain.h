@@ -6,13 +6,14 @@
  *              random seeds, the gradient tape
  *   ops.h      the low-level TensorFlow ops (tf.*, tf.math, tf.linalg)
  *   data.h     tf.data input pipelines, file formats read as data
- *   nn.h       Keras building blocks: activations, initializers, layers,
- *              losses, optimizers, schedules, metrics
+ *   nn.h       Keras: building blocks, models, compile / fit / evaluate
+ *   distribute.h  the process group and the collectives (MPI)
  */
 #ifndef CTRAIN_CTRAIN_H
 #define CTRAIN_CTRAIN_H
 
 #include "ctrain/data.h"
+#include "ctrain/distribute.h"
 #include "ctrain/nn.h"
 #include "ctrain/ops.h"
 #include "ctrain/runtime.h"

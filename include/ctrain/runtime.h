@@ -56,6 +56,8 @@ enum {
     CT_ERR_NOT_FOUND = 5,        /* a device or a name does not exist      */
     CT_ERR_NUMERIC = 6,          /* e.g. a matrix is singular / not SPD    */
     CT_ERR_INTERNAL = 7,         /* a library or driver call failed        */
+    CT_ERR_DEADLINE_EXCEEDED = 8, /* a wait ran past its deadline (a
+                                     collective whose ranks did not come) */
 };
 
 /* The message of the thread's last error ("" when none). */
