@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "distribute/strategy_internal.h"
 #include "nn/internal.h"
 
 /* Shared with nn/callbacks.c (candidates for nn/internal.h). */
@@ -590,6 +591,8 @@ ct_status ct_model_compile(ct_model *m, const ct_compile_opts *opts) {
     m->slots = c.slots;
     m->compiled = true;
     m->stop_training = false;
+    /* Keras: a model compiled in strategy.scope() trains under it. */
+    m->strategy = ct_current_strategy();
     return CT_OK;
 }
 
@@ -634,6 +637,11 @@ typedef struct {
     int nx, ny;
     ct_tensor *x[MAXIO], *y[MAXIO], *sw;
     ct_element *elem;
+    /* Under a strategy of several replicas: the global batch's size and
+     * this replica's part of it (none: the replica only takes part in the
+     * gradient sum). Else global_n is 0. */
+    int64_t global_n, local_n;
+    bool empty;
 } batch;
 
 static void reset_metrics(ct_model *m) {
@@ -657,6 +665,63 @@ static ct_status metrics_logs(ct_model *m, ct_logs *logs) {
             st = ct_logs_set(logs, key, ct_tensor_size(r) ? ct_tensor_get(r, 0) : NAN);
     }
     ct_scope_end();
+    return st;
+}
+
+/* A copy of t with storage of its own (in the current scope). */
+static ct_tensor *deep_copy(const ct_tensor *t) {
+    int64_t n = ct_tensor_size(t);
+    ct_dtype dt = ct_tensor_dtype(t);
+    void *buf = malloc((size_t)(n ? n : 1) * ct_dtype_size(dt));
+    if (!buf) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "merging metrics: out of memory");
+        return NULL;
+    }
+    ct_tensor *c = ct_tensor_read(t, dt, buf, n) ? NULL
+                                                : ct_constant(buf, dt, ct_tensor_rank(t),
+                                                              ct_tensor_shape(t));
+    free(buf);
+    return c;
+}
+
+/* The logs of the metrics merged over the replicas of m's strategy: every
+ * state variable summed (metric states are sums), the results computed
+ * from the sums, then each replica's own states put back. Collective:
+ * every replica calls it at the same point. */
+static ct_status merged_logs(ct_model *m, ct_logs *logs) {
+    if (ct__strategy_replicas(m->strategy) <= 1) return metrics_logs(m, logs);
+    int nv = 0;
+    for (int i = 0; i < m->nmetrics; i++) nv += ct_metric_num_variables(m->metrics[i]);
+    ct_variable **vars = malloc((size_t)(nv ? nv : 1) * sizeof *vars);
+    ct_tensor **mine = calloc((size_t)(nv ? nv : 1), sizeof *mine);
+    ct_tensor **sums = calloc((size_t)(nv ? nv : 1), sizeof *sums);
+    ct_status st = vars && mine && sums ? CT_OK
+                                        : ct__error(CT_ERR_OUT_OF_MEMORY, "merging metrics: out "
+                                                                          "of memory");
+    ct_scope_begin();
+    int k = 0;
+    for (int i = 0; !st && i < m->nmetrics; i++)
+        for (int j = 0; !st && j < ct_metric_num_variables(m->metrics[i]); j++, k++) {
+            vars[k] = ct_metric_variable(m->metrics[i], j);
+            mine[k] = deep_copy(ct_variable_value(vars[k]));
+            sums[k] = mine[k];
+            if (!mine[k]) st = ct_last_status();
+        }
+    if (!st) st = ct__strategy_sum(m->strategy, nv, sums);
+    bool assigned = false;
+    for (int i = 0; !st && i < nv; i++) {
+        st = ct_variable_assign(vars[i], sums[i]);
+        assigned = true;
+    }
+    if (!st) st = metrics_logs(m, logs);
+    for (int i = 0; assigned && i < nv; i++) {
+        ct_status r = mine[i] ? ct_variable_assign(vars[i], mine[i]) : CT_OK;
+        if (!st) st = r;
+    }
+    ct_scope_end();
+    free(vars);
+    free(mine);
+    free(sums);
     return st;
 }
 
@@ -752,24 +817,36 @@ static ct_status forward(ct_model *m, const batch *b, bool training, ct_tensor *
 
 /* One training step (Keras 3's train_step): the forward pass on a tape,
  * the loss, the gradients of the trainable weights, the optimizer update,
- * the constraints, then the metrics. */
+ * the constraints, then the metrics. Under a strategy of several replicas
+ * each replica differentiates its loss times its share of the global
+ * batch and the gradients are summed over the replicas, so the update is
+ * the one of a single process on the whole global batch; a replica with
+ * no part of the batch adds zeros. */
 static ct_status train_step(ct_model *m, const batch *b, const char *who) {
-    ct_status st = check_batch(m, b, who);
+    bool distributed = ct__strategy_replicas(m->strategy) > 1;
+    ct_status st = b->empty ? CT_OK : check_batch(m, b, who);
     if (st) return st;
     ct__wref *refs = NULL;
     ct_tensor **src = NULL, **grads = NULL;
     ct_variable **vars = NULL;
     ct_tensor *pred[MAXIO], *per[MAXIO];
     ct_scope_begin();
-    ct_tape *tape = ct_tape_begin(NULL);
-    ct_tensor *loss = NULL;
-    if (tape && !forward(m, b, true, pred)) loss = compute_loss(m, b, pred, per, who);
-    if (tape) ct_tape_end(tape);
-    if (!loss) {
-        st = ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL;
-        goto out;
+    ct_tape *tape = NULL;
+    ct_tensor *loss = NULL, *scaled = NULL;
+    if (!b->empty) {
+        tape = ct_tape_begin(NULL);
+        if (tape && !forward(m, b, true, pred)) loss = compute_loss(m, b, pred, per, who);
+        scaled = loss;
+        if (loss && distributed)
+            scaled = ct_multiply(loss, ct_scalar_of(ct_tensor_dtype(loss),
+                                                    (double)b->local_n / (double)b->global_n));
+        if (tape) ct_tape_end(tape);
+        if (!scaled) {
+            st = ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL;
+            goto out;
+        }
+        if ((st = update_metrics(m, b, pred, per, loss))) goto out;
     }
-    if ((st = update_metrics(m, b, pred, per, loss))) goto out;
     int n = ct__layer_collect(&m->base, NULL, 0);
     refs = malloc((size_t)(n ? n : 1) * sizeof *refs);
     src = malloc((size_t)(n ? n : 1) * sizeof *src);
@@ -787,7 +864,17 @@ static ct_status train_step(ct_model *m, const batch *b, const char *who) {
         src[nt++] = ct_variable_value(refs[i].w->var);
     }
     if (nt > 0) {
-        st = ct_tape_gradient(tape, loss, nt, src, grads, NULL);
+        if (!b->empty) {
+            st = ct_tape_gradient(tape, scaled, nt, src, grads, NULL);
+            /* A weight the loss does not reach has no gradient: zeros, so
+             * every replica sends the same buckets. */
+            for (int i = 0; !st && distributed && i < nt; i++)
+                if (!grads[i] && !(grads[i] = ct_zeros_like(src[i]))) st = ct_last_status();
+        } else {
+            for (int i = 0; !st && i < nt; i++)
+                if (!(grads[i] = ct_zeros_like(src[i]))) st = ct_last_status();
+        }
+        if (!st && distributed) st = ct__strategy_sum(m->strategy, nt, grads);
         if (!st) st = ct_optimizer_apply_gradients(m->optimizer, nt, grads, vars);
         if (!st) st = ct_layer_apply_constraints(&m->base);
     }
@@ -804,6 +891,7 @@ out:
 /* One evaluation step (test_step): forward in inference mode, the loss
  * with the regularization losses into the tracker, the metrics. */
 static ct_status test_step(ct_model *m, const batch *b, const char *who) {
+    if (b->empty) return CT_OK; /* this replica has no part of the batch */
     ct_status st = check_batch(m, b, who);
     if (st) return st;
     ct_tensor *pred[MAXIO], *per[MAXIO];
@@ -924,6 +1012,9 @@ static ct_status source_begin_epoch(source *s) {
     if (s->shuffle && s->n > 1) {
         ct_scope_begin();
         ct_tensor *p = ct_argsort(ct_random_uniform(CT_DIMS(s->n), NULL), 0, false);
+        /* Replicas split the same global batches: rank 0's order. */
+        if (p && ct__strategy_replicas(s->m->strategy) > 1)
+            p = ct_broadcast(ct_strategy_collective(s->m->strategy), p, 0);
         if (p) s->perm = ct_tensor_ref(p);
         ct_scope_end();
         if (!s->perm) return ct_last_status();
@@ -932,19 +1023,30 @@ static ct_status source_begin_epoch(source *s) {
     return CT_OK;
 }
 
-/* Rows [pos, pos + len) of t (through the permutation when shuffled). */
-static ct_tensor *rows(const source *s, const ct_tensor *t, int64_t len) {
+/* Rows [from, from + len) of t (through the permutation when shuffled). */
+static ct_tensor *rows(const source *s, const ct_tensor *t, int64_t from, int64_t len) {
     if (!t) return NULL;
     if (s->perm) {
-        ct_tensor *idx = ct_slice(s->perm, (int64_t[]){s->pos}, (int64_t[]){len});
+        ct_tensor *idx = ct_slice(s->perm, (int64_t[]){from}, (int64_t[]){len});
         return ct_gather(t, idx, 0, 0);
     }
     int r = ct_tensor_rank(t);
     int64_t begin[CT_MAX_RANK] = {0}, size[CT_MAX_RANK];
-    begin[0] = s->pos;
+    begin[0] = from;
     size[0] = len;
     for (int i = 1; i < r; i++)
         size[i] = ct_tensor_dim(t, i);
+    return ct_slice(t, begin, size);
+}
+
+/* Rows [from, from + count) of t (in the current scope). */
+static ct_tensor *take_part(const ct_tensor *t, int64_t from, int64_t count) {
+    if (!t || ct_tensor_rank(t) < 1) return (ct_tensor *)t;
+    int r = ct_tensor_rank(t);
+    int64_t begin[CT_MAX_RANK] = {0}, size[CT_MAX_RANK];
+    begin[0] = from;
+    size[0] = count;
+    for (int i = 1; i < r; i++) size[i] = ct_tensor_dim(t, i);
     return ct_slice(t, begin, size);
 }
 
@@ -1049,6 +1151,25 @@ static ct_status source_next(source *s, batch *b, bool *end) {
         b->elem = e;
         ct_status st = split_element(s, e, b);
         if (st) return st;
+        /* Under a strategy every replica reads the same global batches
+         * (a seeded pipeline: ct_set_random_seed on every rank) and keeps
+         * its part of each, in rank order. */
+        int reps = s->x_only ? 1 : ct__strategy_replicas(s->m->strategy);
+        if (reps > 1 && b->nx > 0 && ct_tensor_rank(b->x[0]) > 0) {
+            int64_t len = ct_tensor_dim(b->x[0], 0);
+            int r = ct__strategy_rank(s->m->strategy);
+            int64_t from = len * r / reps, count = len * (r + 1) / reps - from;
+            b->global_n = len;
+            b->local_n = count;
+            b->empty = count == 0;
+            bool ok = true;
+            for (int i = 0; !b->empty && i < b->nx; i++)
+                ok = ok && (b->x[i] = take_part(b->x[i], from, count));
+            for (int i = 0; !b->empty && i < b->ny; i++)
+                ok = ok && (b->y[i] = take_part(b->y[i], from, count));
+            if (!b->empty && b->sw) ok = ok && (b->sw = take_part(b->sw, from, count));
+            if (!ok) return ct_last_status();
+        }
     } else {
         if (s->pos >= s->n) {
             *end = true;
@@ -1056,17 +1177,32 @@ static ct_status source_next(source *s, batch *b, bool *end) {
             return CT_OK;
         }
         int64_t len = s->n - s->pos < s->batch_size ? s->n - s->pos : s->batch_size;
+        /* Under a strategy (not for predict) this replica takes its part
+         * of the global batch, in rank order. */
+        int64_t from = s->pos, count = len;
+        int reps = s->x_only ? 1 : ct__strategy_replicas(s->m->strategy);
+        if (reps > 1) {
+            int r = ct__strategy_rank(s->m->strategy);
+            from = s->pos + len * r / reps;
+            count = s->pos + len * (r + 1) / reps - from;
+            b->global_n = len;
+            b->local_n = count;
+            b->empty = count == 0;
+        }
         b->nx = s->a.nx;
         b->ny = s->x_only ? 0 : s->a.ny;
         bool ok = true;
-        for (int i = 0; i < b->nx; i++) ok = ok && (b->x[i] = rows(s, s->a.x[i], len));
-        for (int i = 0; i < b->ny; i++) ok = ok && (b->y[i] = rows(s, s->a.y[i], len));
-        if (!s->x_only && s->a.sw) ok = ok && (b->sw = rows(s, s->a.sw, len));
+        for (int i = 0; !b->empty && i < b->nx; i++)
+            ok = ok && (b->x[i] = rows(s, s->a.x[i], from, count));
+        for (int i = 0; !b->empty && i < b->ny; i++)
+            ok = ok && (b->y[i] = rows(s, s->a.y[i], from, count));
+        if (!b->empty && !s->x_only && s->a.sw)
+            ok = ok && (b->sw = rows(s, s->a.sw, from, count));
         s->pos += len;
         if (!ok) return ct_last_status();
     }
     s->taken++;
-    if (s->cw && b->ny == 1) {
+    if (s->cw && b->ny == 1 && !b->empty) {
         if (b->sw)
             return ct__error(CT_ERR_INVALID_ARGUMENT,
                              "%s: model '%s': you cannot use class_weight and sample_weight at "
@@ -1419,6 +1555,8 @@ static ct_status cblist_init(cblist *l, progbar *pb, ct_model *m, int n, ct_call
     memset(l, 0, sizeof *l);
     memset(pb, 0, sizeof *pb);
     l->m = m;
+    /* Under a strategy only rank 0 prints. */
+    if (ct__strategy_rank(m->strategy) != 0) verbose = CT_VERBOSE_SILENT;
     l->epochs = epochs;
     if (n < 0 || (n > 0 && !cbs))
         return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: bad callback count or list", who);
@@ -1488,7 +1626,7 @@ static ct_status run_evaluate(ct_model *m, source *src, cblist *l, ct_logs *logs
             break;
         }
     }
-    if ((st = metrics_logs(m, logs))) return st;
+    if ((st = merged_logs(m, logs))) return st;
     cb_test_end(l, logs);
     return l->st;
 }
@@ -1577,6 +1715,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
                        who, model_name(m));
         goto out;
     }
+    bool distributed = ct__strategy_replicas(m->strategy) > 1;
     train.who = who;
     train.m = m;
     train.steps = o->steps_per_epoch;
@@ -1696,6 +1835,24 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     l.target = source_target(&train);
 
     m->stop_training = false;
+    if (distributed) {
+        /* Replicas start from rank 0's weights, checked by a checksum. */
+        int nw = ct__layer_collect(&m->base, NULL, 0);
+        ct__wref *w = malloc((size_t)(nw ? nw : 1) * sizeof *w);
+        ct_variable **vars = malloc((size_t)(nw ? nw : 1) * sizeof *vars);
+        if (!w || !vars) {
+            free(w);
+            free(vars);
+            st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
+            goto out;
+        }
+        ct__layer_collect(&m->base, w, nw);
+        for (int i = 0; i < nw; i++) vars[i] = w[i].w->var;
+        st = ct__strategy_sync_variables(m->strategy, nw, vars);
+        free(w);
+        free(vars);
+        if (st) goto out;
+    }
     cb_train_begin(&l);
     if ((st = l.st)) goto out;
     bool trained = false;
@@ -1721,6 +1878,8 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
                     cb_train_batch_end(&l, step, logs);
                     st = l.st;
                 }
+                /* Every replica stops at the same batch. */
+                if (!st && distributed) st = ct__strategy_any(m->strategy, &m->stop_training);
             }
             ct_scope_end();
             ct_element_free(b.elem);
@@ -1736,7 +1895,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
             }
             if (m->stop_training) break;
         }
-        if ((st = metrics_logs(m, epoch_logs))) goto out;
+        if ((st = merged_logs(m, epoch_logs))) goto out;
         if (has_val && (epoch + 1) % freq == 0) {
             l.in_fit = true;
             st = run_evaluate(m, &val, &l, val_logs, who);
@@ -1751,6 +1910,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
         l.target = source_target(&train);
         cb_epoch_end(&l, epoch, epoch_logs);
         if ((st = l.st)) goto out;
+        if (distributed && (st = ct__strategy_any(m->strategy, &m->stop_training))) goto out;
         trained = true;
         if (m->stop_training) break;
     }
@@ -1796,6 +1956,7 @@ static ct_status eval_source(ct_model *m, const ct_eval_opts *o, source *s, cons
             return ct__error(CT_ERR_INVALID_ARGUMENT,
                              "%s: model '%s': give x (and y) or a dataset, not both", who,
                              model_name(m));
+
         s->ds = o->dataset;
         return CT_OK;
     }

@@ -273,6 +273,8 @@ struct ct_model {
     int nmetrics;
     ct_metric **metrics;     /* owned                                       */
     ct__metric_slot *slots;  /* what each metric watches, its logs key      */
+    struct ct_strategy *strategy; /* the scope compile ran in (borrowed), or
+                                     NULL: the default strategy              */
     bool stop_training;
 };
 

@@ -8,6 +8,7 @@
  *   data.h     tf.data input pipelines, file formats read as data
  *   nn.h       Keras: building blocks, models, compile / fit / evaluate
  *   distribute.h  the process group and the collectives (MPI)
+ *   strategy.h tf.distribute strategies (the mirrored strategy)
  */
 #ifndef CTRAIN_CTRAIN_H
 #define CTRAIN_CTRAIN_H
@@ -17,5 +18,6 @@
 #include "ctrain/nn.h"
 #include "ctrain/ops.h"
 #include "ctrain/runtime.h"
+#include "ctrain/strategy.h"
 
 #endif
