@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "ctrain/strategy.h"
 #include "launcher/cli.h"
 #include "launcher/jsonpos.h"
 #include "launcher/pipeline.h"
@@ -44,6 +45,10 @@ static int report(const char *command) {
     const char *msg = cli_error();
     if (has_position(msg)) fprintf(stderr, "%s\n", msg);
     else fprintf(stderr, "ctrain %s: %s\n", command, msg[0] ? msg : "failed");
+    /* Under mpirun the other ranks may be waiting in a collective for this
+     * one: end the whole job now, non-zero. */
+    ct_process_group *pg = ct_dist_world();
+    if (pg && ct_process_group_size(pg) > 1) ct_dist_abort(1);
     return 1;
 }
 
@@ -217,6 +222,12 @@ static int compile_model(const job *j, ct_model *m) {
 
 /* ---- output --------------------------------------------------------------------------- */
 
+/* This process's rank (0 without mpirun). */
+static int world_rank(void) {
+    ct_process_group *pg = ct_dist_world();
+    return pg ? ct_process_group_rank(pg) : 0;
+}
+
 /* "loss: 0.4949 - accuracy: 0.8276" into buf, as Keras's progress bar. */
 static void format_logs(const ct_logs *logs, char *buf, size_t cap) {
     size_t n = 0;
@@ -235,6 +246,7 @@ static int validated_epochs(const job *j, int epochs) {
 }
 
 static void print_final(const job *j, const ct_history *h) {
+    if (world_rank() != 0) return; /* under mpirun, rank 0 speaks */
     int epochs = ct_history_epochs(h);
     if (epochs == 0) {
         printf("final: no epoch ran\n");
@@ -301,7 +313,9 @@ typedef struct session {
     ct_dataset *train, *val, *test;
     ct_callback **cbs;
     int ncbs;
+    ct_strategy *strategy; /* under mpirun with several ranks, else NULL */
 } session;
+
 
 static void session_end(session *s) {
     for (int i = 0; i < s->ncbs; i++) ct_callback_free(s->cbs[i]);
@@ -310,6 +324,7 @@ static void session_end(session *s) {
     ct_dataset_free(s->val);
     ct_dataset_free(s->test);
     ct_model_free(s->m);
+    ct_strategy_free(s->strategy);
     pipeline_free(s->p);
     ct_scope_end();
 }
@@ -323,11 +338,20 @@ static int session_begin(session *s, job *j, bool compile) {
     if (j->threads) ct_set_num_threads(j->threads);
     if (!(s->p = pipeline_new(j))) return cli_fail("out of memory");
     if (!(s->m = build_model(j))) return -1;
+    /* Started by mpirun with several ranks: data parallel under the
+     * mirrored strategy, one replica per rank. */
+    ct_process_group *pg = ct_dist_world();
+    if (!pg) return cli_fail("%s", ct_last_error());
+    if (ct_process_group_size(pg) > 1 && !(s->strategy = ct_mirrored_strategy_new(NULL)))
+        return cli_fail("%s", ct_last_error());
     if (compile) {
         if (!j->has_compile)
             return job_fail_at(j, &(job_where){{0}}, "missing \"compile\" (the loss to train and "
                                                    "evaluate with)");
-        if (compile_model(j, s->m)) return -1;
+        ct_strategy_scope_begin(s->strategy);
+        int rc = compile_model(j, s->m);
+        ct_strategy_scope_end();
+        if (rc) return -1;
     }
     return 0;
 }
