@@ -1092,7 +1092,6 @@ static ct_tensor *class_weights(const source *s, const ct_tensor *y) {
 static ct_status split_element(source *s, const ct_element *e, batch *b) {
     ct_model *m = s->m;
     int nin = ct_model_num_inputs(m), nout = ct_model_num_outputs(m);
-    int need = s->x_only ? nin : nin + nout;
     bool by_name = nin > 1 || (e->n > 0 && e->name[0]);
     int rest[CT_MAX_COMPONENTS], nrest = 0;
     if (by_name) {
@@ -1132,7 +1131,6 @@ bad:
                      s->who, model_name(m), nin, nin == 1 ? "" : "s", nout, nout == 1 ? "" : "s",
                      nin == 1 ? "x" : "inputs...", s->x_only ? "" : ", y[, sample_weight]", e->n,
                      e->n == 1 ? "" : "s");
-    (void)need;
 }
 
 /* The next batch into *b (its tensors in the current scope or held by
