@@ -1152,7 +1152,7 @@ static ct_status source_next(source *s, batch *b, bool *end) {
         /* Under a strategy every replica reads the same global batches
          * (a seeded pipeline: ct_set_random_seed on every rank) and keeps
          * its part of each, in rank order. */
-        int reps = s->x_only ? 1 : ct__strategy_replicas(s->m->strategy);
+        int reps = ct__strategy_replicas(s->m->strategy);
         if (reps > 1 && b->nx > 0 && ct_tensor_rank(b->x[0]) > 0) {
             int64_t len = ct_tensor_dim(b->x[0], 0);
             int r = ct__strategy_rank(s->m->strategy);
@@ -1175,10 +1175,10 @@ static ct_status source_next(source *s, batch *b, bool *end) {
             return CT_OK;
         }
         int64_t len = s->n - s->pos < s->batch_size ? s->n - s->pos : s->batch_size;
-        /* Under a strategy (not for predict) this replica takes its part
-         * of the global batch, in rank order. */
+        /* Under a strategy this replica takes its part of the global
+         * batch, in rank order. */
         int64_t from = s->pos, count = len;
-        int reps = s->x_only ? 1 : ct__strategy_replicas(s->m->strategy);
+        int reps = ct__strategy_replicas(s->m->strategy);
         if (reps > 1) {
             int r = ct__strategy_rank(s->m->strategy);
             from = s->pos + len * r / reps;
@@ -2000,6 +2000,66 @@ out:
     return st;
 }
 
+/* Under a strategy: every replica's rows of the predictions (mine: this
+ * replica's, concatenated; NULL when it had none) gathered back into the
+ * order of the global batches, on every rank. Replica q had rows
+ * [len*q/R, len*(q+1)/R) of each batch of len rows. */
+static ct_tensor *gather_predictions(ct_model *m, int nb, const int64_t *glen, ct_tensor *mine,
+                                     const char *who) {
+    int R = ct__strategy_replicas(m->strategy), r = ct__strategy_rank(m->strategy);
+    int64_t *rows = calloc((size_t)R, sizeof *rows), total = 0, most = 0, least = INT64_MAX;
+    if (!rows) {
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
+        return NULL;
+    }
+    for (int k = 0; k < nb; k++)
+        for (int q = 0; q < R; q++) rows[q] += glen[k] * (q + 1) / R - glen[k] * q / R;
+    for (int q = 0; q < R; q++) {
+        total += rows[q];
+        most = rows[q] > most ? rows[q] : most;
+        least = rows[q] < least ? rows[q] : least;
+    }
+    ct_tensor *out = NULL;
+    if (least == 0) {
+        ct__error(CT_ERR_INVALID_ARGUMENT,
+                  "%s: model '%s': under a strategy of %d replicas predict needs at least one "
+                  "sample per replica, got %lld samples",
+                  who, model_name(m), R, (long long)total);
+        free(rows);
+        return NULL;
+    }
+    /* Pad to the most rows any replica has, gather, then pick the rows in
+     * order. */
+    ct_tensor *padded = mine;
+    if (mine && rows[r] < most) {
+        int64_t shape[CT_MAX_RANK];
+        int rank = ct_tensor_rank(mine);
+        for (int d = 0; d < rank; d++) shape[d] = ct_tensor_dim(mine, d);
+        shape[0] = most - rows[r];
+        ct_tensor *pad = ct_zeros(ct_tensor_dtype(mine), rank, shape);
+        padded = pad ? ct_concat(2, (ct_tensor *[]){mine, pad}, 0) : NULL;
+    }
+    ct_tensor *all = padded ? ct_all_gather(ct_strategy_collective(m->strategy), padded) : NULL;
+    int64_t *idx = all ? malloc((size_t)total * sizeof *idx) : NULL;
+    int64_t *off = all ? calloc((size_t)R, sizeof *off) : NULL;
+    if (all && (!idx || !off)) ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
+    if (idx && off) {
+        int64_t n = 0;
+        for (int k = 0; k < nb; k++)
+            for (int q = 0; q < R; q++) {
+                int64_t part = glen[k] * (q + 1) / R - glen[k] * q / R;
+                for (int64_t j = 0; j < part; j++) idx[n++] = q * most + off[q] + j;
+                off[q] += part;
+            }
+        ct_tensor *it = ct_constant(idx, CT_INT64, 1, &total);
+        out = it ? ct_gather(all, it, 0, 0) : NULL;
+    }
+    free(idx);
+    free(off);
+    free(rows);
+    return out;
+}
+
 ct_status ct_model_predict_multi(ct_model *m, const ct_eval_opts *opts, int nout,
                                  ct_tensor **out) {
     const char *who = "ct_model_predict";
@@ -2016,7 +2076,8 @@ ct_status ct_model_predict_multi(ct_model *m, const ct_eval_opts *opts, int nout
     progbar pb;
     bool ready = false;
     int nb = 0, capb = 0;
-    ct_tensor **parts = NULL; /* nb batches x nout outputs */
+    ct_tensor **parts = NULL; /* nb batches x nout outputs (NULL: no rows here) */
+    int64_t *glen = NULL;     /* each batch's global rows, under a strategy */
     ct_status st = eval_source(m, o, &src, who, true);
     if (st) goto out;
     if ((st = cblist_init(&l, &pb, m, o->ncallbacks, o->callbacks, o->verbose, o->out, 1, who)))
@@ -2034,18 +2095,23 @@ ct_status ct_model_predict_multi(ct_model *m, const ct_eval_opts *opts, int nout
         if (!st && !end) {
             cb_predict_batch_begin(&l, step);
             st = l.st;
-            ct_tensor *y[MAXIO];
-            if (!st) st = forward(m, &b, false, y);
+            ct_tensor *y[MAXIO] = {0};
+            if (!st && !b.empty) st = forward(m, &b, false, y);
             if (!st && nb == capb) {
                 int cap = capb ? 2 * capb : 16;
                 ct_tensor **p = realloc(parts, (size_t)cap * (size_t)nout * sizeof *p);
-                if (!p)
+                if (p) parts = p;
+                int64_t *g = p ? realloc(glen, (size_t)cap * sizeof *g) : NULL;
+                if (g) glen = g;
+                if (!p || !g)
                     st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
                 else
-                    parts = p, capb = cap;
+                    capb = cap;
             }
             if (!st) {
-                for (int i = 0; i < nout; i++) parts[(size_t)nb * (size_t)nout + (size_t)i] = ct_tensor_ref(y[i]);
+                for (int i = 0; i < nout; i++)
+                    parts[(size_t)nb * (size_t)nout + (size_t)i] = y[i] ? ct_tensor_ref(y[i]) : NULL;
+                glen[nb] = b.global_n;
                 nb++;
                 cb_predict_batch_end(&l, step);
                 st = l.st;
@@ -2069,10 +2135,15 @@ ct_status ct_model_predict_multi(ct_model *m, const ct_eval_opts *opts, int nout
             st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
             break;
         }
-        for (int k = 0; k < nb; k++) col[k] = parts[(size_t)k * (size_t)nout + (size_t)i];
-        out[i] = ct_concat(nb, col, 0);
+        int nc = 0;
+        for (int k = 0; k < nb; k++)
+            if (parts[(size_t)k * (size_t)nout + (size_t)i])
+                col[nc++] = parts[(size_t)k * (size_t)nout + (size_t)i];
+        out[i] = nc ? ct_concat(nc, col, 0) : NULL;
         free(col);
-        if (!out[i]) st = ct_last_status();
+        if (ct__strategy_replicas(m->strategy) > 1)
+            out[i] = gather_predictions(m, nb, glen, out[i], who);
+        if (!out[i]) st = ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL;
     }
 out:
     if (ready) cblist_done(&l, &pb);
@@ -2080,6 +2151,7 @@ out:
     for (int k = 0; k < nb * nout; k++)
         ct_tensor_free(parts[k]);
     free(parts);
+    free(glen);
     if (st)
         for (int i = 0; i < nout; i++) out[i] = NULL; /* in the caller's scope: freed with it */
     return st;

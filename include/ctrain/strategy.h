@@ -20,8 +20,10 @@
  * learning rate (what changes it is a larger global batch). The epoch's
  * metrics and the validation metrics are merged over the ranks (their
  * states are sums); a stop decision (model.stop_training, EarlyStopping)
- * is taken by all ranks together. Only rank 0 prints the progress bar;
- * the per-batch logs callbacks see are the replica's own.
+ * is taken by all ranks together. predict runs each replica on its rows
+ * and gathers the outputs back in order on every rank. Only rank 0 prints
+ * the progress bar; the per-batch logs callbacks see are the replica's
+ * own.
  *
  * The default strategy (no scope) and the one-device strategy run one
  * replica in this process.
