@@ -355,8 +355,30 @@ static int check_reshape(pipeline *p, ct_dataset *ds, const job_transform *t, bo
                        got, (long long)have, to);
 }
 
+/* batch(size): or, with several replicas, this replica's shard of the
+ * examples (every R-th) in batches of its part of the global batch, so
+ * the k-th batches of all replicas make the k-th global batch (TF's
+ * distribute_datasets_from_function with a per-replica batch size). */
+static ct_dataset *global_batch(pipeline *p, ct_dataset *ds, int64_t size, bool drop_remainder,
+                                const pipeline_opts *opts, const job_where *where) {
+    if (opts->replicas > 1) {
+        if (size % opts->replicas) {
+            ct_dataset_free(ds);
+            return job_fail_at(p->j, where,
+                               "the batch of %lld (the global batch) does not split evenly over "
+                               "the %d ranks of the job",
+                               (long long)size, opts->replicas),
+                   NULL;
+        }
+        ds = ct_dataset_shard(ds, opts->replicas, opts->replica);
+        size /= opts->replicas;
+    }
+    ds = ds ? ct_dataset_batch(ds, size, drop_remainder) : NULL;
+    return ds ? ds : fail_lib(p, where);
+}
+
 static ct_dataset *apply(pipeline *p, ct_dataset *ds, const job_transform *t, bool *batched,
-                         int64_t batch_override) {
+                         const pipeline_opts *opts) {
     switch (t->kind) {
     case JOB_T_SCALE:
     case JOB_T_RESHAPE: {
@@ -382,7 +404,9 @@ static ct_dataset *apply(pipeline *p, ct_dataset *ds, const job_transform *t, bo
                                                    .no_reshuffle_each_iteration = t->no_reshuffle});
         break;
     case JOB_T_BATCH:
-        ds = ct_dataset_batch(ds, batch_override > 0 ? batch_override : t->n, t->drop_remainder);
+        ds = global_batch(p, ds, opts->batch_override > 0 ? opts->batch_override : t->n,
+                          t->drop_remainder, opts, &t->where);
+        if (!ds) return NULL;
         *batched = true;
         break;
     case JOB_T_UNBATCH:
@@ -465,11 +489,11 @@ ct_dataset *pipeline_build(pipeline *p, const job_data *d, const pipeline_opts *
     bool batched = false;
     for (int i = first; i <= d->ntransforms && ds; i++) {
         if (i == batch_at) {
-            ds = ct_dataset_batch(ds, bs, false);
+            ds = global_batch(p, ds, bs, false, opts, &d->where);
             batched = true;
-            if (!ds) return fail_lib(p, &d->where);
+            if (!ds) return NULL;
         }
-        if (i < d->ntransforms) ds = apply(p, ds, &d->transforms[i], &batched, opts->batch_override);
+        if (i < d->ntransforms) ds = apply(p, ds, &d->transforms[i], &batched, opts);
     }
     return ds;
 }

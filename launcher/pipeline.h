@@ -38,6 +38,8 @@ typedef struct pipeline_opts {
     int64_t default_batch;  /* appended (before trailing prefetches) when the
                                transforms have no batch; 0: 32 (Keras)    */
     int64_t batch_override; /* > 0: replaces every batch transform's size  */
+    int replicas, replica;  /* > 1: this rank's shard, batched by its part of
+                               each global batch (fit's dataset_per_replica) */
 } pipeline_opts;
 
 /* State shared by a job's pipelines (Fashion-MNIST loaded once, the map

@@ -427,12 +427,18 @@ static int do_fit(session *s) {
             return lib_fail_at(j, &c->where);
         s->ncbs++;
     }
+    /* Under the mirrored strategy each rank reads its own shard of the
+     * data, batched by its part of the global batch. */
+    int replicas = ct_strategy_num_replicas_in_sync(s->strategy);
+    int replica = ct_strategy_replica_id(s->strategy);
     s->train = pipeline_build(s->p, &j->train,
                               &(pipeline_opts){.need_label = true,
                                                .default_batch = j->batch_size,
                                                .batch_override = j->batch_size_from_flag
                                                                      ? j->batch_size
-                                                                     : 0});
+                                                                     : 0,
+                                               .replicas = replicas,
+                                               .replica = replica});
     if (!s->train) return -1;
     if (ct_dataset_cardinality(s->train) == CT_INFINITE_CARDINALITY && !j->steps_per_epoch)
         return job_fail_at(j, &j->train.where, "the train data repeat forever: give "
@@ -440,7 +446,8 @@ static int do_fit(session *s) {
     if (j->validation.present) {
         int64_t vb = j->validation_batch_size ? j->validation_batch_size : j->batch_size;
         s->val = pipeline_build(s->p, &j->validation,
-                                &(pipeline_opts){.need_label = true, .default_batch = vb});
+                                &(pipeline_opts){.need_label = true, .default_batch = vb,
+                                                 .replicas = replicas, .replica = replica});
         if (!s->val) return -1;
         if (ct_dataset_cardinality(s->val) == CT_INFINITE_CARDINALITY && !j->validation_steps)
             return job_fail_at(j, &j->validation.where, "the validation data repeat forever: give "
@@ -449,6 +456,7 @@ static int do_fit(session *s) {
     ct_history *h = ct_model_fit(s->m, &(ct_fit_opts){
                                            .dataset = s->train,
                                            .validation_data = s->val,
+                                           .dataset_per_replica = s->strategy != NULL,
                                            .epochs = j->epochs,
                                            .verbose = j->verbose,
                                            .ncallbacks = s->ncbs,

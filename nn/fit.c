@@ -967,6 +967,8 @@ typedef struct {
     bool x_only;   /* predict                               */
     int ncw;       /* class_weight                          */
     const double *cw;
+    bool per_replica; /* the dataset gives this replica's batches */
+    bool exhausted;   /* ... and this replica's have run out     */
 } source;
 
 static void source_close(source *s) {
@@ -998,6 +1000,7 @@ static ct_status source_begin_epoch(source *s) {
     if (s->open && s->steps > 0 && !(nb >= 0 && s->taken >= nb)) return CT_OK;
     s->pos = 0;
     s->taken = 0;
+    s->exhausted = false;
     if (s->ds) {
         if (s->it) {
             if (ct_iterator_reset(s->it)) return ct_last_status();
@@ -1133,12 +1136,47 @@ bad:
                      e->n == 1 ? "" : "s");
 }
 
+/* The next batch of a dataset that gives this replica's own batches. The
+ * replicas agree each step on the global batch's size (the sum of their
+ * rows) and on the end: a replica whose shard ran out takes part with no
+ * rows until every shard has. */
+static ct_status per_replica_next(source *s, batch *b, bool *end) {
+    ct_element *e = NULL;
+    if (!s->exhausted && ct_iterator_next(s->it, &e)) return ct_last_status();
+    if (!e) s->exhausted = true;
+    ct_status st = CT_OK;
+    if (e) {
+        b->elem = e;
+        st = split_element(s, e, b);
+    }
+    double v[2] = {e ? 1 : 0, e && b->nx && ct_tensor_rank(b->x[0]) ? (double)ct_tensor_dim(b->x[0], 0) : 0};
+    if (st) v[0] = -1e9; /* a replica's bad element fails them all */
+    ct_status r = ct__strategy_sum_doubles(s->m->strategy, v, 2);
+    if (st) return st;
+    if (r) return r;
+    if (v[0] < 0)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': another replica's batch was bad",
+                         s->who, model_name(s->m));
+    if (v[0] == 0) {
+        *end = true;
+        s->open = false;
+        return CT_OK;
+    }
+    b->global_n = (int64_t)v[1];
+    b->local_n = e && b->nx ? ct_tensor_dim(b->x[0], 0) : 0;
+    b->empty = b->local_n == 0;
+    return CT_OK;
+}
+
 /* The next batch into *b (its tensors in the current scope or held by
  * b->elem), or *end at the end of the pass. */
 static ct_status source_next(source *s, batch *b, bool *end) {
     memset(b, 0, sizeof *b);
     *end = false;
-    if (s->ds) {
+    if (s->ds && s->per_replica && ct__strategy_replicas(s->m->strategy) > 1) {
+        ct_status st = per_replica_next(s, b, end);
+        if (st || *end) return st;
+    } else if (s->ds) {
         ct_element *e = NULL;
         if (ct_iterator_next(s->it, &e)) return ct_last_status();
         if (!e) {
@@ -1721,6 +1759,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     train.batch_size = bs;
     train.ncw = o->nclass_weight;
     train.cw = o->nclass_weight > 0 ? o->class_weight : NULL;
+    train.per_replica = o->dataset_per_replica;
     val = train;
     val.steps = o->validation_steps;
     val.shuffle = false;

@@ -624,6 +624,11 @@ typedef struct ct_fit_opts {
     int nval_x, nval_y;
     const ct_tensor *const *val_xs, *const *val_ys;
     ct_dataset *validation_data;
+    /* Under a strategy of several replicas: dataset and validation_data
+     * give this replica's batches (each rank's own shard, batched by its
+     * part of the global batch: TF's distribute_datasets_from_function),
+     * instead of global batches every rank reads in full. */
+    bool dataset_per_replica;
     int validation_freq;           /* every n epochs; 0: 1                 */
     bool no_shuffle;
     const ct_tensor *sample_weight;

@@ -175,6 +175,50 @@ int main(void) {
     ct_dataset_free(ds);
     ct_dataset_free(ds2);
 
+    /* Per-replica datasets (TF's distribute_datasets_from_function): each
+     * rank shards the shuffled stream (every R-th example) and batches its
+     * part of a global batch of 20; the k-th batches of all ranks make the
+     * k-th global batch, so the run equals one process on batches of 20. */
+    {
+        int R = ct_process_group_size(pg);
+        ct_dataset *g = ct_dataset_from_tensor_slices(&(ct_element){.n = 2, .t = {x, y}});
+        g = ct_dataset_batch(ct_dataset_shuffle(g, N, &(ct_shuffle_opts){.seed = 3}), 20, false);
+        ct_dataset *mine = ct_dataset_from_tensor_slices(&(ct_element){.n = 2, .t = {x, y}});
+        mine = ct_dataset_shuffle(mine, N, &(ct_shuffle_opts){.seed = 3});
+        mine = ct_dataset_batch(ct_dataset_shard(mine, R, check_rank), 20 / R, false);
+        CHECK(g && mine, "%s", ct_last_error());
+        ct_model *pref = make_model(), *pm;
+        compile(pref);
+        ct_set_random_seed(5);
+        ct_history *g1 = ct_model_fit(pref, &(ct_fit_opts){.dataset = g, .epochs = EPOCHS,
+                                                           .verbose = CT_VERBOSE_SILENT});
+        CHECK(g1, "%s", ct_last_error());
+        ct_strategy_scope_begin(s);
+        pm = make_model();
+        compile(pm);
+        ct_strategy_scope_end();
+        ct_set_random_seed(5);
+        ct_history *g2 = ct_model_fit(pm, &(ct_fit_opts){.dataset = mine, .epochs = EPOCHS,
+                                                         .dataset_per_replica = true,
+                                                         .verbose = CT_VERBOSE_SILENT});
+        CHECK(g2, "%s", ct_last_error());
+        for (int i = 0; i < nw; i++) {
+            double d = rel_diff(ct_layer_weight(ct_model_layer(pref), i),
+                                ct_layer_weight(ct_model_layer(pm), i));
+            CHECK(d < 1e-5, "per-replica dataset: weight %d differs by %.3g", i, d);
+        }
+        double a1 = ct_history_value(g1, "loss", EPOCHS - 1);
+        double a2 = ct_history_value(g2, "loss", EPOCHS - 1);
+        CHECK(fabs(a1 - a2) <= 1e-5 * fabs(a1) + 1e-7, "per-replica dataset: loss %.9g vs %.9g",
+              a2, a1);
+        ct_history_free(g1);
+        ct_history_free(g2);
+        ct_model_free(pref);
+        ct_model_free(pm);
+        ct_dataset_free(g);
+        ct_dataset_free(mine);
+    }
+
     /* evaluate under the strategy: each replica its part, merged. */
     ct_logs *r1 = NULL, *r2 = NULL;
     CHECK_OK(ct_model_evaluate(ref, &(ct_eval_opts){.x = x, .y = y, .batch_size = BATCH,
