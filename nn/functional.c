@@ -337,30 +337,6 @@ static ct_status functional_output_shape(const ct_layer *l, int n, const ct_shap
     return ct__functional_output_shapes((ct_layer *)l, n, in, out);
 }
 
-/* Keras 3's input standardization for input i (see nn/model.c). */
-static ct_tensor *standardize(const functional *f, int i, ct_tensor *x) {
-    ct_shape want = f->inputs[i]->shape, got = ct__shape_of(x);
-    if (got.rank == want.rank + 1 && got.dim[got.rank - 1] == 1) {
-        x = ct_squeeze(x, (int[]){-1}, 1);
-        got = ct__shape_of(x);
-    } else if (want.rank > 0 && got.rank == want.rank - 1 && want.dim[want.rank - 1] == 1) {
-        x = ct_expand_dims(x, -1);
-        got = ct__shape_of(x);
-    }
-    bool ok = x && got.rank == want.rank;
-    for (int d = 1; ok && d < got.rank; d++) ok = want.dim[d] < 0 || want.dim[d] == got.dim[d];
-    if (!ok && x) {
-        want.dim[0] = -1;
-        ct__layer_error(&f->m.base, CT_ERR_INVALID_ARGUMENT,
-                        "input %d ('%s') is incompatible with the model: expected shape=%s, "
-                        "found shape=%s",
-                        i, f->inputs[i]->node->layer->name, CT__SHAPE_STR(&want),
-                        CT__SHAPE_STR(&got));
-        return NULL;
-    }
-    return x;
-}
-
 ct_status ct__functional_run(ct_layer *l, int n, ct_tensor *const *in, bool training, int nout,
                              ct_tensor **out) {
     functional *f = (functional *)l;
@@ -376,7 +352,9 @@ ct_status ct__functional_run(ct_layer *l, int n, ct_tensor *const *in, bool trai
     ct_scope_begin();
     for (int i = 0; !st && i < n; i++) {
         if (!in[i]) st = ct_last_status() ? ct_last_status() : CT_ERR_INVALID_ARGUMENT;
-        else if (!(val[f->inputs[i]->id] = standardize(f, i, in[i]))) st = ct_last_status();
+        else if (!(val[f->inputs[i]->id] = ct__standardize_input(
+                         l, i, f->inputs[i]->node->layer->name, f->inputs[i]->shape, in[i])))
+            st = ct_last_status();
     }
     for (int k = 0; !st && k < f->nnodes; k++) {
         node *nd = f->order[k];

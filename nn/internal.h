@@ -238,6 +238,12 @@ void ct__layer_call_leave(void);
 /* Keras's to_snake_case ("MyModel" -> "my_model"). */
 void ct__snake_case(const char *cls, char *out, size_t cap);
 
+/* nn/model.c: Keras 3's standardization of a model's input i against its
+ * declared shape want (a last axis of 1 added or squeezed, known
+ * dimensions checked); x itself or a new tensor, NULL with an error naming
+ * the input (and name, when not NULL). */
+ct_tensor *ct__standardize_input(const ct_layer *model, int i, const char *name, ct_shape want,
+                                 ct_tensor *x);
 /* nn/model.c: whether a Sequential has an InputLayer (a declared shape). */
 bool ct__sequential_has_input(const struct ct_model *m);
 /* nn/fit.c: frees what compile attached to m. */

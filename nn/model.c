@@ -219,34 +219,37 @@ static ct_status seq_output_shape(const ct_layer *l, int n, const ct_shape *in, 
 /* Keras 3's Functional input handling: a rank one off the model's is
  * fixed by squeezing / adding a last axis of size 1; then every known
  * dimension but the batch must match. The result is x itself or a new
- * tensor in the current scope; NULL with an error. */
-static ct_tensor *standardize_input(sequential *s, ct_tensor *x) {
-    ct_shape want = declared_shape(s->input), got = ct__shape_of(x);
+ * tensor in the current scope; NULL with an error naming input i (and
+ * its name, when given). Shared by Sequential and Functional. */
+ct_tensor *ct__standardize_input(const ct_layer *model, int i, const char *name, ct_shape want,
+                                 ct_tensor *x) {
+    ct_shape got = ct__shape_of(x);
     if (got.rank == want.rank + 1 && got.dim[got.rank - 1] == 1) {
         x = ct_squeeze(x, (int[]){-1}, 1);
-        got = ct__shape_of(x);
     } else if (want.rank > 0 && got.rank == want.rank - 1 && want.dim[want.rank - 1] == 1) {
         x = ct_expand_dims(x, -1);
-        got = ct__shape_of(x);
     }
+    if (!x) return NULL;
+    got = ct__shape_of(x);
     bool ok = got.rank == want.rank;
     for (int d = 1; ok && d < got.rank; d++) ok = want.dim[d] < 0 || want.dim[d] == got.dim[d];
-    if (!ok) {
-        want.dim[0] = -1;
-        ct__layer_error(&s->m.base, CT_ERR_INVALID_ARGUMENT,
-                        "input 0 is incompatible with the model: expected shape=%s, found "
-                        "shape=%s",
-                        CT__SHAPE_STR(&want), CT__SHAPE_STR(&got));
-        return NULL;
-    }
-    return x;
+    if (ok) return x;
+    want.dim[0] = -1;
+    char label[320] = "";
+    if (name) snprintf(label, sizeof label, " ('%s')", name);
+    ct__layer_error(model, CT_ERR_INVALID_ARGUMENT,
+                    "input %d%s is incompatible with the model: expected shape=%s, found "
+                    "shape=%s",
+                    i, label, CT__SHAPE_STR(&want), CT__SHAPE_STR(&got));
+    return NULL;
 }
 
 static ct_tensor *seq_call(ct_layer *l, int n, ct_tensor *const *in, bool training) {
     (void)n;
     sequential *s = (sequential *)l;
     ct_scope_begin();
-    ct_tensor *y = s->input ? standardize_input(s, in[0]) : in[0];
+    ct_tensor *y =
+        s->input ? ct__standardize_input(l, 0, NULL, declared_shape(s->input), in[0]) : in[0];
     for (int i = 0; y && i < s->m.nlayers; i++) y = ct_layer_call(s->m.layers[i], y, training);
     /* The result must be a tensor of this scope to move out of it. */
     if (y == in[0]) y = ct_identity(y);
