@@ -1026,22 +1026,6 @@ static ct_status source_begin_epoch(source *s) {
     return CT_OK;
 }
 
-/* Rows [from, from + len) of t (through the permutation when shuffled). */
-static ct_tensor *rows(const source *s, const ct_tensor *t, int64_t from, int64_t len) {
-    if (!t) return NULL;
-    if (s->perm) {
-        ct_tensor *idx = ct_slice(s->perm, (int64_t[]){from}, (int64_t[]){len});
-        return ct_gather(t, idx, 0, 0);
-    }
-    int r = ct_tensor_rank(t);
-    int64_t begin[CT_MAX_RANK] = {0}, size[CT_MAX_RANK];
-    begin[0] = from;
-    size[0] = len;
-    for (int i = 1; i < r; i++)
-        size[i] = ct_tensor_dim(t, i);
-    return ct_slice(t, begin, size);
-}
-
 /* Rows [from, from + count) of t (in the current scope). */
 static ct_tensor *take_part(const ct_tensor *t, int64_t from, int64_t count) {
     if (!t || ct_tensor_rank(t) < 1) return (ct_tensor *)t;
@@ -1051,6 +1035,14 @@ static ct_tensor *take_part(const ct_tensor *t, int64_t from, int64_t count) {
     size[0] = count;
     for (int i = 1; i < r; i++) size[i] = ct_tensor_dim(t, i);
     return ct_slice(t, begin, size);
+}
+
+/* Rows [from, from + len) of t (through the permutation when shuffled). */
+static ct_tensor *rows(const source *s, const ct_tensor *t, int64_t from, int64_t len) {
+    if (!t) return NULL;
+    if (!s->perm) return take_part(t, from, len);
+    ct_tensor *idx = ct_slice(s->perm, (int64_t[]){from}, (int64_t[]){len});
+    return ct_gather(t, idx, 0, 0);
 }
 
 /* class_weight -> per-sample weights from the labels (Keras 3's
@@ -2230,8 +2222,22 @@ static ct_status on_batch_arrays(ct_model *m, const char *who, int nx, const ct_
     arrays a;
     ct_status st = need_compiled(m, who, true);
     if (!st) st = gather_arrays(m, who, NULL, nx, x, NULL, ny, y, sw, true, &a);
-    int64_t n;
+    int64_t n = 0;
     if (!st) st = check_tensors(m, who, &a, &n);
+    if (m && ct__strategy_replicas(m->strategy) > 1) {
+        /* Under a strategy each replica's arrays are its part of the global
+         * batch, whose size the replicas agree on (a replica's bad input
+         * fails them all rather than leaving them waiting). */
+        double total = st ? -1e18 : (double)n;
+        ct_status r = ct__strategy_sum_doubles(m->strategy, &total, 1);
+        if (!st && !r && total < 0)
+            st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': another replica's batch was bad",
+                           who, model_name(m));
+        if (!st) st = r;
+        b->global_n = (int64_t)total;
+        b->local_n = n;
+        b->empty = n == 0;
+    }
     if (st) return st;
     b->nx = a.nx;
     b->ny = a.ny;

@@ -20,7 +20,9 @@
  * learning rate (what changes it is a larger global batch). The epoch's
  * metrics and the validation metrics are merged over the ranks (their
  * states are sums); a stop decision (model.stop_training, EarlyStopping)
- * is taken by all ranks together. predict runs each replica on its rows
+ * is taken by all ranks together. train_on_batch / test_on_batch take
+ * each replica's own part of a global batch (the replicas agree on its
+ * size; the results they return are the replica's own). predict runs each replica on its rows
  * and gathers the outputs back in order on every rank. Only rank 0 prints
  * the progress bar; the per-batch logs callbacks see are the replica's
  * own.

@@ -144,6 +144,33 @@ int main(void) {
     /* The loss went down, so the comparison was of a model that learned. */
     CHECK(ct_history_value(h, "loss", EPOCHS - 1) < ct_history_value(h, "loss", 0), "no learning");
 
+    /* train_on_batch under the strategy: each replica passes its part of a
+     * global batch (rows [r*N/R, (r+1)*N/R)); the step equals one on the
+     * whole batch. */
+    {
+        int R = ct_process_group_size(pg);
+        int64_t lo = (int64_t)N * check_rank / R, hi = (int64_t)N * (check_rank + 1) / R;
+        ct_model *bref = make_model(), *bm;
+        compile(bref);
+        ct_strategy_scope_begin(s);
+        bm = make_model();
+        compile(bm);
+        ct_strategy_scope_end();
+        ct_tensor *xs = ct_slice(x, (int64_t[]){lo, 0}, (int64_t[]){hi - lo, F});
+        ct_tensor *ys = ct_slice(y, (int64_t[]){lo, 0}, (int64_t[]){hi - lo, 1});
+        for (int k = 0; k < 3; k++) {
+            CHECK_OK(ct_model_train_on_batch(bref, x, y, NULL, NULL));
+            CHECK_OK(ct_model_train_on_batch(bm, xs, ys, NULL, NULL));
+        }
+        for (int i = 0; i < nw; i++) {
+            double d = rel_diff(ct_layer_weight(ct_model_layer(bref), i),
+                                ct_layer_weight(ct_model_layer(bm), i));
+            CHECK(d < 1e-5, "train_on_batch: weight %d differs by %.3g", i, d);
+        }
+        ct_model_free(bref);
+        ct_model_free(bm);
+    }
+
     /* A dataset of global batches (seeded shuffle, so every rank reads
      * the same order): each replica keeps its part of every batch. */
     ct_dataset *ds = make_dataset(x, y), *ds2 = make_dataset(x, y);
