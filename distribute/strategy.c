@@ -18,7 +18,23 @@ struct ct_strategy {
     ct_collective *coll;    /* NULL: one replica                     */
     int replicas, replica;
     int64_t bucket_bytes;
+    /* The gradient sum's host slab and bucket handles, kept from step to
+     * step (grown when a model needs more). */
+    char *slab;
+    size_t slab_cap;
+    ct_collective_handle **handles;
+    int handles_cap;
 };
+
+/* Grows *p to hold need bytes; false when out of memory. */
+static bool reserve(void **p, size_t *cap, size_t need) {
+    if (need <= *cap) return true;
+    void *q = realloc(*p, need);
+    if (!q) return false;
+    *p = q;
+    *cap = need;
+    return true;
+}
 
 /* ---- making one ------------------------------------------------------------------------ */
 
@@ -65,6 +81,8 @@ ct_strategy *ct_one_device_strategy_new(void) {
 void ct_strategy_free(ct_strategy *s) {
     if (!s) return;
     ct_collective_free(s->coll);
+    free(s->slab);
+    free(s->handles);
     free(s);
 }
 
@@ -123,8 +141,9 @@ ct_status ct__strategy_sum(ct_strategy *s, int n, ct_tensor **ts) {
         for (int i = first; i < n; i++)
             if (ct_tensor_dtype(ts[i]) == dt) total += ct_tensor_size(ts[i]);
         size_t esz = ct_dtype_size(dt);
-        char *slab = malloc((size_t)(total ? total : 1) * esz);
-        if (!slab) return ct__error(CT_ERR_OUT_OF_MEMORY, "gradient all-reduce: out of memory");
+        if (!reserve((void **)&s->slab, &s->slab_cap, (size_t)(total ? total : 1) * esz))
+            return ct__error(CT_ERR_OUT_OF_MEMORY, "gradient all-reduce: out of memory");
+        char *slab = s->slab;
         int64_t off = 0;
         for (int i = first; !st && i < n; i++) {
             if (ct_tensor_dtype(ts[i]) != dt) continue;
@@ -135,8 +154,11 @@ ct_status ct__strategy_sum(ct_strategy *s, int n, ct_tensor **ts) {
         int64_t per = s->bucket_bytes / (int64_t)esz;
         if (per < 1) per = 1;
         int nb = (int)((total + per - 1) / per);
-        ct_collective_handle **h = calloc((size_t)(nb ? nb : 1), sizeof *h);
-        if (!h) st = ct__error(CT_ERR_OUT_OF_MEMORY, "gradient all-reduce: out of memory");
+        size_t hcap = (size_t)s->handles_cap * sizeof *s->handles;
+        if (!reserve((void **)&s->handles, &hcap, (size_t)(nb ? nb : 1) * sizeof *s->handles))
+            st = ct__error(CT_ERR_OUT_OF_MEMORY, "gradient all-reduce: out of memory");
+        s->handles_cap = (int)(hcap / sizeof *s->handles);
+        ct_collective_handle **h = s->handles;
         int started = 0;
         for (int b = 0; !st && b < nb; b++, started++) {
             int64_t lo = (int64_t)b * per, len = total - lo < per ? total - lo : per;
@@ -147,7 +169,6 @@ ct_status ct__strategy_sum(ct_strategy *s, int n, ct_tensor **ts) {
             ct_status w = ct_collective_wait(h[b], NULL);
             if (!st) st = w;
         }
-        free(h);
         off = 0;
         for (int i = first; !st && i < n; i++) {
             if (ct_tensor_dtype(ts[i]) != dt) continue;
@@ -157,7 +178,6 @@ ct_status ct__strategy_sum(ct_strategy *s, int n, ct_tensor **ts) {
             else ts[i] = r;
             off += ct_tensor_size(ts[i]);
         }
-        free(slab);
     }
     return st;
 }
