@@ -385,6 +385,8 @@ ct_dataset *ct_dataset_with_options(ct_dataset *ds, const ct_dataset_options *op
 
 /* ---- elements ------------------------------------------------------------------------ */
 
+_Thread_local int ct__data_probing;
+
 ct_element *ct__element_new(int n) {
     if (n < 0 || n > CT_MAX_COMPONENTS) {
         ct__error(CT_ERR_INVALID_ARGUMENT, "an element has %d components; at most %d", n,

@@ -82,7 +82,9 @@ static ct_status open_inner(const fn_ds *d, const ct_element *e, ct_dataset **ds
 static ct_status fn_probe(fn_ds *d) {
     ct__task_error before;
     ct__error_capture(&before, ct_last_status(), d->api);
+    ct__data_probing++;
     ct__iter *it = ct__iter_make(d->input);
+    ct__data_probing--;
     if (!it) return ct_last_status();
     ct_element *e = NULL;
     if (ct__iter_next(it, &e) == CT_OK && e) {

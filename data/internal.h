@@ -147,6 +147,11 @@ const char *ct__intern(const char *s);
 /* A new element with n components, all NULL (caller fills t[] with owned
  * references). NULL with an error when out of memory. */
 ct_element *ct__element_new(int n);
+/* Non-zero while map or flat_map makes an iterator of its input only to
+ * learn the element spec from the first element: seed generators (the
+ * shuffle's) do not advance, so the probe changes no order the pipeline
+ * draws later (TF learns the spec by tracing, without iterating). */
+extern _Thread_local int ct__data_probing;
 /* The spec of an element's components (names copied as pointers). */
 void ct__element_spec_of(const ct_element *e, ct_element_spec *spec);
 /* Element i along the first axis of every component of e (a slice). */

@@ -366,7 +366,9 @@ static ct_dataset *map_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
 static ct_status map_probe(map_ds *d) {
     ct__task_error before;
     ct__error_capture(&before, ct_last_status(), "ct_dataset_map");
+    ct__data_probing++;
     ct__iter *it = ct__iter_make(d->input);
+    ct__data_probing--;
     if (!it) return ct_last_status();
     ct_element *e = NULL, *o = NULL;
     if (ct__iter_next(it, &e) == CT_OK && e && map_apply(d, e, &o) == CT_OK) {

@@ -69,7 +69,7 @@ static void generate_seeds(shuffle_ds *d, uint64_t *s1, uint64_t *s2) {
     pthread_mutex_lock(&d->mu);
     *s1 = philox_draw(d->seed, d->seed2, (uint64_t)d->gen_samples);
     *s2 = philox_draw(d->seed, d->seed2, (uint64_t)d->gen_samples + 1);
-    d->gen_samples += 2;
+    if (!ct__data_probing) d->gen_samples += 2;
     pthread_mutex_unlock(&d->mu);
 }
 

@@ -556,6 +556,30 @@ Test(transforms, shuffle_full_buffer_is_a_permutation_and_seeded) {
     ct_dataset_free(ds);
 }
 
+static ct_status copy_element(const ct_element *in, void *ctx, ct_element **out) {
+    (void)ctx;
+    *out = ct_element_copy(in);
+    return *out ? CT_OK : ct_last_status();
+}
+
+/* A map after a shuffle leaves its orders alone: the map learns its
+ * element spec from a first element without advancing the shuffle's seed
+ * generator, as TF's tracing does. */
+Test(transforms, shuffle_orders_do_not_depend_on_a_later_map) {
+    double a[2][64], b[2][64];
+    ct_dataset *plain = ct_dataset_shuffle(ct_dataset_range(0, 50, 1), 100, &(ct_shuffle_opts){.seed = 9});
+    ct_dataset *mapped = ct_dataset_shuffle(ct_dataset_range(0, 50, 1), 100, &(ct_shuffle_opts){.seed = 9});
+    mapped = ct_dataset_map(mapped, copy_element, NULL, 1);
+    cr_assert_not_null(mapped);
+    for (int e = 0; e < 2; e++) {
+        cr_assert_eq(values(plain, a[e], 64, NULL), 50);
+        cr_assert_eq(values(mapped, b[e], 64, NULL), 50);
+        cr_expect(same(a[e], b[e], 50), "epoch %d: the map changed the shuffle's order", e);
+    }
+    ct_dataset_free(plain);
+    ct_dataset_free(mapped);
+}
+
 Test(transforms, shuffle_small_buffer_is_local) {
     /* With buffer k, element i comes out no earlier than position i - k + 1. */
     double a[64];
