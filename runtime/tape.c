@@ -195,8 +195,58 @@ static ct_status accumulate(ct__idmap *sums, int64_t id, ct_tensor *g) {
     return CT_OK;
 }
 
+/* Where each source's gradient becomes final, for on_ready: the lowest
+ * record that takes the source as an input (-1 for none). The backward
+ * walk has finished a source once it has gone below that record. */
+typedef struct ready_at {
+    int64_t k;
+    int i;
+} ready_at;
+
+static int later_first(const void *a, const void *b) {
+    const ready_at *x = a, *y = b;
+    if (x->k != y->k) return x->k > y->k ? -1 : 1;
+    return x->i - y->i;
+}
+
+static ready_at *ready_order(const ct_tape *tape, int64_t nrec, int n,
+                             ct_tensor *const *sources) {
+    ready_at *at = malloc((size_t)(n ? n : 1) * sizeof *at);
+    ct__idmap first = {0};
+    if (!at) return NULL;
+    for (int i = 0; i < n; i++) ct__idmap_put(&first, sources[i]->id, (void *)0);
+    for (int64_t k = 0; k < nrec; k++) {
+        const record *r = &tape->recs[k];
+        for (int j = 0; j < r->n_in; j++) {
+            void **slot = ct__idmap_slot(&first, r->in_ids[j]);
+            if (slot && !*slot) *slot = (void *)(intptr_t)(k + 1);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        at[i] = (ready_at){(int64_t)(intptr_t)ct__idmap_get(&first, sources[i]->id) - 1, i};
+    ct__idmap_free(&first);
+    qsort(at, (size_t)n, sizeof *at, later_first);
+    return at;
+}
+
+/* Hands on_ready the sources whose gradients are final before record k
+ * (all that are left when k is -1). */
+static ct_status fire_ready(const ct_gradient_opts *o, const ready_at *at, int n, int *next,
+                            int64_t k, ct_tensor *const *sources, const ct__idmap *sums) {
+    for (; *next < n && (k < 0 || at[*next].k > k); ++*next) {
+        int i = at[*next].i;
+        ct_tensor *g = ct__idmap_get(sums, sources[i]->id);
+        if (!g && o->unconnected_zero && !(g = ct_zeros_like(sources[i])))
+            return ct_last_status();
+        ct_status st = o->on_ready(o->ready_ctx, i, g);
+        if (st) return st;
+    }
+    return CT_OK;
+}
+
 static ct_status backprop(ct_tape *tape, const ct_tensor *target, const ct_tensor *target_grad,
-                          int n, ct_tensor *const *sources, ct__idmap *sums) {
+                          int n, ct_tensor *const *sources, ct__idmap *sums,
+                          const ct_gradient_opts *opts) {
     /* A persistent tape that is still recording records the gradient ops
      * it runs (TF's way to higher derivatives): walk only what was there
      * before, and copy each record, since appends may move the array. */
@@ -213,10 +263,19 @@ static ct_status backprop(ct_tape *tape, const ct_tensor *target, const ct_tenso
             for (int i = 0; i < r->n_out; i++) ct__idmap_put(&reach, r->out[i]->id, (void *)1);
     }
 
+    bool hook = opts && opts->on_ready;
+    ready_at *at = hook ? ready_order(tape, nrec, n, sources) : NULL;
+    int next_ready = 0;
+    if (hook && !at) {
+        st = ct__error(CT_ERR_OUT_OF_MEMORY, "ct_tape_gradient: out of host memory");
+        goto out;
+    }
+
     ct_tensor *seed = target_grad ? (ct_tensor *)target_grad : ct_ones_like(target);
     if (!seed || (st = accumulate(sums, target->id, seed))) goto out;
 
     for (int64_t k = nrec - 1; k >= 0; k--) {
+        if (hook && (st = fire_ready(opts, at, n, &next_ready, k, sources, sums))) goto out;
         record rec = tape->recs[k], *r = &rec;
         bool needed = false, have = false;
         for (int i = 0; i < r->n_in; i++) needed |= ct__idmap_has(&reach, r->in_ids[i]);
@@ -258,7 +317,9 @@ static ct_status backprop(ct_tape *tape, const ct_tensor *target, const ct_tenso
         if (dx != dx_stack) free(dx);
         if (st) goto out;
     }
+    if (hook) st = fire_ready(opts, at, n, &next_ready, -1, sources, sums);
 out:
+    free(at);
     ct__idmap_free(&reach);
     return st;
 }
@@ -308,7 +369,7 @@ ct_status ct_tape_gradient_ex(ct_tape *tape, const ct_tensor *target,
     if (!tape->persistent) tape->recording = false;
     ct_scope_begin();
     ct__idmap sums = {0};
-    ct_status st = backprop(tape, target, target_grad, n, sources, &sums);
+    ct_status st = backprop(tape, target, target_grad, n, sources, &sums, opts);
     for (int i = 0; i < n && !st; i++) {
         ct_tensor *g = ct__idmap_get(&sums, sources[i]->id);
         if (!g && opts && opts->unconnected_zero) g = ct_zeros_like(sources[i]);

@@ -269,6 +269,16 @@ typedef struct ct_gradient_opts {
     /* TF's unconnected_gradients: false gives NULL for a source the target
      * does not depend on, true gives zeros of the source's shape. */
     bool unconnected_zero;
+    /* Called on this thread as soon as source i's gradient is final (no op
+     * the backward pass has still to walk adds to it), in the order the
+     * pass finishes them: the last layers' first. grad holds the values
+     * grads[i] will hold (NULL for an unconnected source without
+     * unconnected_zero) and lives until the gradient call returns. Lets a
+     * caller start work on early gradients (a data-parallel all-reduce)
+     * while the pass goes on. A status other than CT_OK stops the pass and
+     * is returned. */
+    ct_status (*on_ready)(void *ctx, int i, const ct_tensor *grad);
+    void *ready_ctx;
 } ct_gradient_opts;
 
 /* Starts recording on this thread (tapes nest; ops are recorded on every

@@ -89,3 +89,67 @@ Test(tape, gradcheck_broadcasting_chain) {
     ct_tensor *in[2] = {CT_F64(CT_DIMS(2, 3), 1, 2, 3, 4, 5, 6), CT_F64(CT_DIMS(3), 0.1, -0.2, 0.3)};
     ct_gradcheck(f_mix, 2, in, NULL, 1e-6);
 }
+
+/* on_ready: each source's gradient is handed over once, as soon as the
+ * backward pass has walked past the first op that used it (so the last
+ * used first), with the final values; unconnected sources come last. */
+typedef struct ready_log {
+    int n, order[8];
+    double value[8];
+    bool null[8];
+    int stop_after; /* return an error at this call (0: never) */
+} ready_log;
+
+static ct_status log_ready(void *ctx, int i, const ct_tensor *g) {
+    ready_log *l = ctx;
+    l->order[l->n] = i;
+    l->null[l->n] = g == NULL;
+    l->value[l->n] = g ? ct_item(g) : 0;
+    l->n++;
+    if (l->stop_after && l->n == l->stop_after)
+        return CT_ERR_OUT_OF_RANGE; /* any status: the hook's own */
+    return CT_OK;
+}
+
+Test(tape, on_ready_hands_each_gradient_over_when_final) {
+    ct_tensor *x1 = ct_scalar(1), *x2 = ct_scalar(2), *x3 = ct_scalar(3), *x4 = ct_scalar(4);
+    ct_tape *tape = ct_tape_begin(&(ct_tape_opts){.persistent = true});
+    ct_tensor *src[4] = {x1, x2, x3, x4};
+    for (int i = 0; i < 4; i++) ct_tape_watch(tape, src[i]);
+    /* y = (2 x1) x2 + 3 x3 + x1: x1 is used first and again last. */
+    ct_tensor *a = ct_multiply(x1, ct_scalar(2));
+    ct_tensor *b = ct_multiply(a, x2);
+    ct_tensor *y = ct_add(ct_add(b, ct_multiply(x3, ct_scalar(3))), x1);
+    ct_tape_end(tape);
+    ready_log log = {0};
+    ct_tensor *g[4];
+    CT_STATUS_OK(ct_tape_gradient(tape, y, 4, src, g,
+                                  &(ct_gradient_opts){.on_ready = log_ready, .ready_ctx = &log}));
+    cr_assert_eq(log.n, 4);
+    int want_order[4] = {2, 1, 0, 3};
+    double want[4] = {3, 2, 5, 0};
+    for (int k = 0; k < 4; k++) {
+        cr_expect_eq(log.order[k], want_order[k], "call %d: source %d", k, log.order[k]);
+        if (k < 3) cr_expect_float_eq(log.value[k], want[k], 1e-6, "call %d", k);
+    }
+    cr_expect(log.null[3], "the unconnected source is NULL");
+    cr_expect_float_eq(ct_item(g[0]), 5.0, 1e-6);
+    cr_expect_null(g[3]);
+
+    /* With unconnected_zero it is zeros; an error from the hook stops the
+     * pass and is returned, with no gradients. */
+    log = (ready_log){0};
+    CT_STATUS_OK(ct_tape_gradient(tape, y, 4, src, g,
+                                  &(ct_gradient_opts){.unconnected_zero = true,
+                                                      .on_ready = log_ready,
+                                                      .ready_ctx = &log}));
+    cr_expect(!log.null[3]);
+    cr_expect_float_eq(log.value[3], 0.0, 1e-9);
+    log = (ready_log){.stop_after = 2};
+    cr_expect_eq(ct_tape_gradient(tape, y, 4, src, g,
+                                  &(ct_gradient_opts){.on_ready = log_ready, .ready_ctx = &log}),
+                 CT_ERR_OUT_OF_RANGE);
+    cr_expect_eq(log.n, 2);
+    for (int i = 0; i < 4; i++) cr_expect_null(g[i]);
+    ct_tape_free(tape);
+}
