@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctrain/strategy.h"
+#include "data/internal.h"
 #include "distribute/strategy_internal.h"
 #include "runtime/internal.h"
 
@@ -18,23 +19,10 @@ struct ct_strategy {
     ct_collective *coll;    /* NULL: one replica                     */
     int replicas, replica;
     int64_t bucket_bytes;
-    /* The gradient sum's host slab and bucket handles, kept from step to
-     * step (grown when a model needs more). */
-    char *slab;
-    size_t slab_cap;
-    ct_collective_handle **handles;
-    int handles_cap;
+    bool overlap;
+    ct__grad_sync *grads;   /* the gradients' sums, made at the first     */
+    ct__grad_sync *sums;    /* other sums (metric states), not overlapped */
 };
-
-/* Grows *p to hold need bytes; false when out of memory. */
-static bool reserve(void **p, size_t *cap, size_t need) {
-    if (need <= *cap) return true;
-    void *q = realloc(*p, need);
-    if (!q) return false;
-    *p = q;
-    *cap = need;
-    return true;
-}
 
 /* ---- making one ------------------------------------------------------------------------ */
 
@@ -58,6 +46,7 @@ ct_strategy *ct_mirrored_strategy_new(const ct_strategy_opts *opts) {
     s->replicas = ct_process_group_size(pg);
     s->replica = ct_process_group_rank(pg);
     s->bucket_bytes = o->bucket_bytes ? o->bucket_bytes : 25 << 20;
+    s->overlap = !o->no_overlap;
     s->coll = ct_collective_new(pg, &(ct_collective_opts){.impl = o->impl, .name = "strategy"});
     if (!s->coll) {
         free(s);
@@ -80,9 +69,9 @@ ct_strategy *ct_one_device_strategy_new(void) {
 
 void ct_strategy_free(ct_strategy *s) {
     if (!s) return;
+    ct__grad_sync_free(s->grads); /* before the collective they use */
+    ct__grad_sync_free(s->sums);
     ct_collective_free(s->coll);
-    free(s->slab);
-    free(s->handles);
     free(s);
 }
 
@@ -108,12 +97,87 @@ void ct_strategy_scope_end(void) {
 
 ct_strategy *ct_current_strategy(void) { return nscopes ? scopes[nscopes - 1] : NULL; }
 
+static _Thread_local ct_strategy *replica_context;
+
+ct_strategy *ct__strategy_replica_context(void) { return replica_context; }
+
 ct_status ct_strategy_run(ct_strategy *s, ct_status (*fn)(void *ctx), void *ctx) {
     if (!fn) return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_strategy_run: the function is NULL");
+    ct_strategy *outer = replica_context;
+    replica_context = s;
     ct_strategy_scope_begin(s);
     ct_status st = fn(ctx);
     ct_strategy_scope_end();
+    replica_context = outer;
     return st;
+}
+
+ct_tensor *ct_compute_average_loss(const ct_tensor *per_example_loss,
+                                   const ct_tensor *sample_weight, int64_t global_batch_size) {
+    if (!per_example_loss) return NULL;
+    if (global_batch_size < 0) {
+        ct__error(CT_ERR_INVALID_ARGUMENT,
+                  "ct_compute_average_loss: global_batch_size must not be negative, got %lld",
+                  (long long)global_batch_size);
+        return NULL;
+    }
+    ct_tensor *per = (ct_tensor *)per_example_loss;
+    if (sample_weight && !(per = ct_multiply(per, sample_weight))) return NULL;
+    if (!global_batch_size) {
+        int64_t local = ct_tensor_rank(per) ? ct_tensor_dim(per, 0) : 1;
+        global_batch_size = local * ct_strategy_num_replicas_in_sync(ct_current_strategy());
+    }
+    ct_tensor *sum = ct_reduce_sum(per, CT_ALL, false);
+    if (!sum || !global_batch_size) return sum; /* no examples anywhere: 0 */
+    return ct_divide(sum, ct_scalar_of(ct_tensor_dtype(sum), (double)global_batch_size));
+}
+
+/* ---- distributing a dataset ------------------------------------------------------------ */
+
+/* The map's context is the replica and the number of replicas packed in
+ * the pointer's bits, so the dataset needs nothing freed with it. */
+static ct_status take_part(const ct_element *in, void *ctx, ct_element **out) {
+    int64_t packed = (int64_t)(intptr_t)ctx;
+    int replicas = (int)(packed & 0xffff), replica = (int)(packed >> 16);
+    ct_element *e = ct__element_new(in->n);
+    if (!e) return ct_last_status();
+    for (int i = 0; i < in->n; i++) {
+        ct_tensor *t = in->t[i];
+        if (in->name[i]) e->name[i] = in->name[i];
+        if (ct_tensor_rank(t) == 0) {
+            e->t[i] = ct_tensor_ref(t);
+            continue;
+        }
+        int64_t len = ct_tensor_dim(t, 0);
+        int64_t begin[CT_MAX_RANK] = {0}, size[CT_MAX_RANK];
+        begin[0] = len * replica / replicas;
+        size[0] = len * (replica + 1) / replicas - begin[0];
+        for (int d = 1; d < ct_tensor_rank(t); d++) size[d] = ct_tensor_dim(t, d);
+        ct_scope_begin();
+        ct_tensor *part = ct_slice(t, begin, size);
+        e->t[i] = part ? ct_tensor_ref(part) : NULL;
+        ct_scope_end();
+        if (!e->t[i]) {
+            ct_element_free(e);
+            return ct_last_status();
+        }
+    }
+    *out = e;
+    return CT_OK;
+}
+
+ct_dataset *ct_strategy_distribute_dataset(ct_strategy *s, ct_dataset *ds) {
+    if (!ds) return NULL;
+    int R = ct__strategy_replicas(s);
+    if (R == 1) return ds;
+    if (R > 0xffff) {
+        ct_dataset_free(ds);
+        ct__error(CT_ERR_UNIMPLEMENTED, "ct_strategy_distribute_dataset: %d replicas (at most "
+                                        "65535)", R);
+        return NULL;
+    }
+    intptr_t packed = (intptr_t)(((int64_t)ct__strategy_rank(s) << 16) | R);
+    return ct_dataset_map(ds, take_part, (void *)packed, 1);
 }
 
 ct_tensor *ct_strategy_reduce(ct_strategy *s, ct_reduce_op op, const ct_tensor *value) {
@@ -127,59 +191,41 @@ ct_tensor *ct_strategy_reduce(ct_strategy *s, ct_reduce_op op, const ct_tensor *
 int ct__strategy_replicas(const ct_strategy *s) { return s && s->coll ? s->replicas : 1; }
 int ct__strategy_rank(const ct_strategy *s) { return s && s->coll ? s->replica : 0; }
 
+static bool summing(const ct_strategy *s) { return s && s->coll && s->replicas > 1; }
+
+bool ct__strategy_overlap(const ct_strategy *s) { return summing(s) && s->overlap; }
+
+ct_status ct__strategy_sum_begin(ct_strategy *s, int n, ct_tensor *const *like) {
+    if (!summing(s)) return CT_OK;
+    if (!s->grads && !(s->grads = ct__grad_sync_new(s->coll, s->bucket_bytes, s->overlap)))
+        return ct_last_status();
+    return ct__grad_sync_begin(s->grads, n, like);
+}
+
+ct_status ct__strategy_sum_ready(void *strategy, int i, const ct_tensor *grad) {
+    ct_strategy *s = strategy;
+    return summing(s) ? ct__grad_sync_ready(s->grads, i, grad) : CT_OK;
+}
+
+ct_status ct__strategy_sum_end(ct_strategy *s, int n, ct_tensor **sums) {
+    return summing(s) ? ct__grad_sync_end(s->grads, n, sums) : CT_OK;
+}
+
 ct_status ct__strategy_sum(ct_strategy *s, int n, ct_tensor **ts) {
-    if (!s || !s->coll || s->replicas == 1 || n == 0) return CT_OK;
-    /* One host slab per dtype, in the order given; each slab goes in
-     * buckets of about bucket_bytes, all started before any is waited. */
-    ct_status st = CT_OK;
-    for (int first = 0; !st && first < n; first++) {
-        ct_dtype dt = ct_tensor_dtype(ts[first]);
-        bool seen = false;
-        for (int j = 0; j < first; j++) seen = seen || ct_tensor_dtype(ts[j]) == dt;
-        if (seen) continue;
-        int64_t total = 0;
-        for (int i = first; i < n; i++)
-            if (ct_tensor_dtype(ts[i]) == dt) total += ct_tensor_size(ts[i]);
-        size_t esz = ct_dtype_size(dt);
-        if (!reserve((void **)&s->slab, &s->slab_cap, (size_t)(total ? total : 1) * esz))
-            return ct__error(CT_ERR_OUT_OF_MEMORY, "gradient all-reduce: out of memory");
-        char *slab = s->slab;
-        int64_t off = 0;
-        for (int i = first; !st && i < n; i++) {
-            if (ct_tensor_dtype(ts[i]) != dt) continue;
-            int64_t k = ct_tensor_size(ts[i]);
-            st = ct_tensor_read(ts[i], dt, slab + off * (int64_t)esz, k);
-            off += k;
-        }
-        int64_t per = s->bucket_bytes / (int64_t)esz;
-        if (per < 1) per = 1;
-        int nb = (int)((total + per - 1) / per);
-        size_t hcap = (size_t)s->handles_cap * sizeof *s->handles;
-        if (!reserve((void **)&s->handles, &hcap, (size_t)(nb ? nb : 1) * sizeof *s->handles))
-            st = ct__error(CT_ERR_OUT_OF_MEMORY, "gradient all-reduce: out of memory");
-        s->handles_cap = (int)(hcap / sizeof *s->handles);
-        ct_collective_handle **h = s->handles;
-        int started = 0;
-        for (int b = 0; !st && b < nb; b++, started++) {
-            int64_t lo = (int64_t)b * per, len = total - lo < per ? total - lo : per;
-            st = ct_all_reduce_buffer_start(s->coll, slab + lo * (int64_t)esz, len, dt,
-                                            CT_REDUCE_SUM, &h[b]);
-        }
-        for (int b = 0; b < started; b++) {
-            ct_status w = ct_collective_wait(h[b], NULL);
-            if (!st) st = w;
-        }
-        off = 0;
-        for (int i = first; !st && i < n; i++) {
-            if (ct_tensor_dtype(ts[i]) != dt) continue;
-            ct_tensor *r = ct_constant(slab + off * (int64_t)esz, dt, ct_tensor_rank(ts[i]),
-                                       ct_tensor_shape(ts[i]));
-            if (!r) st = ct_last_status();
-            else ts[i] = r;
-            off += ct_tensor_size(ts[i]);
-        }
-    }
-    return st;
+    if (!summing(s) || n == 0) return CT_OK;
+    if (!s->sums && !(s->sums = ct__grad_sync_new(s->coll, s->bucket_bytes, false)))
+        return ct_last_status();
+    ct_status st = ct__grad_sync_begin(s->sums, n, ts);
+    if (st) return st;
+    for (int i = 0; !st && i < n; i++) st = ct__grad_sync_ready(s->sums, i, ts[i]);
+    ct_status e = ct__grad_sync_end(s->sums, n, ts);
+    return st ? st : e;
+}
+
+void ct_strategy_get_stats(const ct_strategy *s, ct_strategy_stats *out) {
+    if (!out) return;
+    *out = (ct_strategy_stats){0};
+    if (s && s->grads) ct__grad_sync_stats(s->grads, out);
 }
 
 ct_status ct__strategy_sum_doubles(ct_strategy *s, double *v, int64_t n) {
@@ -239,3 +285,4 @@ ct_status ct__strategy_sync_variables(ct_strategy *s, int n, ct_variable *const 
                          n);
     return CT_OK;
 }
+

@@ -864,18 +864,24 @@ static ct_status train_step(ct_model *m, const batch *b, const char *who) {
         src[nt++] = ct_variable_value(refs[i].w->var);
     }
     if (nt > 0) {
+        /* Under a strategy the gradients are summed in buckets, each
+         * started as soon as the backward pass has finished its gradients
+         * (a weight the loss does not reach, or a replica without
+         * examples, adds zeros, so every replica starts the same
+         * buckets). */
+        if (distributed && (st = ct__strategy_sum_begin(m->strategy, nt, src))) goto out;
         if (!b->empty) {
-            st = ct_tape_gradient(tape, scaled, nt, src, grads, NULL);
-            /* A weight the loss does not reach has no gradient: zeros, so
-             * every replica sends the same buckets. */
-            for (int i = 0; !st && distributed && i < nt; i++)
-                if (!grads[i] && !(grads[i] = ct_zeros_like(src[i]))) st = ct_last_status();
-        } else {
-            for (int i = 0; !st && i < nt; i++)
-                if (!(grads[i] = ct_zeros_like(src[i]))) st = ct_last_status();
+            bool overlap = ct__strategy_overlap(m->strategy);
+            ct_gradient_opts go = {.on_ready = ct__strategy_sum_ready, .ready_ctx = m->strategy};
+            st = ct_tape_gradient(tape, scaled, nt, src, grads, overlap ? &go : NULL);
+            for (int i = 0; !st && distributed && !overlap && i < nt; i++)
+                st = ct__strategy_sum_ready(m->strategy, i, grads[i]);
         }
-        if (!st && distributed) st = ct__strategy_sum(m->strategy, nt, grads);
-        if (!st) st = ct_optimizer_apply_gradients(m->optimizer, nt, grads, vars);
+        if (distributed) {
+            ct_status e = ct__strategy_sum_end(m->strategy, nt, grads);
+            if (!st) st = e;
+        }
+        if (!st) st = ct__optimizer_apply_summed(m->optimizer, nt, grads, vars);
         if (!st) st = ct_layer_apply_constraints(&m->base);
     }
 out:

@@ -284,4 +284,9 @@ struct ct_model {
     bool stop_training;
 };
 
+/* apply_gradients without the sum over replicas a replica context adds:
+ * for fit's step, which has summed them already. */
+ct_status ct__optimizer_apply_summed(ct_optimizer *o, int n, ct_tensor *const *grads,
+                                     ct_variable *const *vars);
+
 #endif

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "distribute/strategy_internal.h"
 #include "nn/internal.h"
 #include "nn/optimizer_kernels.h"
 #include "runtime/idmap.h"
@@ -1096,8 +1097,50 @@ static ct_status bump_iterations(ct_optimizer *o) {
     return CT_OK;
 }
 
+static ct_status apply_local(ct_optimizer *o, int n, ct_tensor *const *grads,
+                             ct_variable *const *vars);
+
+/* In a replica step of a strategy of several replicas (ct_strategy_run):
+ * the gradients summed over the replicas first (a NULL gradient adds
+ * zeros and stays NULL, so every replica sends the same buckets). */
+static ct_status apply_aggregated(ct_optimizer *o, ct_strategy *s, int n,
+                                  ct_tensor *const *grads, ct_variable *const *vars) {
+    ct_tensor **like = malloc((size_t)n * sizeof *like), **sums = calloc((size_t)n, sizeof *sums);
+    ct_status st = CT_OK;
+    if (!like || !sums) st = opt_error(o, CT_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; !st && i < n; i++)
+        if (!vars[i]) st = opt_error(o, CT_ERR_INVALID_ARGUMENT, "variable %d is NULL", i);
+        else like[i] = ct_variable_value(vars[i]);
+    ct_scope_begin();
+    if (!st && !(st = ct__strategy_sum_begin(s, n, like))) {
+        for (int i = 0; !st && i < n; i++) st = ct__strategy_sum_ready(s, i, grads[i]);
+        ct_status e = ct__strategy_sum_end(s, n, sums);
+        if (!st) st = e;
+    }
+    for (int i = 0; !st && i < n; i++)
+        if (!grads[i]) sums[i] = NULL;
+    if (!st) st = apply_local(o, n, sums, vars);
+    ct_scope_end();
+    free(like);
+    free(sums);
+    return st;
+}
+
 ct_status ct_optimizer_apply_gradients(ct_optimizer *o, int n, ct_tensor *const *grads,
                                        ct_variable *const *vars) {
+    ct_strategy *s = ct__strategy_replica_context();
+    if (o && n > 0 && grads && vars && ct__strategy_replicas(s) > 1)
+        return apply_aggregated(o, s, n, grads, vars);
+    return apply_local(o, n, grads, vars);
+}
+
+ct_status ct__optimizer_apply_summed(ct_optimizer *o, int n, ct_tensor *const *grads,
+                                     ct_variable *const *vars) {
+    return apply_local(o, n, grads, vars);
+}
+
+static ct_status apply_local(ct_optimizer *o, int n, ct_tensor *const *grads,
+                             ct_variable *const *vars) {
     if (!o)
         return ct__error(CT_ERR_INVALID_ARGUMENT,
                          "ct_optimizer_apply_gradients: the optimizer is NULL");

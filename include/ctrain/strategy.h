@@ -33,6 +33,7 @@
 #ifndef CTRAIN_STRATEGY_H
 #define CTRAIN_STRATEGY_H
 
+#include "ctrain/data.h"
 #include "ctrain/distribute.h"
 #include "ctrain/runtime.h"
 
@@ -45,7 +46,13 @@ typedef struct ct_strategy ct_strategy;
 typedef struct ct_strategy_opts {
     ct_collective_impl impl; /* CT_COLLECTIVE_AUTO: MPI under a launcher   */
     int64_t bucket_bytes;    /* gradients all-reduced in buckets of about
-                                this many bytes; 0: 25 MiB                 */
+                                this many bytes; 0: 25 MiB (a model smaller
+                                than four buckets is cut into four, each at
+                                least 64 KiB)                              */
+    bool no_overlap;         /* start the all-reduce only after the whole
+                                backward pass (to measure what the overlap
+                                hides); by default each bucket starts as
+                                soon as the backward pass has its gradients */
 } ct_strategy_opts;
 
 /* tf.distribute.MultiWorkerMirroredStrategy over the job's processes (all
@@ -61,6 +68,21 @@ void ct_strategy_free(ct_strategy *s);
 /* strategy.num_replicas_in_sync, and this process's replica. */
 int ct_strategy_num_replicas_in_sync(const ct_strategy *s);
 int ct_strategy_replica_id(const ct_strategy *s);
+/* What the gradient sums of fit's steps (and of apply_gradients in a
+ * replica step) have cost so far on this replica. */
+typedef struct ct_strategy_stats {
+    bool overlap;           /* buckets start during the backward pass    */
+    int64_t steps;          /* gradient sums                             */
+    int64_t bytes;          /* bytes all-reduced, summed over the steps  */
+    int buckets;            /* buckets per step (the last step's)        */
+    int64_t buckets_done_early; /* buckets complete before the backward
+                                   pass ended, summed over the steps     */
+    double exposed_s;       /* waited after the backward pass: the part
+                               of the all-reduce the step sees           */
+    double in_flight_s;     /* from the first gradient to the last sum   */
+} ct_strategy_stats;
+/* Zeros for a strategy of one replica (nothing is reduced). */
+void ct_strategy_get_stats(const ct_strategy *s, ct_strategy_stats *out);
 /* The collective the strategy reduces with. Borrowed. */
 ct_collective *ct_strategy_collective(ct_strategy *s);
 
@@ -72,8 +94,39 @@ void ct_strategy_scope_end(void);
  * default strategy). */
 ct_strategy *ct_current_strategy(void);
 
-/* strategy.run(fn): fn runs this process's replica step. */
+/* strategy.run(fn): fn runs this process's replica step, in a replica
+ * context: there ct_optimizer_apply_gradients first sums the gradients
+ * over the replicas (TF's experimental_aggregate_gradients). A layer's
+ * weights created in a scope (or in run) start as rank 0's: their initial
+ * values are broadcast, so every rank must build its layers in the same
+ * order, as TF's MultiWorkerMirroredStrategy asks. So a custom training
+ * loop is the one of a single process when each replica scales its loss
+ * by the global batch (ct_compute_average_loss):
+ *
+ *     static ct_status step(void *ctx) {           // one replica's part
+ *         ct_tape *tape = ct_tape_begin(NULL);
+ *         ct_tensor *per = ct_loss_call(loss_none, y, ct_model_call(m, x, true), NULL);
+ *         ct_tensor *loss = ct_compute_average_loss(per, NULL, global_batch);
+ *         ct_tape_end(tape);
+ *         ...ct_tape_gradient(tape, loss, n, weights, grads, NULL)...
+ *         return ct_optimizer_apply_gradients(opt, n, grads, vars);
+ *     }
+ *     ct_dataset *mine = ct_strategy_distribute_dataset(s, global_batches);
+ *     ...for each element of mine: ct_strategy_run(s, step, &element)...
+ */
 ct_status ct_strategy_run(ct_strategy *s, ct_status (*fn)(void *ctx), void *ctx);
+/* tf.nn.compute_average_loss: the sum of per_example_loss (times
+ * sample_weight when given) divided by global_batch_size; 0 takes this
+ * replica's examples (the first dimension) times num_replicas_in_sync of
+ * the current strategy. A replica with no examples gives 0. */
+ct_tensor *ct_compute_average_loss(const ct_tensor *per_example_loss,
+                                   const ct_tensor *sample_weight, int64_t global_batch_size);
+/* strategy.experimental_distribute_dataset: elements are global batches;
+ * this replica gets rows [len * r / R, len * (r + 1) / R) of each
+ * component (the replicas' parts in rank order: a part may be empty at
+ * the end of an epoch). Every rank must read the same global batches (a
+ * seeded shuffle). Takes ds; one replica returns ds itself. */
+ct_dataset *ct_strategy_distribute_dataset(ct_strategy *s, ct_dataset *ds);
 /* strategy.reduce(op, value, axis=None): value reduced over the replicas
  * (in the current scope). */
 ct_tensor *ct_strategy_reduce(ct_strategy *s, ct_reduce_op op, const ct_tensor *value);

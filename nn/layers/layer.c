@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctrain/strategy.h"
 #include "nn/internal.h"
 
 /* ---- names ---------------------------------------------------------------------- */
@@ -375,6 +376,10 @@ ct_variable *ct__layer_add_weight(ct_layer *l, const char *name, int rank,
     }
     ct_scope_begin();
     ct_tensor *v = ct_initializer_call(init, l->dtype, rank, shape);
+    /* Made in a strategy's scope: every replica starts from rank 0's. */
+    ct_strategy *s = ct_current_strategy();
+    if (v && ct_strategy_num_replicas_in_sync(s) > 1)
+        v = ct_broadcast(ct_strategy_collective(s), v, 0);
     char full[320];
     snprintf(full, sizeof full, "%s/%s", l->name, name);
     ct_variable *var =

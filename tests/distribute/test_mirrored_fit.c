@@ -96,6 +96,58 @@ static double rel_diff(ct_variable *a, ct_variable *b) {
     return worst;
 }
 
+/* A custom training loop (TF's "custom training with tf.distribute"):
+ * each replica's step scales its summed loss by the global batch, and
+ * apply_gradients in the replica context sums the gradients. */
+typedef struct loop_ctx {
+    ct_model *m;
+    ct_loss *loss; /* reduction none */
+    ct_optimizer *opt;
+    const ct_element *e;
+} loop_ctx;
+
+static ct_status loop_step(void *ctx) {
+    loop_ctx *c = ctx;
+    ct_layer *l = ct_model_layer(c->m);
+    int n = ct_layer_num_weights(l);
+    ct_variable *vars[8];
+    ct_tensor *src[8], *grads[8];
+    for (int i = 0; i < n; i++) src[i] = ct_variable_value(vars[i] = ct_layer_weight(l, i));
+    ct_scope_begin();
+    ct_tape *tape = ct_tape_begin(NULL);
+    ct_tensor *pred = ct_model_call(c->m, c->e->t[0], true);
+    ct_tensor *loss = ct_compute_average_loss(ct_loss_call(c->loss, c->e->t[1], pred, NULL), NULL,
+                                              16);
+    ct_tape_end(tape);
+    ct_status st = loss ? ct_tape_gradient(tape, loss, n, src, grads, NULL) : ct_last_status();
+    if (!st) st = ct_optimizer_apply_gradients(c->opt, n, grads, vars);
+    ct_tape_free(tape);
+    ct_scope_end();
+    return st;
+}
+
+static void custom_loop(ct_model *m, ct_dataset *ds, ct_strategy *s) {
+    loop_ctx c = {.m = m,
+                  .loss = ct_loss_new("mse", &(ct_loss_opts){.reduction = CT_REDUCTION_NONE}),
+                  .opt = ct_optimizer_new("adam", &(ct_optimizer_opts){.learning_rate = 0.01})};
+    CHECK(c.loss && c.opt, "%s", ct_last_error());
+    ct_iterator *it = ct_dataset_iterator(ds);
+    CHECK(it, "%s", ct_last_error());
+    for (int epoch = 0; epoch < EPOCHS; epoch++) {
+        CHECK_OK(ct_iterator_reset(it));
+        ct_element *e;
+        while (!ct_iterator_next(it, &e) && e) {
+            c.e = e;
+            CHECK_OK(s ? ct_strategy_run(s, loop_step, &c) : loop_step(&c));
+            ct_element_free(e);
+        }
+        CHECK(!ct_last_status(), "%s", ct_last_error());
+    }
+    ct_iterator_free(it);
+    ct_optimizer_free(c.opt);
+    ct_loss_free(c.loss);
+}
+
 int main(void) {
     ct_process_group *pg = ct_dist_world();
     CHECK(pg, "%s", ct_last_error());
@@ -242,6 +294,96 @@ int main(void) {
         ct_history_free(g2);
         ct_model_free(pref);
         ct_model_free(pm);
+        ct_dataset_free(g);
+        ct_dataset_free(mine);
+    }
+
+    /* The gradient buckets: cut to 36 bytes (9 floats, so tensors span
+     * buckets and buckets span tensors), started during the backward pass
+     * or after it, the sums are the same. */
+    for (int mode = 0; mode < 2; mode++) {
+        ct_strategy *bs = ct_mirrored_strategy_new(
+            &(ct_strategy_opts){.bucket_bytes = 36, .no_overlap = mode == 1});
+        CHECK(bs, "%s", ct_last_error());
+        ct_strategy_scope_begin(bs);
+        ct_model *bm = make_model();
+        compile(bm);
+        ct_strategy_scope_end();
+        ct_history *hb = train(bm, x, y);
+        for (int i = 0; i < nw; i++) {
+            double d = rel_diff(ct_layer_weight(ct_model_layer(ref), i),
+                                ct_layer_weight(ct_model_layer(bm), i));
+            CHECK(d < 1e-5, "36-byte buckets (%s): weight %d differs by %.3g",
+                  mode ? "after the backward pass" : "overlapped", i, d);
+        }
+        ct_strategy_stats st;
+        ct_strategy_get_stats(bs, &st);
+        if (ct_process_group_size(pg) > 1) {
+            /* 1, 8, 8 and 32 floats, each from a 16-byte boundary: 208 bytes. */
+            CHECK(st.overlap == (mode == 0) && st.steps == EPOCHS * ((N + BATCH - 1) / BATCH) &&
+                      st.buckets >= 208 / 36 && st.bytes == st.steps * 208,
+                  "stats: overlap %d, %lld steps, %d buckets, %lld bytes", st.overlap,
+                  (long long)st.steps, st.buckets, (long long)st.bytes);
+        } else {
+            CHECK(st.steps == 0, "one replica sums nothing, %lld steps", (long long)st.steps);
+        }
+        ct_history_free(hb);
+        ct_model_free(bm);
+        ct_strategy_free(bs);
+    }
+
+    /* Weights made in the scope start as rank 0's, whatever each rank's
+     * initializer drew. */
+    {
+        ct_set_random_seed(100 + check_rank);
+        ct_strategy_scope_begin(s);
+        ct_layer *d = ct_layer_new("Dense", "{\"units\": 3, \"input_shape\": [5]}");
+        CHECK(d && !ct_layer_build(d, 1, &(ct_shape){2, {-1, 5}}), "%s", ct_last_error());
+        ct_strategy_scope_end();
+        float k[15], lo[15], hi[15];
+        CHECK_OK(ct_tensor_read(ct_variable_value(ct_layer_weight(d, 0)), CT_FLOAT32, k, 15));
+        for (int i = 0; i < 15; i++) lo[i] = hi[i] = k[i];
+        ct_collective *c = ct_strategy_collective(s);
+        if (c) {
+            CHECK_OK(ct_all_reduce_buffer(c, lo, 15, CT_FLOAT32, CT_REDUCE_MIN));
+            CHECK_OK(ct_all_reduce_buffer(c, hi, 15, CT_FLOAT32, CT_REDUCE_MAX));
+        }
+        for (int i = 0; i < 15; i++)
+            CHECK(lo[i] == hi[i], "kernel value %d differs between ranks: %g to %g", i, lo[i],
+                  hi[i]);
+        ct_layer_free(d);
+    }
+
+    /* The custom loop: global batches of 16 from a seeded shuffle, each
+     * replica its rows (ct_strategy_distribute_dataset). */
+    {
+        ct_model *cref = make_model(), *cm = make_model();
+        ct_set_random_seed(5);
+        ct_dataset *g = ct_dataset_from_tensor_slices(&(ct_element){.n = 2, .t = {x, y}});
+        g = ct_dataset_batch(ct_dataset_shuffle(g, N, &(ct_shuffle_opts){.seed = 3}), 16, false);
+        ct_set_random_seed(5);
+        ct_dataset *mine = ct_dataset_from_tensor_slices(&(ct_element){.n = 2, .t = {x, y}});
+        mine = ct_dataset_batch(ct_dataset_shuffle(mine, N, &(ct_shuffle_opts){.seed = 3}), 16,
+                                false);
+        mine = ct_strategy_distribute_dataset(s, mine);
+        CHECK(g && mine, "%s", ct_last_error());
+        ct_strategy_stats before, after;
+        ct_strategy_get_stats(s, &before);
+        ct_set_random_seed(5); /* the shuffles draw the same orders */
+        custom_loop(cref, g, NULL);
+        ct_set_random_seed(5);
+        custom_loop(cm, mine, s);
+        ct_strategy_get_stats(s, &after);
+        for (int i = 0; i < nw; i++) {
+            double d = rel_diff(ct_layer_weight(ct_model_layer(cref), i),
+                                ct_layer_weight(ct_model_layer(cm), i));
+            CHECK(d < 1e-5, "custom loop: weight %d differs by %.3g", i, d);
+        }
+        if (ct_process_group_size(pg) > 1)
+            CHECK(after.steps - before.steps == EPOCHS * N / 16, "custom loop: %lld sums",
+                  (long long)(after.steps - before.steps));
+        ct_model_free(cref);
+        ct_model_free(cm);
         ct_dataset_free(g);
         ct_dataset_free(mine);
     }

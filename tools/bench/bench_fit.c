@@ -6,8 +6,14 @@
  * inference samples/s, epoch wall time, test accuracy, peak RSS.
  *
  *   bench_fit [--threads N] [--epochs E] [--model mlp,cnn,linear] [--overhead]
- *   mpirun -np 2 bench_fit ...   (data parallel under the mirrored strategy;
- *                                 --threads per rank, rank 0 prints)
+ *   mpirun -np 2 bench_fit ... [--no-overlap] [--bucket-bytes B]
+ *       data parallel under the mirrored strategy (--threads per rank, rank
+ *       0 prints); each epoch line adds what the gradient sum cost per
+ *       step: the wait after the backward pass (exposed), the time from
+ *       the first gradient to the last sum (in flight), and the buckets.
+ *       --no-overlap starts the all-reduce after the backward pass: its
+ *       exposed time is the whole all-reduce, against which the overlapped
+ *       run's exposed time gives the share hidden.
  *
  * --overhead also times fit's cost around the step: an epoch of fit
  * (unshuffled) against ct_model_train_on_batch over the same batches made
@@ -73,19 +79,22 @@ static ct_model *make(const char *kind) {
 int main(int argc, char **argv) {
     int epochs = 3;
     bool overhead = false;
+    ct_strategy_opts so = {0};
     const char *models = "mlp,cnn";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) models = argv[++i];
         else if (!strcmp(argv[i], "--overhead")) overhead = true;
+        else if (!strcmp(argv[i], "--no-overlap")) so.no_overlap = true;
+        else if (!strcmp(argv[i], "--bucket-bytes") && i + 1 < argc) so.bucket_bytes = atoll(argv[++i]);
     }
     ct_set_num_threads(threads);
     ct_process_group *pg = ct_dist_world();
     if (!pg) die("the process group");
     ranks = ct_process_group_size(pg);
     rank = ct_process_group_rank(pg);
-    if (ranks > 1 && !(strategy = ct_mirrored_strategy_new(NULL))) die("the strategy");
+    if (ranks > 1 && !(strategy = ct_mirrored_strategy_new(&so))) die("the strategy");
     ct_set_random_seed(1);
     ct_scope_begin();
     ct_tensor *x8, *y, *xt8, *yt;
@@ -99,11 +108,14 @@ int main(int argc, char **argv) {
     for (char *kind = strtok(list, ","); kind; kind = strtok(NULL, ",")) {
         ct_model *m = make(kind);
         for (int e = 0; e < epochs; e++) {
+            ct_strategy_stats s0, s1;
+            ct_strategy_get_stats(strategy, &s0);
             double t0 = bench_now();
             ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = x, .y = y, .batch_size = 128,
                                                            .epochs = 1,
                                                            .verbose = CT_VERBOSE_SILENT});
             double train_s = bench_now() - t0;
+            ct_strategy_get_stats(strategy, &s1);
             if (!h) die("fit");
             ct_history_free(h);
             t0 = bench_now();
@@ -122,6 +134,18 @@ int main(int argc, char **argv) {
                        "%.4f, \"peak_rss_mb\": %.1f}\n",
                        kind, ranks, threads, e + 1, 60000 / train_s, 10000 / infer_s, train_s,
                        ct_logs_get(res, "accuracy", NULL), ru.ru_maxrss / 1024.0);
+            int64_t steps = s1.steps - s0.steps;
+            if (rank == 0 && steps > 0)
+                printf("{\"bench\": \"fit_%s_allreduce\", \"ranks\": %d, \"overlap\": %s, "
+                       "\"epoch\": %d, \"buckets\": %d, \"bytes_per_step\": %lld, "
+                       "\"exposed_ms_per_step\": %.4f, \"in_flight_ms_per_step\": %.4f, "
+                       "\"buckets_done_before_backward_end\": %.3f}\n",
+                       kind, ranks, s1.overlap ? "true" : "false", e + 1, s1.buckets,
+                       (long long)((s1.bytes - s0.bytes) / steps),
+                       1e3 * (s1.exposed_s - s0.exposed_s) / (double)steps,
+                       1e3 * (s1.in_flight_s - s0.in_flight_s) / (double)steps,
+                       (double)(s1.buckets_done_early - s0.buckets_done_early) /
+                           (double)(steps * s1.buckets));
             fflush(stdout);
             ct_logs_free(res);
         }
