@@ -124,6 +124,14 @@ static ct_status mpi_world(void) {
     if (initialized) {
         CT__MPI_CHECK(MPI_Query_thread(&world.thread_level));
     } else {
+        /* Across nodes, Open MPI 4.1 makes the collectives' arrival board
+         * (an MPI window) with osc/rdma, which fails over TCP
+         * (MPI_ERR_WIN, open-mpi/ompi#11466); osc/ucx makes it. Open
+         * MPI's launcher says whether the job spans nodes; a choice the
+         * user made stays. */
+        const char *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE"), *ws = getenv("OMPI_COMM_WORLD_SIZE");
+        if (ls && ws && atoi(ls) != atoi(ws) && !getenv("OMPI_MCA_osc"))
+            setenv("OMPI_MCA_osc", "^rdma", 0);
         /* MPI_THREAD_MULTIPLE lets a backward pass start all-reduces on
          * one thread while another waits; below it ctrain's calls are
          * serialised by a lock, which is all SERIALIZED asks. */

@@ -442,10 +442,15 @@ int main(void) {
         CHECK(size == atoi(getenv("OMPI_COMM_WORLD_SIZE") ? getenv("OMPI_COMM_WORLD_SIZE")
                                                           : getenv("PMI_SIZE")),
               "size %d", size);
-        CHECK(ct_process_group_local_size(pg) == size, "one node, local size %d",
-              ct_process_group_local_size(pg));
-        CHECK(ct_process_group_local_rank(pg) == rank, "local rank %d",
-              ct_process_group_local_rank(pg));
+        /* Open MPI says how many ranks share this node (several nodes:
+         * tests/distribute/multinode_netns.sh); otherwise there is one. */
+        const char *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+        int local_size = ls ? atoi(ls) : size, local_rank = lr ? atoi(lr) : rank;
+        CHECK(ct_process_group_local_size(pg) == local_size, "local size %d, not %d",
+              ct_process_group_local_size(pg), local_size);
+        CHECK(ct_process_group_local_rank(pg) == local_rank, "local rank %d, not %d",
+              ct_process_group_local_rank(pg), local_rank);
     } else {
         CHECK(rank == 0 && size == 1, "alone: rank %d of %d", rank, size);
         CHECK(strcmp(ct_process_group_thread_level(pg), "none") == 0, "thread level %s",
