@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "distribute/strategy_internal.h"
 #include "nn/internal.h"
 
 /* Shared with nn/fit.c (candidates for nn/internal.h). */
@@ -557,8 +558,14 @@ static ct_status csv_init(ct__cfg *c, void *p) {
 }
 
 static void csv_train_begin(void *ctx, ct_model *m, ct_logs *logs) {
-    (void)m, (void)logs;
+    (void)logs;
     csv_logger *s = ctx;
+    if (s->f) fclose(s->f);
+    s->f = NULL;
+    csv_drop_keys(s);
+    /* Under a strategy the epoch logs are every replica's, merged: rank 0
+     * writes them, the others write nothing. */
+    if (m && ct__strategy_rank(m->strategy) != 0) return;
     s->append_header = true;
     if (s->append) {
         FILE *r = fopen(s->filename, "r");
@@ -568,12 +575,10 @@ static void csv_train_begin(void *ctx, ct_model *m, ct_logs *logs) {
             fclose(r);
         }
     }
-    if (s->f) fclose(s->f);
     s->f = fopen(s->filename, s->append ? "a" : "w");
     if (!s->f)
         raise_error(s->head.cb, CT_ERR_INVALID_ARGUMENT, "CSVLogger: cannot open '%s' for writing",
                     s->filename);
-    csv_drop_keys(s);
 }
 
 static int cmp_str(const void *a, const void *b) {

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "dist_check.h"
 
@@ -62,12 +63,33 @@ static void compile(ct_model *m) {
                                      .metrics = (const char *[]){"mae"}}));
 }
 
-/* fit from seed 5 (the shuffle draws the same orders). */
-static ct_history *train(ct_model *m, ct_tensor *x, ct_tensor *y) {
+/* fit from seed 5 (the shuffle draws the same orders), with a CSVLogger
+ * given a file of this rank's own: only rank 0 may write one. */
+static char csv_path[64];
+
+static ct_history *train(ct_model *m, ct_tensor *x, ct_tensor *y, bool distributed) {
     ct_set_random_seed(5);
+    snprintf(csv_path, sizeof csv_path, "/tmp/ct_mirrored_%d_rank%d.csv", (int)getppid(),
+             check_rank);
+    char cfg[128];
+    snprintf(cfg, sizeof cfg, "{\"filename\": \"%s\"}", csv_path);
+    ct_callback *csv = ct_callback_new("CSVLogger", cfg);
+    CHECK(csv, "%s", ct_last_error());
     ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = x, .y = y, .batch_size = BATCH,
                                                   .epochs = EPOCHS,
+                                                  .ncallbacks = 1,
+                                                  .callbacks = &csv,
                                                   .verbose = CT_VERBOSE_SILENT});
+    ct_callback_free(csv);
+    FILE *f = fopen(csv_path, "r");
+    int lines = 0;
+    for (int ch; f && (ch = fgetc(f)) != EOF;) lines += ch == '\n';
+    if (f) fclose(f);
+    remove(csv_path);
+    if (!distributed || check_rank == 0)
+        CHECK(lines == EPOCHS + 1, "rank 0's CSVLogger wrote %d lines", lines);
+    else
+        CHECK(!f, "rank %d's CSVLogger wrote %s", check_rank, csv_path);
     CHECK(h, "%s", ct_last_error());
     return h;
 }
@@ -159,7 +181,7 @@ int main(void) {
     /* The reference: one process, the whole global batch. */
     ct_model *ref = make_model();
     compile(ref);
-    ct_history *href = train(ref, x, y);
+    ct_history *href = train(ref, x, y, false);
 
     /* The same under the mirrored strategy. */
     ct_strategy *s = ct_mirrored_strategy_new(NULL);
@@ -177,7 +199,7 @@ int main(void) {
         CHECK_OK(ct_variable_assign(v, ct_zeros_like(ct_variable_value(v))));
         ct_scope_end();
     }
-    ct_history *h = train(m, x, y);
+    ct_history *h = train(m, x, y, true);
 
     int nw = ct_layer_num_weights(ct_model_layer(m));
     CHECK(nw == 4, "%d weights", nw);
@@ -309,7 +331,7 @@ int main(void) {
         ct_model *bm = make_model();
         compile(bm);
         ct_strategy_scope_end();
-        ct_history *hb = train(bm, x, y);
+        ct_history *hb = train(bm, x, y, true);
         for (int i = 0; i < nw; i++) {
             double d = rel_diff(ct_layer_weight(ct_model_layer(ref), i),
                                 ct_layer_weight(ct_model_layer(bm), i));
