@@ -101,14 +101,21 @@ static _Thread_local ct_strategy *replica_context;
 
 ct_strategy *ct__strategy_replica_context(void) { return replica_context; }
 
-ct_status ct_strategy_run(ct_strategy *s, ct_status (*fn)(void *ctx), void *ctx) {
-    if (!fn) return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_strategy_run: the function is NULL");
+ct_strategy *ct__strategy_enter_replica(ct_strategy *s) {
     ct_strategy *outer = replica_context;
     replica_context = s;
+    return outer;
+}
+
+void ct__strategy_leave_replica(ct_strategy *outer) { replica_context = outer; }
+
+ct_status ct_strategy_run(ct_strategy *s, ct_status (*fn)(void *ctx), void *ctx) {
+    if (!fn) return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_strategy_run: the function is NULL");
+    ct_strategy *outer = ct__strategy_enter_replica(s);
     ct_strategy_scope_begin(s);
     ct_status st = fn(ctx);
     ct_strategy_scope_end();
-    replica_context = outer;
+    ct__strategy_leave_replica(outer);
     return st;
 }
 

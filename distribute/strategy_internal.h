@@ -8,8 +8,15 @@
 #include "ctrain/strategy.h"
 
 int ct__strategy_replicas(const ct_strategy *s);
-/* The strategy whose ct_strategy_run this thread is in, or NULL. */
+/* The strategy whose replica step this thread is in (ct_strategy_run, or
+ * fit's train step), or NULL. */
 ct_strategy *ct__strategy_replica_context(void);
+/* Enters / leaves a replica step of s (returns the one it replaces). */
+ct_strategy *ct__strategy_enter_replica(ct_strategy *s);
+void ct__strategy_leave_replica(ct_strategy *outer);
+/* x summed over the replicas, recorded on the tape: the gradient is the
+ * upstream gradients summed over the replicas (distribute/replica_ops.c). */
+ct_tensor *ct__replica_sum(ct_collective *coll, const ct_tensor *x);
 int ct__strategy_rank(const ct_strategy *s);
 /* ts[i] becomes the sum of ts[i] over the replicas (a new tensor in the
  * current scope), in buckets. */

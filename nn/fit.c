@@ -815,13 +815,37 @@ static ct_status forward(ct_model *m, const batch *b, bool training, ct_tensor *
                                ct_model_num_outputs(m), pred);
 }
 
+/* A batch of no examples for each of the model's inputs (the shapes it
+ * was built for, with 0 rows), for a replica without a part of a batch. */
+static ct_status zero_rows(ct_model *m, batch *b, const char *who) {
+    memset(b, 0, sizeof *b);
+    b->empty = true;
+    const ct_layer *l = &m->base;
+    if (l->ninputs < 1 || !l->input_shapes || l->ninputs > MAXIO)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s' is not built: a replica without examples cannot run "
+                         "its step",
+                         who, model_name(m));
+    for (int i = 0; i < l->ninputs; i++) {
+        const ct_shape *sh = &l->input_shapes[i];
+        int64_t dims[CT_MAX_RANK];
+        for (int d = 0; d < sh->rank; d++) dims[d] = d == 0 ? 0 : sh->dim[d] < 0 ? 1 : sh->dim[d];
+        if (!(b->x[i] = ct_zeros(l->dtype, sh->rank, dims))) return ct_last_status();
+    }
+    b->nx = l->ninputs;
+    return CT_OK;
+}
+
 /* One training step (Keras 3's train_step): the forward pass on a tape,
  * the loss, the gradients of the trainable weights, the optimizer update,
  * the constraints, then the metrics. Under a strategy of several replicas
  * each replica differentiates its loss times its share of the global
  * batch and the gradients are summed over the replicas, so the update is
- * the one of a single process on the whole global batch; a replica with
- * no part of the batch adds zeros. */
+ * the one of a single process on the whole global batch. The step runs
+ * as a replica step (ct_strategy_run's context), where synchronized
+ * BatchNormalization sums its statistics over the replicas; so a replica
+ * with no part of the batch still runs it, forward and backward, on zero
+ * rows of the model's inputs, and adds zero gradients. */
 static ct_status train_step(ct_model *m, const batch *b, const char *who) {
     bool distributed = ct__strategy_replicas(m->strategy) > 1;
     ct_status st = b->empty ? CT_OK : check_batch(m, b, who);
@@ -830,23 +854,40 @@ static ct_status train_step(ct_model *m, const batch *b, const char *who) {
     ct_tensor **src = NULL, **grads = NULL;
     ct_variable **vars = NULL;
     ct_tensor *pred[MAXIO], *per[MAXIO];
+    ct_strategy *outer = distributed ? ct__strategy_enter_replica(m->strategy) : NULL;
     ct_scope_begin();
     ct_tape *tape = NULL;
     ct_tensor *loss = NULL, *scaled = NULL;
-    if (!b->empty) {
-        tape = ct_tape_begin(NULL);
-        if (tape && !forward(m, b, true, pred)) loss = compute_loss(m, b, pred, per, who);
-        scaled = loss;
-        if (loss && distributed)
-            scaled = ct_multiply(loss, ct_scalar_of(ct_tensor_dtype(loss),
-                                                    (double)b->local_n / (double)b->global_n));
-        if (tape) ct_tape_end(tape);
-        if (!scaled) {
-            st = ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL;
-            goto out;
-        }
-        if ((st = update_metrics(m, b, pred, per, loss))) goto out;
+    batch none;
+    if (b->empty) {
+        if (!distributed) goto out; /* nothing to learn from */
+        if ((st = zero_rows(m, &none, who))) goto out;
+        b = &none;
     }
+    tape = ct_tape_begin(NULL);
+    if (tape && !forward(m, b, true, pred)) {
+        if (!b->empty) {
+            loss = compute_loss(m, b, pred, per, who);
+        } else {
+            /* No examples: a target that reaches every output, with zero
+             * gradients. */
+            for (int i = 0; i < ct_model_num_outputs(m); i++) {
+                ct_tensor *z = ct_multiply(ct_reduce_sum(pred[i], CT_ALL, false),
+                                           ct_scalar_of(ct_tensor_dtype(pred[i]), 0));
+                loss = loss && z ? ct_add(loss, ct_cast(z, ct_tensor_dtype(loss))) : z;
+            }
+        }
+    }
+    scaled = loss;
+    if (loss && distributed && !b->empty)
+        scaled = ct_multiply(loss, ct_scalar_of(ct_tensor_dtype(loss),
+                                                (double)b->local_n / (double)b->global_n));
+    if (tape) ct_tape_end(tape);
+    if (!scaled) {
+        st = ct_last_status() ? ct_last_status() : CT_ERR_INTERNAL;
+        goto out;
+    }
+    if (!b->empty && (st = update_metrics(m, b, pred, per, loss))) goto out;
     int n = ct__layer_collect(&m->base, NULL, 0);
     refs = malloc((size_t)(n ? n : 1) * sizeof *refs);
     src = malloc((size_t)(n ? n : 1) * sizeof *src);
@@ -870,13 +911,11 @@ static ct_status train_step(ct_model *m, const batch *b, const char *who) {
          * examples, adds zeros, so every replica starts the same
          * buckets). */
         if (distributed && (st = ct__strategy_sum_begin(m->strategy, nt, src))) goto out;
-        if (!b->empty) {
-            bool overlap = ct__strategy_overlap(m->strategy);
-            ct_gradient_opts go = {.on_ready = ct__strategy_sum_ready, .ready_ctx = m->strategy};
-            st = ct_tape_gradient(tape, scaled, nt, src, grads, overlap ? &go : NULL);
-            for (int i = 0; !st && distributed && !overlap && i < nt; i++)
-                st = ct__strategy_sum_ready(m->strategy, i, grads[i]);
-        }
+        bool overlap = ct__strategy_overlap(m->strategy);
+        ct_gradient_opts go = {.on_ready = ct__strategy_sum_ready, .ready_ctx = m->strategy};
+        st = ct_tape_gradient(tape, scaled, nt, src, grads, overlap ? &go : NULL);
+        for (int i = 0; !st && distributed && !overlap && i < nt; i++)
+            st = ct__strategy_sum_ready(m->strategy, i, grads[i]);
         if (distributed) {
             ct_status e = ct__strategy_sum_end(m->strategy, nt, grads);
             if (!st) st = e;
@@ -887,6 +926,7 @@ static ct_status train_step(ct_model *m, const batch *b, const char *who) {
 out:
     if (tape) ct_tape_free(tape);
     ct_scope_end();
+    if (distributed) ct__strategy_leave_replica(outer);
     free(refs);
     free(src);
     free(grads);

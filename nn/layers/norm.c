@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "distribute/strategy_internal.h"
 #include "nn/internal.h"
 #include "ops/batch_norm.h"
 
@@ -344,11 +345,37 @@ static ct_tensor *batch_call_fused(norm *nm, const ct_tensor *x, bool training) 
     return ct__fused_batch_norm_inference(x, gamma, beta, mean, var, nm->epsilon);
 }
 
+/* Keras 3's synchronized moments (_compute_moments_sync): the sums, the
+ * sums of squares and the counts over the replicas of the step, then
+ * mean = sum / count and variance = max(mean of squares - mean^2, 0).
+ * The sums are recorded on the tape, so the gradient goes through them
+ * to every replica's examples. */
+static ct_status sync_moments(ct_collective *c, const ct_tensor *x, const int *red, int nred,
+                              ct_tensor **mean, ct_tensor **var) {
+    ct_tensor *s1 = ct__replica_sum(c, ct_reduce_sum(x, red, nred, true));
+    ct_tensor *s2 = ct__replica_sum(c, ct_reduce_sum(ct_square(x), red, nred, true));
+    ct_tensor *n = ct__replica_sum(c, ct_reduce_sum(ct_ones_like(ct_stop_gradient(x)), red,
+                                                    nred, true));
+    ct_tensor *none = n ? ct_equal(n, ct_zeros_like(n)) : NULL;
+    ct_tensor *safe = none ? ct_where(none, ct_ones_like(n), n) : NULL; /* divide_no_nan */
+    *mean = s1 && safe ? ct_divide(s1, safe) : NULL;
+    ct_tensor *sq = s2 && safe ? ct_divide(s2, safe) : NULL;
+    *var = *mean && sq ? ct_maximum(ct_subtract(sq, ct_square(*mean)), ct_zeros_like(sq)) : NULL;
+    return *var ? CT_OK : ct_last_status();
+}
+
 static ct_tensor *batch_call(norm *nm, const ct_tensor *x, bool training) {
     ct_layer *l = &nm->base;
     ct_dtype cd = ct_tensor_dtype(x);
     int r = nm->rank;
-    if (nm->naxes == 1 && nm->paxes[0] == r - 1) return batch_call_fused(nm, x, training);
+    /* synchronized: only in a replica step of several replicas, as Keras
+     * (elsewhere it is the ordinary layer). */
+    ct_strategy *sync = nm->synchronized && training && l->trainable
+                            ? ct__strategy_replica_context()
+                            : NULL;
+    if (ct_strategy_num_replicas_in_sync(sync) < 2) sync = NULL;
+    if (!sync && nm->naxes == 1 && nm->paxes[0] == r - 1)
+        return batch_call_fused(nm, x, training);
     ct_tensor *mean, *var;
     if (training && l->trainable) {
         int red[CT_MAX_RANK], nred = 0;
@@ -357,7 +384,9 @@ static ct_tensor *batch_call(norm *nm, const ct_tensor *x, bool training) {
             for (int j = 0; j < nm->naxes; j++) keep |= nm->paxes[j] == i;
             if (!keep) red[nred++] = i;
         }
-        if (ct_moments(x, red, nred, true, &mean, &var)) return NULL;
+        if (sync ? sync_moments(ct_strategy_collective(sync), x, red, nred, &mean, &var)
+                 : ct_moments(x, red, nred, true, &mean, &var))
+            return NULL;
         if (update_moving(nm->moving_mean, mean, nm->momentum) ||
             update_moving(nm->moving_variance, var, nm->momentum))
             return NULL;

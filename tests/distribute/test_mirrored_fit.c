@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "dist_check.h"
@@ -45,6 +46,35 @@ static ct_model *make_model(void) {
         int64_t n = ct_tensor_size(cur);
         float *w = malloc((size_t)n * sizeof *w);
         for (int64_t k = 0; k < n; k++) w[k] = (float)(0.3 * cos(0.9 * (double)k + i));
+        ct_scope_begin();
+        CHECK_OK(ct_variable_assign(v, ct_constant(w, CT_FLOAT32, ct_tensor_rank(cur),
+                                                   ct_tensor_shape(cur))));
+        ct_scope_end();
+        free(w);
+    }
+    return m;
+}
+
+/* Dense (no bias: BatchNormalization cancels it, and its gradient is only
+ * rounding noise, which Adam would blow up), BatchNormalization
+ * (synchronized or not), Dense: fixed weights. */
+static ct_model *make_bn_model(bool synchronized) {
+    ct_model *m = ct_sequential_new("bn_net");
+    CHECK(m, "%s", ct_last_error());
+    CHECK_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 6, \"use_bias\": false, \"input_shape\": [4]}")));
+    CHECK_OK(ct_sequential_add(
+        m, ct_layer_new("BatchNormalization", synchronized
+                                                  ? "{\"momentum\": 0.8, \"synchronized\": true}"
+                                                  : "{\"momentum\": 0.8}")));
+    CHECK_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 1}")));
+    ct_layer *l = ct_model_layer(m);
+    for (int i = 0; i < ct_layer_num_weights(l); i++) {
+        ct_variable *v = ct_layer_weight(l, i);
+        if (strstr(ct_variable_name(v), "batch_normalization")) continue; /* Keras's own */
+        ct_tensor *cur = ct_variable_value(v);
+        int64_t n = ct_tensor_size(cur);
+        float *w = malloc((size_t)n * sizeof *w);
+        for (int64_t k = 0; k < n; k++) w[k] = (float)(0.4 * sin(0.7 * (double)k + i));
         ct_scope_begin();
         CHECK_OK(ct_variable_assign(v, ct_constant(w, CT_FLOAT32, ct_tensor_rank(cur),
                                                    ct_tensor_shape(cur))));
@@ -352,6 +382,39 @@ int main(void) {
         ct_history_free(hb);
         ct_model_free(bm);
         ct_strategy_free(bs);
+    }
+
+    /* Synchronized BatchNormalization: its statistics are the global
+     * batch's, so N replicas train the model one process trains, moving
+     * statistics included (the batch of 21 ends with a batch of one, so
+     * with 4 replicas three run their step on no examples). Without
+     * synchronized each replica normalizes its own rows: not the same. */
+    for (int synced = 1; synced >= 0; synced--) {
+        ct_model *bref = make_bn_model(synced), *bm;
+        compile(bref);
+        ct_history *h1 = train(bref, x, y, false);
+        ct_strategy_scope_begin(s);
+        bm = make_bn_model(synced);
+        compile(bm);
+        ct_strategy_scope_end();
+        ct_history *h2 = train(bm, x, y, true);
+        double worst = 0;
+        int nbw = ct_layer_num_weights(ct_model_layer(bm));
+        for (int i = 0; i < nbw; i++) {
+            double d = rel_diff(ct_layer_weight(ct_model_layer(bref), i),
+                                ct_layer_weight(ct_model_layer(bm), i));
+            if (synced)
+                CHECK(d < 1e-5, "synchronized BatchNormalization: weight %d (%s) differs by %.3g",
+                      i, ct_variable_name(ct_layer_weight(ct_model_layer(bm), i)), d);
+            worst = fmax(worst, d);
+        }
+        if (!synced && ct_process_group_size(pg) > 1)
+            CHECK(worst > 1e-3, "BatchNormalization without sync matched one process (%.3g)",
+                  worst);
+        ct_history_free(h1);
+        ct_history_free(h2);
+        ct_model_free(bref);
+        ct_model_free(bm);
     }
 
     /* Weights made in the scope start as rank 0's, whatever each rank's
