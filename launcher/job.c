@@ -806,9 +806,51 @@ static int parse_transform(job *j, const json_t *v, const char *path, job_transf
     return 0;
 }
 
+/* tf.data.experimental.AutoShardPolicy by name (TF's HINT has no place
+ * here: no transform takes tf.data.experimental.SHARD_HINT). */
+static const char *const SHARD_POLICIES[] = {"AUTO", "FILE", "DATA", "OFF", NULL};
+static const ct_auto_shard_policy SHARD_POLICY_VALUES[] = {CT_AUTO_SHARD_AUTO, CT_AUTO_SHARD_FILE,
+                                                           CT_AUTO_SHARD_DATA, CT_AUTO_SHARD_OFF};
+
+/* A part's "options": what of tf.data.Options a job can set,
+ * {"experimental_distribute": {"auto_shard_policy": "AUTO"}}. */
+static int parse_options(job *j, const json_t *v, const char *path, job_data *d) {
+    if (want_object(j, v, path)) return -1;
+    static const char *const keys[] = {"experimental_distribute", NULL};
+    if (check_keys(j, v, path, keys)) return -1;
+    const json_t *dist = json_object_get(v, "experimental_distribute");
+    if (!dist) return 0;
+    char p[JOB_PATH_MAX], q[JOB_PATH_MAX], names[64];
+    child(p, path, "experimental_distribute");
+    if (want_object(j, dist, p)) return -1;
+    static const char *const dkeys[] = {"auto_shard_policy", NULL};
+    if (check_keys(j, dist, p, dkeys)) return -1;
+    const json_t *pol = json_object_get(dist, "auto_shard_policy");
+    if (!pol) return 0;
+    child(q, p, "auto_shard_policy");
+    list_names(names, sizeof names, SHARD_POLICIES);
+    if (!json_is_string(pol))
+        return fail(j, q, false, "expected a policy name (one of: %s), found %s", names,
+                    type_name(pol));
+    const char *name = json_string_value(pol);
+    int k = 0;
+    while (SHARD_POLICIES[k] && strcmp(SHARD_POLICIES[k], name)) k++;
+    if (!SHARD_POLICIES[k]) {
+        if (!strcmp(name, "HINT"))
+            return fail(j, q, false, "HINT is not available (no transform takes "
+                                     "tf.data.experimental.SHARD_HINT); expected one of: %s",
+                        names);
+        return fail(j, q, false, "unknown auto_shard_policy \"%s\" (expected one of: %s)", name,
+                    names);
+    }
+    d->shard_policy = SHARD_POLICY_VALUES[k];
+    d->shard_policy_where = where_of(j, q, false);
+    return 0;
+}
+
 static int parse_data_part(job *j, const json_t *v, const char *path, job_data *d) {
     if (want_object(j, v, path)) return -1;
-    static const char *const keys[] = {"source", "transforms", NULL};
+    static const char *const keys[] = {"source", "transforms", "options", NULL};
     if (check_keys(j, v, path, keys)) return -1;
     d->present = true;
     d->where = where_of(j, path, false);
@@ -817,6 +859,9 @@ static int parse_data_part(job *j, const json_t *v, const char *path, job_data *
     if (!src) return fail(j, path, false, "needs a \"source\"");
     child(p, path, "source");
     if (parse_source(j, src, p, &d->source)) return -1;
+    const json_t *opts = json_object_get(v, "options");
+    child(p, path, "options");
+    if (opts && parse_options(j, opts, p, d)) return -1;
     const json_t *ts = json_object_get(v, "transforms");
     if (!ts) return 0;
     child(p, path, "transforms");

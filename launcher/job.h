@@ -122,6 +122,10 @@ typedef struct job_data {
     job_source source;
     int ntransforms;
     job_transform *transforms;
+    /* "options": tf.data.Options' experimental_distribute.auto_shard_policy,
+     * how each rank under mpirun takes its part (default AUTO) */
+    ct_auto_shard_policy shard_policy;
+    job_where shard_policy_where; /* zeroed (path "") when not given    */
 } job_data;
 
 /* ---- compile, callbacks ------------------------------------------------------------ */

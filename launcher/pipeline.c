@@ -355,12 +355,26 @@ static int check_reshape(pipeline *p, ct_dataset *ds, const job_transform *t, bo
                        got, (long long)have, to);
 }
 
-/* batch(size): or, with several replicas, this replica's shard of the
- * examples (every R-th) in batches of its part of the global batch, so
- * the k-th batches of all replicas make the k-th global batch (TF's
- * distribute_datasets_from_function with a per-replica batch size). */
-static ct_dataset *global_batch(pipeline *p, ct_dataset *ds, int64_t size, bool drop_remainder,
-                                const pipeline_opts *opts, const job_where *where) {
+/* What one pipeline_build carries through its transforms. */
+typedef struct build {
+    const job_data *d;
+    const pipeline_opts *opts;
+    bool batched; /* the elements are batches now                       */
+    bool sharded; /* this replica's part was taken (at the first batch) */
+} build;
+
+/* batch(size): or, with several replicas, this replica's part of the
+ * examples in batches of its part of the global batch, so the k-th
+ * batches of all replicas make the k-th global batch (TF's
+ * distribute_datasets_from_function with a per-replica batch size). The
+ * part is taken once, at the first batch, by the part's auto_shard_policy
+ * (ct_dataset_auto_shard over the pipeline so far): AUTO reads every R-th
+ * file of a csv / tfrecord source with at least R files (FILE), else
+ * keeps every R-th example (DATA); OFF reads every example on every rank,
+ * as TF gives every worker the whole dataset. */
+static ct_dataset *global_batch(pipeline *p, build *b, ct_dataset *ds, int64_t size,
+                                bool drop_remainder, const job_where *where) {
+    const pipeline_opts *opts = b->opts;
     if (opts->replicas > 1) {
         if (size % opts->replicas) {
             ct_dataset_free(ds);
@@ -370,15 +384,23 @@ static ct_dataset *global_batch(pipeline *p, ct_dataset *ds, int64_t size, bool 
                                (long long)size, opts->replicas),
                    NULL;
         }
-        ds = ct_dataset_shard(ds, opts->replicas, opts->replica);
+        if (!b->sharded) {
+            ds = ct_dataset_auto_shard(ds, opts->replicas, opts->replica, b->d->shard_policy);
+            /* FILE's errors (a source without files, fewer files than
+             * ranks) belong to the policy, when the job gives one. */
+            const job_where *pw = &b->d->shard_policy_where;
+            if (!ds) return fail_lib(p, pw->path[0] ? pw : where);
+            b->sharded = true;
+        }
         size /= opts->replicas;
     }
     ds = ds ? ct_dataset_batch(ds, size, drop_remainder) : NULL;
     return ds ? ds : fail_lib(p, where);
 }
 
-static ct_dataset *apply(pipeline *p, ct_dataset *ds, const job_transform *t, bool *batched,
-                         const pipeline_opts *opts) {
+static ct_dataset *apply(pipeline *p, build *b, ct_dataset *ds, const job_transform *t) {
+    const pipeline_opts *opts = b->opts;
+    bool *batched = &b->batched;
     switch (t->kind) {
     case JOB_T_SCALE:
     case JOB_T_RESHAPE: {
@@ -397,15 +419,32 @@ static ct_dataset *apply(pipeline *p, ct_dataset *ds, const job_transform *t, bo
         ds = ct_dataset_map(ds, xform_fn, c, *batched ? 1 : CT_AUTOTUNE);
         break;
     }
-    case JOB_T_CACHE: ds = ct_dataset_cache(ds, t->filename); break;
+    case JOB_T_CACHE:
+        if (t->filename && opts->replicas > 1) {
+            /* Each rank caches what it reads, which is its own part (FILE
+             * sharding, or any cache after the batch): one file per rank,
+             * or a rank would read back another's part. */
+            size_t len = strlen(t->filename) + 32;
+            char *name = malloc(len);
+            if (!name) {
+                ct_dataset_free(ds);
+                return job_fail_at(p->j, &t->where, "out of memory"), NULL;
+            }
+            snprintf(name, len, "%s.rank%d-of-%d", t->filename, opts->replica, opts->replicas);
+            ds = ct_dataset_cache(ds, name);
+            free(name);
+        } else {
+            ds = ct_dataset_cache(ds, t->filename);
+        }
+        break;
     case JOB_T_SHUFFLE:
         ds = ct_dataset_shuffle(ds, t->n,
                                 &(ct_shuffle_opts){.seed = t->seed,
                                                    .no_reshuffle_each_iteration = t->no_reshuffle});
         break;
     case JOB_T_BATCH:
-        ds = global_batch(p, ds, opts->batch_override > 0 ? opts->batch_override : t->n,
-                          t->drop_remainder, opts, &t->where);
+        ds = global_batch(p, b, ds, opts->batch_override > 0 ? opts->batch_override : t->n,
+                          t->drop_remainder, &t->where);
         if (!ds) return NULL;
         *batched = true;
         break;
@@ -431,9 +470,19 @@ ct_dataset *pipeline_build(pipeline *p, const job_data *d, const pipeline_opts *
                                             "need: %s",
                            label_hint(s)),
                NULL;
+    /* The tensor sources are sliced from memory: FILE has no files to
+     * split (the library would say so later, in its terms). */
+    bool tensors = s->kind == JOB_SOURCE_FASHION_MNIST || s->kind == JOB_SOURCE_IDX;
+    if (opts->replicas > 1 && d->shard_policy == CT_AUTO_SHARD_FILE && tensors)
+        return job_fail_at(p->j, &d->shard_policy_where,
+                           "FILE sharding needs a source that reads files (csv, tfrecord), and "
+                           "the %s source is sliced from tensors in memory: give \"DATA\" or "
+                           "\"AUTO\"",
+                           s->kind == JOB_SOURCE_IDX ? "idx" : "fashion_mnist"),
+               NULL;
     ct_dataset *ds = NULL;
     int first = 0; /* the first transform not applied yet */
-    if (s->kind == JOB_SOURCE_FASHION_MNIST || s->kind == JOB_SOURCE_IDX) {
+    if (tensors) {
         ct_tensor *x, *y;
         if (tensor_source(p, s, &x, &y)) return NULL;
         ct_scope_begin();
@@ -486,14 +535,14 @@ ct_dataset *pipeline_build(pipeline *p, const job_data *d, const pipeline_opts *
     int64_t bs = opts->batch_override > 0   ? opts->batch_override
                  : opts->default_batch > 0 ? opts->default_batch
                                            : 32;
-    bool batched = false;
+    build b = {.d = d, .opts = opts};
     for (int i = first; i <= d->ntransforms && ds; i++) {
         if (i == batch_at) {
-            ds = global_batch(p, ds, bs, false, opts, &d->where);
-            batched = true;
+            ds = global_batch(p, &b, ds, bs, false, &d->where);
+            b.batched = true;
             if (!ds) return NULL;
         }
-        if (i < d->ntransforms) ds = apply(p, ds, &d->transforms[i], &batched, opts);
+        if (i < d->ntransforms) ds = apply(p, &b, ds, &d->transforms[i]);
     }
     return ds;
 }

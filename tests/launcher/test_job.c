@@ -11,6 +11,7 @@
 #include "launcher/cli.h"
 #include "launcher/job.h"
 #include "launcher/jsonpos.h"
+#include "launcher/pipeline.h"
 #include "support.h"
 
 /* The directory of a test that writes files (each test runs in its own
@@ -242,6 +243,90 @@ Test(job, bad_sources) {
               "%s", cli_error());
 }
 
+/* A job whose data.train has `options` (the text after "options": on
+ * line 3) and a validation part without. */
+static job *with_options(const char *options) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"model\": %s,\n"
+             " \"data\": {\"train\": {\"source\": {\"type\": \"fashion_mnist\"},\n"
+             "   \"options\": %s},\n"
+             "  \"validation\": {\"source\": {\"type\": \"fashion_mnist\"}}}}",
+             MODEL, options);
+    cli_clear_error();
+    return parse(text);
+}
+
+Test(job, auto_shard_policy_mirrors_tf_data_options) {
+    static const char *const names[] = {"AUTO", "FILE", "DATA", "OFF"};
+    static const ct_auto_shard_policy want[] = {CT_AUTO_SHARD_AUTO, CT_AUTO_SHARD_FILE,
+                                                CT_AUTO_SHARD_DATA, CT_AUTO_SHARD_OFF};
+    for (int i = 0; i < 4; i++) {
+        char opt[128];
+        snprintf(opt, sizeof opt, "{\"experimental_distribute\": {\"auto_shard_policy\": \"%s\"}}",
+                 names[i]);
+        job *j = with_options(opt);
+        cr_assert_not_null(j, "%s", cli_error());
+        cr_assert_eq(j->train.shard_policy, want[i], "%s", names[i]);
+        cr_assert_str_eq(j->train.shard_policy_where.path,
+                         "data.train.options.experimental_distribute.auto_shard_policy");
+        cr_assert_eq(j->train.shard_policy_where.line, 3);
+        cr_assert_eq(j->train.shard_policy_where.col, 65);
+        /* Not given: AUTO, as tf.data.Options. */
+        cr_assert_eq(j->validation.shard_policy, CT_AUTO_SHARD_AUTO);
+        cr_assert_str_eq(j->validation.shard_policy_where.path, "");
+        job_free(j);
+    }
+    /* Empty objects are TF's defaults too. */
+    job *j = with_options("{\"experimental_distribute\": {}}");
+    cr_assert_not_null(j, "%s", cli_error());
+    cr_assert_eq(j->train.shard_policy, CT_AUTO_SHARD_AUTO);
+    job_free(j);
+    j = with_options("{}");
+    cr_assert_not_null(j, "%s", cli_error());
+    job_free(j);
+}
+
+Test(job, bad_auto_shard_policies_are_placed_at_the_field) {
+    static const char PATH[] = "data.train.options.experimental_distribute.auto_shard_policy";
+    struct {
+        const char *options, *error;
+    } cases[] = {
+        {"{\"experimental_distribute\": {\"auto_shard_policy\": \"SHARD\"}}",
+         "job.json:3:65: %s: unknown auto_shard_policy \"SHARD\" (expected one of: AUTO, FILE, "
+         "DATA, OFF)"},
+        {"{\"experimental_distribute\": {\"auto_shard_policy\": \"data\"}}",
+         "job.json:3:65: %s: unknown auto_shard_policy \"data\" (expected one of: AUTO, FILE, "
+         "DATA, OFF)"},
+        {"{\"experimental_distribute\": {\"auto_shard_policy\": \"HINT\"}}",
+         "job.json:3:65: %s: HINT is not available (no transform takes "
+         "tf.data.experimental.SHARD_HINT); expected one of: AUTO, FILE, DATA, OFF"},
+        {"{\"experimental_distribute\": {\"auto_shard_policy\": 2}}",
+         "job.json:3:65: %s: expected a policy name (one of: AUTO, FILE, DATA, OFF), found an "
+         "integer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char want[512];
+        snprintf(want, sizeof want, cases[i].error, PATH);
+        cr_assert_null(with_options(cases[i].options), "%s", cases[i].options);
+        cr_assert_str_eq(cli_error(), want);
+    }
+    cr_assert_null(with_options("{\"experimental_distribute\": {\"auto_shard\": \"DATA\"}}"));
+    cr_assert_str_eq(cli_error(), "job.json:3:44: data.train.options.experimental_distribute."
+                                  "auto_shard: unknown key \"auto_shard\" (expected one of: "
+                                  "auto_shard_policy)");
+    cr_assert_null(with_options("{\"experimental_deterministic\": true}"));
+    cr_assert_str_eq(cli_error(), "job.json:3:16: data.train.options.experimental_deterministic: "
+                                  "unknown key \"experimental_deterministic\" (expected one of: "
+                                  "experimental_distribute)");
+    cr_assert_null(with_options("\"DATA\""));
+    cr_assert_str_eq(cli_error(), "job.json:3:15: data.train.options: expected an object, found a "
+                                  "string");
+    cr_assert_null(with_options("{\"experimental_distribute\": \"DATA\"}"));
+    cr_assert_str_eq(cli_error(), "job.json:3:43: data.train.options.experimental_distribute: "
+                                  "expected an object, found a string");
+}
+
 Test(job, compile_checks) {
     char text[1024];
     snprintf(text, sizeof text,
@@ -340,6 +425,189 @@ Test(job, tells_jobs_from_models) {
     cr_assert(!job_text_is_job(MODEL));
     cr_assert(!job_text_is_job("{\"modelTopology\": {}, \"model\": 1}"));
     cr_assert(!job_text_is_job("not json"));
+}
+
+/* ---- a part split over ranks (pipeline.c under mpirun) ------------------------ */
+
+/* CSV files part-0..2 of 7, 1 and 4 rows: ids 0..11 in order, a feature,
+ * a label. */
+enum { NIDS = 12 };
+
+static void write_parts(void) {
+    static const int sizes[3] = {7, 1, 4};
+    make_dir();
+    int id = 0;
+    for (int f = 0; f < 3; f++) {
+        char name[32], text[512];
+        size_t n = (size_t)snprintf(text, sizeof text, "id,f,y\n");
+        for (int k = 0; k < sizes[f]; k++, id++)
+            n += (size_t)snprintf(text + n, sizeof text - n, "%d,%g,%d\n", id, 0.5 * id, id % 2);
+        snprintf(name, sizeof name, "part-%d.csv", f);
+        write_file(name, text);
+    }
+}
+
+/* A job training on the parts with `transforms` and auto_shard_policy
+ * `policy` (on line 4, its value at column 65). */
+static job *parts_job(const char *transforms, const char *policy) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"model\": %s,\n"
+             " \"data\": {\"train\": {\"source\": {\"type\": \"csv\", \"files\": \"part-*.csv\", "
+             "\"label\": \"y\"},\n"
+             "   \"transforms\": %s,\n"
+             "   \"options\": {\"experimental_distribute\": {\"auto_shard_policy\": \"%s\"}}}}}",
+             MODEL, transforms, policy);
+    job *j = job_parse(text, "job.json", dir);
+    cr_assert_not_null(j, "%s", cli_error());
+    return j;
+}
+
+/* Counts the ids that replica r of R reads from the train part into
+ * count[], checking that no batch has more than max_rows rows; returns
+ * the number of batches. */
+static int64_t read_part(const job *j, int R, int r, int64_t max_rows, int *count) {
+    pipeline *p = pipeline_new(j);
+    ct_dataset *ds = pipeline_build(p, &j->train, &(pipeline_opts){.need_label = true,
+                                                                   .replicas = R, .replica = r});
+    cr_assert_not_null(ds, "%s", cli_error());
+    ct_iterator *it = ct_dataset_iterator(ds);
+    CT_OK(it);
+    int64_t batches = 0;
+    for (;;) {
+        ct_element *e = NULL;
+        CT_STATUS_OK(ct_iterator_next(it, &e));
+        if (!e) break;
+        int64_t rows = ct_tensor_dim(e->t[0], 0);
+        cr_assert_leq(rows, max_rows);
+        float x[64];
+        cr_assert_leq(rows * 2, 64);
+        CT_STATUS_OK(ct_tensor_read(e->t[0], CT_FLOAT32, x, rows * 2));
+        for (int64_t i = 0; i < rows; i++) {
+            int id = (int)x[2 * i];
+            cr_assert(id >= 0 && id < NIDS, "id %d", id);
+            count[id]++;
+        }
+        ct_element_free(e);
+        batches++;
+    }
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+    pipeline_free(p);
+    return batches;
+}
+
+/* Every id read `times` times over the R replicas. */
+static void read_all(const job *j, int R, int64_t max_rows, int times, int64_t *batches) {
+    int count[NIDS] = {0};
+    for (int r = 0; r < R; r++) {
+        int64_t b = read_part(j, R, r, max_rows, count);
+        if (batches) batches[r] = b;
+    }
+    for (int id = 0; id < NIDS; id++)
+        cr_assert_eq(count[id], times, "id %d read %d times", id, count[id]);
+}
+
+static const char SHUFFLE_BATCH[] = "[{\"shuffle\": {\"buffer_size\": 16, \"seed\": 1}}, "
+                                    "{\"batch\": 4}]";
+
+Test(job, ranks_split_a_part_by_its_auto_shard_policy, .fini = remove_dir) {
+    write_parts();
+    int64_t nb[4];
+    /* FILE, and AUTO (3 files, 2 ranks): rank 0 reads files 0 and 2 (11
+     * rows, 6 batches of 2), rank 1 file 1 (1 row). */
+    static const char *const by_file[] = {"FILE", "AUTO"};
+    for (int i = 0; i < 2; i++) {
+        job *j = parts_job(SHUFFLE_BATCH, by_file[i]);
+        read_all(j, 2, 2, 1, nb);
+        cr_assert_eq(nb[0], 6, "%s", by_file[i]);
+        cr_assert_eq(nb[1], 1, "%s", by_file[i]);
+        int count[NIDS] = {0};
+        read_part(j, 2, 1, 2, count);
+        cr_assert_eq(count[7], 1, "%s", by_file[i]);
+        job_free(j);
+    }
+    /* DATA: every rank reads the shuffled stream (seeded) and keeps every
+     * R-th row. */
+    job *j = parts_job(SHUFFLE_BATCH, "DATA");
+    read_all(j, 2, 2, 1, nb);
+    cr_assert(nb[0] == 3 && nb[1] == 3, "%lld %lld", (long long)nb[0], (long long)nb[1]);
+    job_free(j);
+    /* AUTO with more ranks than files falls back to DATA. */
+    j = parts_job("[{\"batch\": 4}]", "AUTO");
+    read_all(j, 4, 1, 1, nb);
+    for (int r = 0; r < 4; r++) cr_assert_eq(nb[r], 3);
+    job_free(j);
+    /* OFF: every rank reads every row, in its part of each global batch. */
+    j = parts_job(SHUFFLE_BATCH, "OFF");
+    read_all(j, 2, 2, 2, nb);
+    cr_assert(nb[0] == 6 && nb[1] == 6);
+    job_free(j);
+    /* The part is taken once, at the first batch, however many follow. */
+    j = parts_job("[{\"batch\": 4}, {\"unbatch\": {}}, {\"batch\": 6}]", "DATA");
+    read_all(j, 2, 3, 1, NULL);
+    job_free(j);
+    j = parts_job("[{\"batch\": 6}, {\"unbatch\": {}}, {\"batch\": 3}]", "FILE");
+    read_all(j, 3, 2, 1, NULL);
+    job_free(j);
+}
+
+Test(job, each_rank_caches_its_part_in_a_file_of_its_own, .fini = remove_dir) {
+    write_parts();
+    /* A cache file before the batch (FILE: each rank's part) and one
+     * after it (each rank's batches): read twice, the second time from
+     * the files that the first wrote. */
+    job *j = parts_job("[{\"cache\": {\"filename\": \"c1\"}}, {\"batch\": 4}, "
+                       "{\"cache\": {\"filename\": \"c2\"}}]",
+                       "FILE");
+    for (int pass = 0; pass < 2; pass++) read_all(j, 2, 2, 1, NULL);
+    static const char *const names[] = {"c1.rank0-of-2", "c1.rank1-of-2", "c2.rank0-of-2",
+                                        "c2.rank1-of-2"};
+    for (int i = 0; i < 4; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        cr_assert_eq(access(path, R_OK), 0, "%s", path);
+    }
+    job_free(j);
+}
+
+Test(job, file_sharding_errors_are_placed_at_the_policy, .fini = remove_dir) {
+    write_parts();
+    /* More ranks than files. */
+    job *j = parts_job(SHUFFLE_BATCH, "FILE");
+    pipeline *p = pipeline_new(j);
+    cli_clear_error();
+    cr_assert_null(pipeline_build(p, &j->train, &(pipeline_opts){.need_label = true, .replicas = 4,
+                                                                 .replica = 1}));
+    cr_assert(strstr(cli_error(), "job.json:4:65: data.train.options.experimental_distribute."
+                                  "auto_shard_policy: ct_dataset_auto_shard: Could not apply FILE "
+                                  "based sharding: the dataset only has 3 file(s)"),
+              "%s", cli_error());
+    /* One process: nothing to split, so any policy builds. */
+    ct_dataset *ds = pipeline_build(p, &j->train, &(pipeline_opts){.need_label = true});
+    cr_assert_not_null(ds, "%s", cli_error());
+    ct_dataset_free(ds);
+    pipeline_free(p);
+    job_free(j);
+    /* A source without files. */
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"model\": %s,\n \"data\": {\"train\": {\"source\": {\"type\": \"idx\", \"x\": "
+             "\"x.idx\", \"y\": \"y.idx\"},\n"
+             "   \"options\": {\"experimental_distribute\": {\"auto_shard_policy\": \"FILE\"}}}}}",
+             MODEL);
+    j = job_parse(text, "job.json", dir);
+    cr_assert_not_null(j, "%s", cli_error());
+    p = pipeline_new(j);
+    cli_clear_error();
+    cr_assert_null(
+        pipeline_build(p, &j->train, &(pipeline_opts){.need_label = true, .replicas = 2}));
+    cr_assert_str_eq(cli_error(), "job.json:3:65: data.train.options.experimental_distribute."
+                                  "auto_shard_policy: FILE sharding needs a source that reads "
+                                  "files (csv, tfrecord), and the idx source is sliced from "
+                                  "tensors in memory: give \"DATA\" or \"AUTO\"");
+    pipeline_free(p);
+    job_free(j);
 }
 
 Test(jsonpos, columns_count_characters_and_paths_quote_odd_keys) {
