@@ -240,6 +240,11 @@ ct_status ct__strategy_sum_doubles(ct_strategy *s, double *v, int64_t n) {
     return ct_all_reduce_buffer(s->coll, v, n, CT_FLOAT64, CT_REDUCE_SUM);
 }
 
+ct_status ct__strategy_max_doubles(ct_strategy *s, double *v, int64_t n) {
+    if (!s || !s->coll || s->replicas == 1 || n == 0) return CT_OK;
+    return ct_all_reduce_buffer(s->coll, v, n, CT_FLOAT64, CT_REDUCE_MAX);
+}
+
 ct_status ct__strategy_any(ct_strategy *s, bool *flag) {
     if (!s || !s->coll || s->replicas == 1) return CT_OK;
     int32_t v = *flag;

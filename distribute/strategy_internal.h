@@ -40,8 +40,9 @@ ct_status ct__grad_sync_begin(ct__grad_sync *g, int n, ct_tensor *const *like);
 ct_status ct__grad_sync_ready(ct__grad_sync *g, int i, const ct_tensor *grad);
 ct_status ct__grad_sync_end(ct__grad_sync *g, int n, ct_tensor **out);
 void ct__grad_sync_stats(const ct__grad_sync *g, ct_strategy_stats *out);
-/* v[0..n) summed over the replicas, in place. */
+/* v[0..n) summed over the replicas, in place (max: the largest). */
 ct_status ct__strategy_sum_doubles(ct_strategy *s, double *v, int64_t n);
+ct_status ct__strategy_max_doubles(ct_strategy *s, double *v, int64_t n);
 /* *flag becomes true when it is true on any replica. */
 ct_status ct__strategy_any(ct_strategy *s, bool *flag);
 /* Every replica's vars become rank 0's, checked by a checksum. */

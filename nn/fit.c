@@ -1015,6 +1015,8 @@ typedef struct {
     const double *cw;
     bool per_replica; /* the dataset gives this replica's batches */
     bool exhausted;   /* ... and this replica's have run out     */
+    bool agreed;      /* batches is the replicas' agreed count   */
+    int64_t agreed_batches;
 } source;
 
 static void source_close(source *s) {
@@ -1027,11 +1029,27 @@ static void source_close(source *s) {
 
 /* The number of batches of a pass (-1 unknown). */
 static int64_t source_batches(const source *s) {
+    if (s->agreed) return s->agreed_batches;
     if (s->ds) {
         int64_t c = ct_dataset_cardinality(s->ds);
         return c >= 0 ? c : -1;
     }
     return (s->n + s->batch_size - 1) / s->batch_size;
+}
+
+/* Per-replica datasets may hold different numbers of batches; a pass
+ * lasts until the longest is done (per_replica_next), so every replica
+ * counts that many: the largest cardinality, unknown if any is (every
+ * rank calls this, in the same order). */
+static ct_status agree_batches(source *s) {
+    if (!s->ds || !s->per_replica || ct__strategy_replicas(s->m->strategy) < 2) return CT_OK;
+    int64_t c = ct_dataset_cardinality(s->ds);
+    double v[2] = {c >= 0 ? (double)c : 0, c >= 0 ? 0 : 1};
+    ct_status st = ct__strategy_max_doubles(s->m->strategy, v, 2);
+    if (st) return st;
+    s->agreed = true;
+    s->agreed_batches = v[1] > 0 ? -1 : (int64_t)v[0];
+    return CT_OK;
 }
 
 /* The steps of an epoch, for the progress bar (-1 unknown). */
@@ -1180,20 +1198,24 @@ bad:
  * rows until every shard has. */
 static ct_status per_replica_next(source *s, batch *b, bool *end) {
     ct_element *e = NULL;
-    if (!s->exhausted && ct_iterator_next(s->it, &e)) return ct_last_status();
-    if (!e) s->exhausted = true;
     ct_status st = CT_OK;
+    /* A failed read takes part in the vote below, so that the other
+     * replicas fail now instead of waiting for this one. */
+    if (!s->exhausted && (st = ct_iterator_next(s->it, &e))) e = NULL;
+    if (!e && !st) s->exhausted = true;
     if (e) {
         b->elem = e;
         st = split_element(s, e, b);
     }
+    char why[1024] = "";
+    if (st) snprintf(why, sizeof why, "%s", ct_last_error());
     double v[2] = {e ? 1 : 0, e && b->nx && ct_tensor_rank(b->x[0]) ? (double)ct_tensor_dim(b->x[0], 0) : 0};
     if (st) v[0] = -1e9; /* a replica's bad element fails them all */
     ct_status r = ct__strategy_sum_doubles(s->m->strategy, v, 2);
-    if (st) return st;
+    if (st) return ct__error(st, "%s", why);
     if (r) return r;
     if (v[0] < 0)
-        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': another replica's batch was bad",
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': another replica could not read its batch",
                          s->who, model_name(s->m));
     if (v[0] == 0) {
         *end = true;
@@ -1907,6 +1929,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
         goto out;
     list_ready = true;
     l.history = h;
+    if ((st = agree_batches(&train)) || (has_val && (st = agree_batches(&val)))) goto out;
     l.target = source_target(&train);
 
     m->stop_training = false;
@@ -2277,7 +2300,7 @@ static ct_status on_batch_arrays(ct_model *m, const char *who, int nx, const ct_
         double total = st ? -1e18 : (double)n;
         ct_status r = ct__strategy_sum_doubles(m->strategy, &total, 1);
         if (!st && !r && total < 0)
-            st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': another replica's batch was bad",
+            st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: model '%s': another replica could not read its batch",
                            who, model_name(m));
         if (!st) st = r;
         b->global_n = (int64_t)total;

@@ -271,6 +271,50 @@ static void run(ct_strategy *s, run_spec *rs, bool want_uneven) {
     rs->ds = NULL;
 }
 
+/* steps_per_epoch over per-replica shards of unequal length: 13 examples,
+ * every R-th per rank, in batches of 2 per rank. The replicas' passes
+ * last as long as the longest shard (with 2 ranks 4 batches, 7 and 6
+ * examples), so with 3 steps per epoch the first epoch takes 3 steps and
+ * the second the 1 left, as one process on the global batches, on every
+ * rank (before, each rank counted its own batches and they parted). */
+static void steps_per_epoch(ct_strategy *s) {
+    int R = ct_strategy_num_replicas_in_sync(s);
+    enum { N = 13 };
+    float xv[N * 2], yv[N];
+    for (int i = 0; i < N; i++) {
+        xv[2 * i] = (float)i;
+        xv[2 * i + 1] = feature_of(i);
+        yv[i] = target_of(i);
+    }
+    ct_dataset *ds = ct_dataset_from_tensor_slices(
+        &(ct_element){.n = 2,
+                      .t = {ct_constant(xv, CT_FLOAT32, CT_DIMS(N, 2)),
+                            ct_constant(yv, CT_FLOAT32, CT_DIMS(N, 1))}});
+    ds = ct_dataset_batch(ct_dataset_auto_shard(ds, R, check_rank, CT_AUTO_SHARD_DATA), 2, false);
+    CHECK(ds, "%s", ct_last_error());
+    int64_t longest = ((N + R - 1) / R + 1) / 2;
+    recorder *r;
+    ct_model *m = make_model(s, &r);
+    ct_callback *cb = ct_callback_custom(&(ct_callback_hooks){
+        .ctx = r, .on_epoch_begin = on_epoch_begin, .on_train_batch_end = on_batch_end});
+    ct_history *h = ct_model_fit(m, &(ct_fit_opts){.dataset = ds,
+                                                  .epochs = 2,
+                                                  .steps_per_epoch = longest - 1,
+                                                  .dataset_per_replica = true,
+                                                  .ncallbacks = 1,
+                                                  .callbacks = (ct_callback *[]){cb},
+                                                  .verbose = CT_VERBOSE_SILENT});
+    CHECK(h, "steps_per_epoch: %s", ct_last_error());
+    CHECK(r->steps[0] == longest - 1 && r->steps[1] == 1,
+          "steps_per_epoch %lld over %lld batches: rank %d took %lld then %lld steps",
+          (long long)(longest - 1), (long long)longest, check_rank, (long long)r->steps[0],
+          (long long)r->steps[1]);
+    ct_history_free(h);
+    ct_callback_free(cb);
+    ct_model_free(m);
+    ct_dataset_free(ds);
+}
+
 int main(void) {
     ct_process_group *pg = ct_dist_world();
     CHECK(pg, "%s", ct_last_error());
@@ -302,6 +346,8 @@ int main(void) {
         CHECK(ds, "%s", ct_last_error());
         run(s, &(run_spec){.name = "element sharding", .nids = N, .ds = ds}, true);
     }
+
+    steps_per_epoch(s);
 
     files fs = {0};
     write_files(&fs);
