@@ -22,10 +22,11 @@
  *
  * Progress. Transfers advance only inside the collective's test and wait
  * calls, and the backward pass makes none. A progress thread therefore
- * tests the buckets in flight every 50 us while the pass goes on (it
+ * tests the buckets in flight every 0.5 ms while the pass goes on. It
  * sleeps between tests rather than spinning: on a machine with as many
- * ranks as cores a spinning thread takes a core from the backward pass).
- * It only tests; end() does the waiting, on the caller's thread, so the
+ * ranks as cores a spinning thread takes a core from the backward pass,
+ * and even waking every 50 us cost the 2-rank CNN more than it hid. It
+ * only tests; end() does the waiting, on the caller's thread, so the
  * deadline and its message are the collective's own. Without MPI
  * threads (a program that initialised MPI below MPI_THREAD_SERIALIZED)
  * ready() tests instead.
