@@ -32,16 +32,13 @@ static void make_data(ct_tensor **x, ct_tensor **y) {
     *y = ct_constant(yv, CT_FLOAT32, CT_DIMS(N, 1));
 }
 
-/* The same model with the same weights every time it is made. */
-static ct_model *make_model(void) {
-    ct_model *m = ct_sequential_new("net");
-    CHECK(m, "%s", ct_last_error());
-    CHECK_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 8, \"activation\": \"tanh\", "
-                                                      "\"input_shape\": [4]}")));
-    CHECK_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 1}")));
+/* Sets the model's weights to fixed values (but those whose names contain
+ * `keep`), so every rank and every run starts from the same. */
+static void fix_weights(ct_model *m, const char *keep) {
     ct_layer *l = ct_model_layer(m);
     for (int i = 0; i < ct_layer_num_weights(l); i++) {
         ct_variable *v = ct_layer_weight(l, i);
+        if (keep && strstr(ct_variable_name(v), keep)) continue;
         ct_tensor *cur = ct_variable_value(v);
         int64_t n = ct_tensor_size(cur);
         float *w = malloc((size_t)n * sizeof *w);
@@ -52,6 +49,16 @@ static ct_model *make_model(void) {
         ct_scope_end();
         free(w);
     }
+}
+
+/* The same model with the same weights every time it is made. */
+static ct_model *make_model(void) {
+    ct_model *m = ct_sequential_new("net");
+    CHECK(m, "%s", ct_last_error());
+    CHECK_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 8, \"activation\": \"tanh\", "
+                                                      "\"input_shape\": [4]}")));
+    CHECK_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 1}")));
+    fix_weights(m, NULL);
     return m;
 }
 
@@ -61,26 +68,14 @@ static ct_model *make_model(void) {
 static ct_model *make_bn_model(bool synchronized) {
     ct_model *m = ct_sequential_new("bn_net");
     CHECK(m, "%s", ct_last_error());
-    CHECK_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 6, \"use_bias\": false, \"input_shape\": [4]}")));
+    CHECK_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 6, \"use_bias\": false, "
+                                                      "\"input_shape\": [4]}")));
     CHECK_OK(ct_sequential_add(
         m, ct_layer_new("BatchNormalization", synchronized
                                                   ? "{\"momentum\": 0.8, \"synchronized\": true}"
                                                   : "{\"momentum\": 0.8}")));
     CHECK_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 1}")));
-    ct_layer *l = ct_model_layer(m);
-    for (int i = 0; i < ct_layer_num_weights(l); i++) {
-        ct_variable *v = ct_layer_weight(l, i);
-        if (strstr(ct_variable_name(v), "batch_normalization")) continue; /* Keras's own */
-        ct_tensor *cur = ct_variable_value(v);
-        int64_t n = ct_tensor_size(cur);
-        float *w = malloc((size_t)n * sizeof *w);
-        for (int64_t k = 0; k < n; k++) w[k] = (float)(0.4 * sin(0.7 * (double)k + i));
-        ct_scope_begin();
-        CHECK_OK(ct_variable_assign(v, ct_constant(w, CT_FLOAT32, ct_tensor_rank(cur),
-                                                   ct_tensor_shape(cur))));
-        ct_scope_end();
-        free(w);
-    }
+    fix_weights(m, "batch_normalization"); /* its own start as Keras's */
     return m;
 }
 
