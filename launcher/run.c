@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -475,10 +476,46 @@ static int do_fit(session *s) {
     return 0;
 }
 
+/* SIGINT / SIGTERM during fit: stop after the current batch (every rank
+ * at the same one), as Keras's model.stop_training; a second signal of
+ * the same kind ends the process at once (SA_RESETHAND). */
+static void on_stop_signal(int signo) { ct_request_stop(signo); }
+
+static void stop_signals(bool install, struct sigaction *saved) {
+    static const int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        if (!install) {
+            sigaction(sigs[i], &saved[i], NULL);
+            continue;
+        }
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop_signal;
+        sa.sa_flags = SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, &saved[i]);
+    }
+}
+
 int run_train(job *j) {
     session s;
     int rc = session_begin(&s, j, true);
+    struct sigaction saved[2];
+    ct_clear_stop_request();
+    stop_signals(true, saved);
     if (!rc) rc = do_fit(&s);
+    stop_signals(false, saved);
+    int sig = ct_stop_requested();
+    if (!rc && sig) {
+        /* Stopped on request: the job's later sections are not run, and
+         * the exit status is the shell's for that signal. */
+        if (world_rank() == 0)
+            fprintf(stderr, "ctrain train: stopped by %s after a batch; the evaluate and "
+                            "predict sections were not run\n",
+                    sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a stop request");
+        session_end(&s);
+        return 128 + (sig > 0 ? sig : SIGTERM);
+    }
     if (!rc && j->has_evaluate) rc = do_evaluate(&s);
     if (!rc && j->has_predict) rc = do_predict(&s);
     session_end(&s);

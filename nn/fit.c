@@ -23,6 +23,7 @@
  * hooks, "accuracy" resolution, class_weight rules, train_on_batch).
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -599,6 +600,13 @@ ct_status ct_model_compile(ct_model *m, const ct_compile_opts *opts) {
 void ct_model_stop_training(ct_model *m) {
     if (m) m->stop_training = true;
 }
+
+/* A lock-free atomic: safe to store from a signal handler. */
+static atomic_int stop_request;
+
+void ct_request_stop(int reason) { atomic_store(&stop_request, reason ? reason : -1); }
+int ct_stop_requested(void) { return atomic_load(&stop_request); }
+void ct_clear_stop_request(void) { atomic_store(&stop_request, 0); }
 
 ct_optimizer *ct_model_optimizer(ct_model *m) {
     if (!m || !m->optimizer) {
@@ -1976,6 +1984,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
                     cb_train_batch_end(&l, step, logs);
                     st = l.st;
                 }
+                if (atomic_load(&stop_request)) m->stop_training = true;
                 /* Every replica stops at the same batch. */
                 if (!st && distributed) st = ct__strategy_any(m->strategy, &m->stop_training);
             }

@@ -595,6 +595,16 @@ ct_callback *ct_callback_learning_rate_scheduler(ct_lr_schedule_fn schedule, voi
 void ct_callback_free(ct_callback *cb);
 /* model.stop_training = True (from a callback). */
 void ct_model_stop_training(ct_model *m);
+/* Asks every fit of this process to stop after its current batch, as
+ * model.stop_training = True from a callback: the epoch's end and its
+ * callbacks still run and fit returns the history. Async-signal-safe, for
+ * a SIGINT or SIGTERM handler (what `ctrain train` installs). Under a
+ * strategy the replicas agree each batch, so a request on one rank stops
+ * every rank at the same batch. reason (non-zero: the signal number, say)
+ * is what ct_stop_requested returns until ct_clear_stop_request. */
+void ct_request_stop(int reason);
+int ct_stop_requested(void);
+void ct_clear_stop_request(void);
 /* The compiled optimizer (for callbacks that change the learning rate). */
 ct_optimizer *ct_model_optimizer(ct_model *m);
 

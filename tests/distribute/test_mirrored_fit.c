@@ -195,6 +195,17 @@ static void custom_loop(ct_model *m, ct_dataset *ds, ct_strategy *s) {
     ct_loss_free(c.loss);
 }
 
+/* A stop request (a signal's handler) on the last rank after its second
+ * batch: every rank stops after that batch. */
+static int stop_batches;
+
+static void stop_on_last_rank(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
+    (void)ctx, (void)m, (void)logs;
+    stop_batches++;
+    if (batch == 1 && check_rank == ct_process_group_size(ct_dist_world()) - 1)
+        ct_request_stop(15);
+}
+
 int main(void) {
     ct_process_group *pg = ct_dist_world();
     CHECK(pg, "%s", ct_last_error());
@@ -410,6 +421,30 @@ int main(void) {
         ct_history_free(h2);
         ct_model_free(bref);
         ct_model_free(bm);
+    }
+
+    {
+        ct_strategy_scope_begin(s);
+        ct_model *sm = make_model();
+        compile(sm);
+        ct_strategy_scope_end();
+        ct_callback *cb = ct_callback_custom(
+            &(ct_callback_hooks){.on_train_batch_end = stop_on_last_rank});
+        ct_history *hs = ct_model_fit(sm, &(ct_fit_opts){.x = x, .y = y, .batch_size = 4,
+                                                        .epochs = EPOCHS,
+                                                        .ncallbacks = 1,
+                                                        .callbacks = &cb,
+                                                        .verbose = CT_VERBOSE_SILENT});
+        CHECK(hs, "%s", ct_last_error());
+        CHECK(ct_stop_requested() == (check_rank == ct_process_group_size(pg) - 1 ? 15 : 0),
+              "stop request %d", ct_stop_requested());
+        ct_clear_stop_request();
+        CHECK(stop_batches == 2 && ct_history_epochs(hs) == 1,
+              "a stop request on one rank: this rank ran %d batches, %d epochs", stop_batches,
+              ct_history_epochs(hs));
+        ct_history_free(hs);
+        ct_callback_free(cb);
+        ct_model_free(sm);
     }
 
     /* Weights made in the scope start as rank 0's, whatever each rank's
