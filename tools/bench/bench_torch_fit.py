@@ -52,6 +52,21 @@ def cnn():
                          nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
+def epoch_record(kind, config, threads, epoch, n, train_s, ntest, infer_s, correct):
+    """One epoch's JSON line (as a dict): n training samples in train_s
+    seconds, ntest test samples in infer_s with correct right; the peak
+    RSS is this process's."""
+    return {
+        "bench": f"fit_{kind}", "impl": "torch", "config": config,
+        "threads": threads, "epoch": epoch,
+        "train_samples_per_s": round(n / train_s, 1),
+        "infer_samples_per_s": round(ntest / infer_s, 1),
+        "epoch_s": round(train_s, 3),
+        "test_accuracy": round(correct / ntest, 4),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
@@ -86,15 +101,8 @@ def main():
                 for i in range(0, xts.shape[0], 128):
                     correct += (model(xts[i:i + 128]).argmax(1) == yt[i:i + 128]).sum().item()
             infer_s = time.perf_counter() - t0
-            print(json.dumps({
-                "bench": f"fit_{kind}", "impl": "torch", "config": args.config,
-                "threads": args.threads, "epoch": epoch + 1,
-                "train_samples_per_s": round(n / train_s, 1),
-                "infer_samples_per_s": round(xts.shape[0] / infer_s, 1),
-                "epoch_s": round(train_s, 3),
-                "test_accuracy": round(correct / xts.shape[0], 4),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            }), flush=True)
+            print(json.dumps(epoch_record(kind, args.config, args.threads, epoch + 1, n, train_s,
+                                          xts.shape[0], infer_s, correct)), flush=True)
 
 
 if __name__ == "__main__":
