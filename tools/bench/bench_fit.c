@@ -6,6 +6,7 @@
  * inference samples/s, epoch wall time, test accuracy, peak RSS.
  *
  *   bench_fit [--threads N] [--epochs E] [--model mlp,cnn,linear] [--overhead]
+ *             [--batch B]   (fit's batch, the global one under mpirun; 128)
  *   mpirun -np 2 bench_fit ... [--no-overlap] [--bucket-bytes B]
  *       data parallel under the mirrored strategy (--threads per rank, rank
  *       0 prints); each epoch line adds what the gradient sum cost per
@@ -80,6 +81,7 @@ int main(int argc, char **argv) {
     int epochs = 3;
     bool overhead = false;
     ct_strategy_opts so = {0};
+    int batch = 128;
     const char *models = "mlp,cnn";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -87,6 +89,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) models = argv[++i];
         else if (!strcmp(argv[i], "--overhead")) overhead = true;
         else if (!strcmp(argv[i], "--no-overlap")) so.no_overlap = true;
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bucket-bytes") && i + 1 < argc) so.bucket_bytes = atoll(argv[++i]);
     }
     ct_set_num_threads(threads);
@@ -111,7 +114,7 @@ int main(int argc, char **argv) {
             ct_strategy_stats s0, s1;
             ct_strategy_get_stats(strategy, &s0);
             double t0 = bench_now();
-            ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = x, .y = y, .batch_size = 128,
+            ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = x, .y = y, .batch_size = batch,
                                                            .epochs = 1,
                                                            .verbose = CT_VERBOSE_SILENT});
             double train_s = bench_now() - t0;
