@@ -11,6 +11,7 @@ packages=(
   libdnnl-dev libopenblas-dev liblapacke-dev
   libprotobuf-c-dev protobuf-c-compiler
   libjansson-dev libhttp-parser-dev zlib1g-dev
+  python3-h5py  # tests/io/check_keras_h5.py reads our .h5 files back
   dataset-fashion-mnist
 )
 # The benchmarks compare against PyTorch on the CPU; only they need it.

@@ -13,6 +13,7 @@
 #ifndef CTRAIN_CTRAIN_H
 #define CTRAIN_CTRAIN_H
 
+#include "ctrain/checkpoint.h"
 #include "ctrain/data.h"
 #include "ctrain/distribute.h"
 #include "ctrain/nn.h"

@@ -1,0 +1,682 @@
+/*
+ * Keras 2 HDF5 weights files: model.save_weights("x.h5") and
+ * model.load_weights("x.h5", by_name, skip_mismatch), in the layout of
+ * ../shared/specs/keras_h5.md (§1, §2.3, §3).
+ *
+ * The writing side follows the spec's §2.3: string lists (layer_names,
+ * weight_names) are 1-D fixed-length NULLPAD ASCII arrays, split into
+ * <name>0, <name>1, ... past 64512 bytes as Keras splits them; an empty
+ * list is a float64 array of shape (0,); scalar strings are variable-length;
+ * datasets are contiguous little-endian arrays of the weight's shape. The
+ * reading side accepts what h5py-based readers accept: fixed or variable
+ * length strings, any padding and character set, chunked lists, and the
+ * weights of a full-model file (group model_weights).
+ *
+ * Loading reads and checks everything into tensors first and assigns only
+ * when the whole file fits the model, so an error changes no weight.
+ *
+ * HDF5's own error printing is turned off while we work (its messages go
+ * to stderr and are not ours to print); our errors name the file, the
+ * layer, the weight and the shapes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctrain/checkpoint.h"
+#include "nn/internal.h"
+
+#define KERAS_VERSION "2.15.0"
+/* Keras's HDF5_OBJECT_HEADER_LIMIT: the most bytes one attribute holds. */
+#define HEADER_LIMIT 64512
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+typedef struct strlist {
+    int n;
+    char **s;
+} strlist;
+
+static void strlist_free(strlist *l) {
+    for (int i = 0; i < l->n; i++) free(l->s[i]);
+    free(l->s);
+    l->s = NULL;
+    l->n = 0;
+}
+
+/* A weight's name as Keras writes it: the variable's name with ":0". */
+static char *keras_weight_name(const ct_variable *v) {
+    const char *n = ct_variable_name(v);
+    size_t len = strlen(n);
+    bool has = len > 2 && !strcmp(n + len - 2, ":0");
+    char *out = malloc(len + 3);
+    if (out) snprintf(out, len + 3, "%s%s", n, has ? "" : ":0");
+    return out;
+}
+
+/* The weights of a layer in Keras's order (trainable first); NULL with
+ * *n = 0 when it has none or allocation failed (then *n = -1). */
+static ct_variable **layer_weights(const ct_layer *l, int *n) {
+    *n = ct__layer_collect(l, NULL, 0);
+    if (*n == 0) return NULL;
+    ct__wref *refs = malloc((size_t)*n * sizeof *refs);
+    ct_variable **vars = malloc((size_t)*n * sizeof *vars);
+    if (!refs || !vars) {
+        free(refs);
+        free(vars);
+        *n = -1;
+        return NULL;
+    }
+    ct__layer_collect(l, refs, *n);
+    for (int i = 0; i < *n; i++) vars[i] = refs[i].w->var;
+    free(refs);
+    return vars;
+}
+
+static const char *shape_str(int rank, const int64_t *shape, char *buf, size_t cap) {
+    return ct_shape_str(rank, shape, buf, cap);
+}
+
+/* ---- writing -------------------------------------------------------------------------------- */
+
+/* A scalar variable-length string attribute (ASCII, NULLTERM). */
+static bool write_str_attr(hid_t obj, const char *name, const char *value) {
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = -1;
+    bool ok = t >= 0 && sp >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 &&
+              H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0 && H5Tset_cset(t, H5T_CSET_ASCII) >= 0 &&
+              (a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) >= 0 &&
+              H5Awrite(a, t, &value) >= 0;
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    return ok;
+}
+
+/* One fixed-length string array attribute of names[0..n), each padded to
+ * size bytes. */
+static bool write_fixed_list(hid_t obj, const char *name, char *const *names, int n, size_t size) {
+    char *buf = calloc((size_t)n, size);
+    if (!buf) return false;
+    for (int i = 0; i < n; i++) memcpy(buf + (size_t)i * size, names[i], strlen(names[i]));
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(1, dims, NULL), a = -1;
+    bool ok = t >= 0 && sp >= 0 && H5Tset_size(t, size) >= 0 &&
+              H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 && H5Tset_cset(t, H5T_CSET_ASCII) >= 0 &&
+              (a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) >= 0 &&
+              H5Awrite(a, t, buf) >= 0;
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    free(buf);
+    return ok;
+}
+
+/* Keras's save_attributes_to_hdf5_group: a list of names as one
+ * fixed-length array, or split into <name>0, <name>1, ... (numpy's
+ * array_split) while a chunk is over the header limit; an empty list is a
+ * float64 array of shape (0,). Sets the error on failure. */
+static ct_status write_list_attr(hid_t obj, const char *where, const char *name,
+                                 char *const *names, int n) {
+    if (n == 0) {
+        hsize_t dims[1] = {0};
+        hid_t sp = H5Screate_simple(1, dims, NULL), a = -1;
+        bool ok = sp >= 0 &&
+                  (a = H5Acreate2(obj, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT)) >= 0;
+        if (a >= 0) H5Aclose(a);
+        if (sp >= 0) H5Sclose(sp);
+        return ok ? CT_OK
+                  : ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute %s", where, name);
+    }
+    size_t size = 1;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (len > HEADER_LIMIT)
+            return ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "%s: the name '%.40s...' in %s is %zu bytes, over Keras's limit of %d",
+                             where, names[i], name, len, HEADER_LIMIT);
+        if (len > size) size = len;
+    }
+    int chunks = 1;
+    while ((size_t)((n + chunks - 1) / chunks) * size > HEADER_LIMIT) chunks++;
+    if (chunks == 1)
+        return write_fixed_list(obj, name, names, n, size)
+                   ? CT_OK
+                   : ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute %s", where, name);
+    int start = 0;
+    for (int c = 0; c < chunks; c++) {
+        int len = n / chunks + (c < n % chunks ? 1 : 0);
+        char cname[128];
+        snprintf(cname, sizeof cname, "%s%d", name, c);
+        if (!write_fixed_list(obj, cname, names + start, len, size))
+            return ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute %s", where, cname);
+        start += len;
+    }
+    return CT_OK;
+}
+
+/* The HDF5 file and memory types a weight of dtype dt is stored with
+ * (16-bit floats as float32); *as is the dtype read from the tensor. */
+static void storage_types(ct_dtype dt, hid_t *file_t, hid_t *mem_t, ct_dtype *as) {
+    switch (dt) {
+    case CT_FLOAT64: *file_t = H5T_IEEE_F64LE, *mem_t = H5T_NATIVE_DOUBLE, *as = CT_FLOAT64; break;
+    case CT_INT32: *file_t = H5T_STD_I32LE, *mem_t = H5T_NATIVE_INT32, *as = CT_INT32; break;
+    case CT_INT64: *file_t = H5T_STD_I64LE, *mem_t = H5T_NATIVE_INT64, *as = CT_INT64; break;
+    case CT_UINT8: *file_t = H5T_STD_U8LE, *mem_t = H5T_NATIVE_UINT8, *as = CT_UINT8; break;
+    default: *file_t = H5T_IEEE_F32LE, *mem_t = H5T_NATIVE_FLOAT, *as = CT_FLOAT32; break;
+    }
+}
+
+static ct_status write_weight(hid_t group, const char *where, const char *lname,
+                              const char *wname, ct_variable *v) {
+    ct_tensor *t = ct_variable_value(v);
+    int rank = ct_tensor_rank(t);
+    const int64_t *shape = ct_tensor_shape(t);
+    int64_t size = ct_tensor_size(t);
+    hid_t file_t, mem_t;
+    ct_dtype as;
+    storage_types(ct_tensor_dtype(t), &file_t, &mem_t, &as);
+    void *buf = malloc(size ? (size_t)size * ct_dtype_size(as) : 1);
+    if (!buf) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    if (size && ct_tensor_read(t, as, buf, size) != CT_OK) {
+        free(buf);
+        return ct_last_status();
+    }
+    hsize_t dims[CT_MAX_RANK];
+    for (int i = 0; i < rank; i++) dims[i] = (hsize_t)shape[i];
+    hid_t sp = rank ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), d = -1;
+    bool ok = sp >= 0 && lcpl >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0 &&
+              (d = H5Dcreate2(group, wname, file_t, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT)) >= 0 &&
+              H5Dwrite(d, mem_t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
+    if (d >= 0) H5Dclose(d);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    if (sp >= 0) H5Sclose(sp);
+    free(buf);
+    return ok ? CT_OK
+              : ct__error(CT_ERR_INTERNAL,
+                          "%s: layer '%s': cannot write weight '%s' (a duplicate name?)", where,
+                          lname, wname);
+}
+
+static ct_status write_layer(hid_t root, const char *where, ct_layer *l) {
+    const char *lname = ct_layer_name(l);
+    int n;
+    ct_variable **vars = layer_weights(l, &n);
+    if (n < 0) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    char **names = n ? calloc((size_t)n, sizeof *names) : NULL;
+    ct_status st = n && !names ? ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where) : CT_OK;
+    for (int i = 0; st == CT_OK && i < n; i++)
+        if (!(names[i] = keras_weight_name(vars[i])))
+            st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    hid_t g = -1;
+    if (st == CT_OK && (g = H5Gcreate2(root, lname, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        st = ct__error(CT_ERR_INTERNAL, "%s: cannot create the group of layer '%s'", where, lname);
+    if (st == CT_OK) st = write_list_attr(g, where, "weight_names", names, n);
+    for (int i = 0; st == CT_OK && i < n; i++) st = write_weight(g, where, lname, names[i], vars[i]);
+    if (g >= 0) H5Gclose(g);
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+    free(vars);
+    return st;
+}
+
+static int cmp_layer_name(const void *a, const void *b) {
+    return strcmp(ct_layer_name(*(ct_layer *const *)a), ct_layer_name(*(ct_layer *const *)b));
+}
+
+/* fsync of a path (a file, or a directory with O_DIRECTORY). */
+static bool sync_path(const char *path, int flags) {
+    int fd = open(path, O_RDONLY | flags);
+    if (fd < 0) return false;
+    bool ok = fsync(fd) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Writes the file at tmp; the caller renames it. */
+static ct_status write_file(ct_model *m, const char *tmp, const char *where,
+                            const ct_save_opts *opts) {
+    int nl = ct_model_num_layers(m);
+    ct_layer **layers = nl ? malloc((size_t)nl * sizeof *layers) : NULL;
+    char **names = nl ? malloc((size_t)nl * sizeof *names) : NULL;
+    if (nl && (!layers || !names)) {
+        free(layers);
+        free(names);
+        return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    }
+    for (int i = 0; i < nl; i++) {
+        layers[i] = ct_model_layer_at(m, i);
+        names[i] = (char *)ct_layer_name(layers[i]);
+    }
+    ct_status st = CT_OK;
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) st = ct__error(CT_ERR_INTERNAL, "%s: cannot create '%s'", where, tmp);
+    if (st == CT_OK) st = write_list_attr(f, where, "layer_names", names, nl);
+    if (st == CT_OK && !write_str_attr(f, "backend", "tensorflow"))
+        st = ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute backend", where);
+    const char *kv = opts && opts->keras_version ? opts->keras_version : KERAS_VERSION;
+    if (st == CT_OK && !write_str_attr(f, "keras_version", kv))
+        st = ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute keras_version", where);
+    /* Groups in sorted name order, as Keras creates them. */
+    if (nl) qsort(layers, (size_t)nl, sizeof *layers, cmp_layer_name);
+    for (int i = 0; st == CT_OK && i < nl; i++) st = write_layer(f, where, layers[i]);
+    if (f >= 0) {
+        if (st == CT_OK && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
+            st = ct__error(CT_ERR_INTERNAL, "%s: cannot flush '%s'", where, tmp);
+        if (H5Fclose(f) < 0 && st == CT_OK)
+            st = ct__error(CT_ERR_INTERNAL, "%s: cannot close '%s'", where, tmp);
+    }
+    free(layers);
+    free(names);
+    return st;
+}
+
+static ct_status save_weights(ct_model *m, const char *path, const ct_save_opts *opts) {
+    char where[4200];
+    snprintf(where, sizeof where, "ct_model_save_weights: '%s'", path);
+    if (!ct_layer_built(ct_model_layer(m)))
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s' is not built (build or call it first)", where,
+                         ct_model_name(m));
+    size_t cap = strlen(path) + 32;
+    char *tmp = malloc(cap);
+    if (!tmp) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    snprintf(tmp, cap, "%s.tmp-%ld", path, (long)getpid());
+    ct_status st = write_file(m, tmp, where, opts);
+    if (st == CT_OK && !sync_path(tmp, 0))
+        st = ct__error(CT_ERR_INTERNAL, "%s: fsync of '%s' failed: %s", where, tmp,
+                       strerror(errno));
+    if (st == CT_OK && rename(tmp, path) != 0)
+        st = ct__error(CT_ERR_INTERNAL, "%s: cannot rename '%s' to it: %s", where, tmp,
+                       strerror(errno));
+    if (st != CT_OK) {
+        unlink(tmp);
+        free(tmp);
+        return st;
+    }
+    /* The rename is durable once the directory is synced. */
+    char *dir = strdup(path);
+    if (dir) {
+        sync_path(dirname(dir), O_DIRECTORY);
+        free(dir);
+    }
+    free(tmp);
+    return CT_OK;
+}
+
+/* ---- reading -------------------------------------------------------------------------------- */
+
+/* Reads a 1-D (or scalar) string attribute into out (appending). An empty
+ * non-string array (Keras's empty list) gives nothing. */
+static ct_status read_str_array(hid_t obj, const char *name, const char *where, strlist *out) {
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: cannot open attribute %s", where, name);
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a), mt = -1;
+    hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    ct_status st = CT_OK;
+    if (t < 0 || np < 0) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: cannot read attribute %s", where, name);
+    } else if (H5Tget_class(t) != H5T_STRING) {
+        if (np != 0)
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: attribute %s is not a list of strings", where, name);
+    } else if (np > 0) {
+        char **grown = realloc(out->s, (size_t)(out->n + np) * sizeof *grown);
+        if (!grown) st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+        else out->s = grown;
+        if (st == CT_OK && H5Tis_variable_str(t) > 0) {
+            char **v = calloc((size_t)np, sizeof *v);
+            mt = H5Tcopy(H5T_C_S1);
+            /* The file's character set: HDF5 converts no ASCII <-> UTF-8. */
+            if (!v || mt < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0 ||
+                H5Tset_cset(mt, H5Tget_cset(t)) < 0 || H5Aread(a, mt, v) < 0) {
+                st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: cannot read attribute %s", where, name);
+            } else {
+                for (hssize_t i = 0; i < np; i++) out->s[out->n++] = strdup(v[i] ? v[i] : "");
+                H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
+            }
+            free(v);
+        } else if (st == CT_OK) {
+            size_t size = H5Tget_size(t);
+            char *buf = size ? malloc((size_t)np * size) : NULL;
+            mt = H5Tcopy(t);
+            if (!buf || mt < 0 || H5Aread(a, mt, buf) < 0) {
+                st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: cannot read attribute %s", where, name);
+            } else {
+                bool spaces = H5Tget_strpad(t) == H5T_STR_SPACEPAD;
+                for (hssize_t i = 0; i < np; i++) {
+                    const char *s = buf + (size_t)i * size;
+                    size_t len = strnlen(s, size);
+                    while (spaces && len && s[len - 1] == ' ') len--;
+                    out->s[out->n++] = strndup(s, len);
+                }
+            }
+            free(buf);
+        }
+        for (int i = 0; st == CT_OK && i < out->n; i++)
+            if (!out->s[i]) st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    }
+    if (mt >= 0) H5Tclose(mt);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    H5Aclose(a);
+    return st;
+}
+
+/* Keras's load_attributes_from_hdf5_group: <name>, or the chunks <name>0,
+ * <name>1, ... until one is missing. *found tells whether any was there. */
+static ct_status read_list_attr(hid_t obj, const char *name, const char *where, strlist *out,
+                                bool *found) {
+    *found = false;
+    if (H5Aexists(obj, name) > 0) {
+        *found = true;
+        return read_str_array(obj, name, where, out);
+    }
+    for (int c = 0;; c++) {
+        char cname[128];
+        snprintf(cname, sizeof cname, "%s%d", name, c);
+        if (H5Aexists(obj, cname) <= 0) return CT_OK;
+        *found = true;
+        ct_status st = read_str_array(obj, cname, where, out);
+        if (st != CT_OK) return st;
+    }
+}
+
+/* One layer group of the file: its name and weight names. */
+typedef struct file_layer {
+    char *name;
+    strlist weights;
+} file_layer;
+
+/* A weight read and checked, waiting to be assigned. */
+typedef struct pending {
+    ct_variable *var;
+    ct_tensor *value;
+} pending;
+
+typedef struct loader {
+    const char *where;
+    hid_t wg; /* the weights group (the root, or model_weights) */
+    pending *p;
+    int np, cap;
+    bool skip_mismatch;
+} loader;
+
+/* Reads dataset wname of file layer fl for variable v: *value is the
+ * tensor (in the current scope), or NULL when the shapes differ (then
+ * *mismatch is set and so is the error unless skip). */
+static ct_status read_weight(loader *ld, const file_layer *fl, const char *mlname, int idx,
+                             const char *wname, ct_variable *v, ct_tensor **value,
+                             bool *mismatch) {
+    *value = NULL;
+    *mismatch = false;
+    hid_t g = H5Gopen2(ld->wg, fl->name, H5P_DEFAULT);
+    hid_t d = g >= 0 ? H5Dopen2(g, wname, H5P_DEFAULT) : -1;
+    if (d < 0) {
+        if (g >= 0) H5Gclose(g);
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: layer '%s': the weight '%s' listed in weight_names is not in the file",
+                         ld->where, fl->name, wname);
+    }
+    ct_status st = CT_OK;
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    hsize_t dims[CT_MAX_RANK];
+    int64_t fshape[CT_MAX_RANK];
+    ct_tensor *cur = ct_variable_value(v);
+    int mrank = ct_tensor_rank(cur);
+    const int64_t *mshape = ct_tensor_shape(cur);
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    if (t < 0 || rank < 0) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: layer '%s', weight '%s': cannot read it",
+                       ld->where, fl->name, wname);
+    } else if (rank > CT_MAX_RANK) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: layer '%s', weight '%s': rank %d is over ctrain's %d", ld->where,
+                       fl->name, wname, rank, CT_MAX_RANK);
+    } else if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: layer '%s', weight '%s': the dataset is not numeric", ld->where,
+                       fl->name, wname);
+    }
+    if (st == CT_OK) {
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        for (int i = 0; i < rank; i++) fshape[i] = (int64_t)dims[i];
+        bool same = rank == mrank;
+        for (int i = 0; same && i < rank; i++) same = fshape[i] == mshape[i];
+        if (!same) {
+            char a[128], b[128];
+            shape_str(rank, fshape, a, sizeof a);
+            shape_str(mrank, mshape, b, sizeof b);
+            *mismatch = true;
+            if (ld->skip_mismatch)
+                fprintf(stderr,
+                        "WARNING: %s: skipping weight #%d '%s' of layer '%s': the file's shape %s "
+                        "does not match the model's %s (weight '%s')\n",
+                        ld->where, idx, wname, mlname, a, b, ct_variable_name(v));
+            else
+                st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                               "%s: layer '%s' (file layer '%s'), weight #%d '%s': the file's "
+                               "shape %s does not match the model's %s (weight '%s')",
+                               ld->where, mlname, fl->name, idx, wname, a, b, ct_variable_name(v));
+        }
+    }
+    if (st == CT_OK && !*mismatch) {
+        ct_dtype vdt = ct_tensor_dtype(cur), as;
+        hid_t file_t, mem_t;
+        storage_types(vdt, &file_t, &mem_t, &as);
+        int64_t size = 1;
+        for (int i = 0; i < rank; i++) size *= fshape[i];
+        void *buf = malloc(size ? (size_t)size * ct_dtype_size(as) : 1);
+        if (!buf) {
+            st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", ld->where);
+        } else if (size && H5Dread(d, mem_t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: layer '%s', weight '%s': cannot read its data (is the file cut "
+                           "short or damaged?)",
+                           ld->where, fl->name, wname);
+        } else {
+            ct_tensor *x = ct_constant(buf, as, rank, fshape);
+            if (x && as != vdt) x = ct_cast(x, vdt);
+            if (!x) st = ct_last_status();
+            *value = x;
+        }
+        free(buf);
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    H5Dclose(d);
+    H5Gclose(g);
+    return st;
+}
+
+static ct_status add_pending(loader *ld, ct_variable *v, ct_tensor *x) {
+    if (ld->np == ld->cap) {
+        int cap = ld->cap ? 2 * ld->cap : 16;
+        pending *p = realloc(ld->p, (size_t)cap * sizeof *p);
+        if (!p) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", ld->where);
+        ld->p = p;
+        ld->cap = cap;
+    }
+    ld->p[ld->np++] = (pending){v, x};
+    return CT_OK;
+}
+
+/* Pairs file layer fl with model layer l (weights by position). */
+static ct_status load_layer(loader *ld, const file_layer *fl, ct_layer *l, int k) {
+    int n;
+    ct_variable **vars = layer_weights(l, &n);
+    if (n < 0) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", ld->where);
+    const char *mlname = ct_layer_name(l);
+    ct_status st = CT_OK;
+    if (n != fl->weights.n) {
+        if (ld->skip_mismatch) {
+            fprintf(stderr,
+                    "WARNING: %s: skipping layer #%d '%s' (%s): it has %d weights, the file's "
+                    "layer '%s' %d\n",
+                    ld->where, k, mlname, ct_layer_class_name(l), n, fl->name, fl->weights.n);
+        } else {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: layer #%d '%s' (%s) has %d weights, but the file's layer '%s' "
+                           "has %d",
+                           ld->where, k, mlname, ct_layer_class_name(l), n, fl->name,
+                           fl->weights.n);
+        }
+        free(vars);
+        return st;
+    }
+    for (int i = 0; st == CT_OK && i < n; i++) {
+        ct_tensor *x;
+        bool mismatch;
+        st = read_weight(ld, fl, mlname, i, fl->weights.s[i], vars[i], &x, &mismatch);
+        if (st == CT_OK && x) st = add_pending(ld, vars[i], x);
+    }
+    free(vars);
+    return st;
+}
+
+static ct_status load_all(loader *ld, ct_model *m, const ct_load_opts *o, file_layer *fls,
+                          int nfl) {
+    int nl = ct_model_num_layers(m);
+    ct_status st = CT_OK;
+    if (o->by_name) {
+        for (int k = 0; st == CT_OK && k < nfl; k++)
+            for (int i = 0; st == CT_OK && i < nl; i++) {
+                ct_layer *l = ct_model_layer_at(m, i);
+                if (!strcmp(ct_layer_name(l), fls[k].name)) st = load_layer(ld, &fls[k], l, i);
+            }
+        return st;
+    }
+    /* By position: the layers with weights on both sides. */
+    int nm = 0, nf = 0;
+    for (int i = 0; i < nl; i++) nm += ct_layer_num_weights(ct_model_layer_at(m, i)) > 0;
+    for (int k = 0; k < nfl; k++) nf += fls[k].weights.n > 0;
+    if (nm != nf)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: the file has %d layers with weights, but model '%s' has %d (load by "
+                         "order pairs them by position; by_name pairs them by name)",
+                         ld->where, nf, ct_model_name(m), nm);
+    int k = 0;
+    for (int i = 0; st == CT_OK && i < nl; i++) {
+        ct_layer *l = ct_model_layer_at(m, i);
+        if (ct_layer_num_weights(l) == 0) continue;
+        while (fls[k].weights.n == 0) k++;
+        st = load_layer(ld, &fls[k], l, i);
+        k++;
+    }
+    return st;
+}
+
+static ct_status load_weights(ct_model *m, const char *path, const ct_load_opts *o) {
+    char where[4200];
+    snprintf(where, sizeof where, "ct_model_load_weights: '%s'", path);
+    if (o->skip_mismatch && !o->by_name)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: skip_mismatch can only be set when by_name is set (as Keras)", where);
+    if (!ct_layer_built(ct_model_layer(m)))
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: model '%s' is not built (build or call it first)", where,
+                         ct_model_name(m));
+    if (access(path, R_OK) != 0)
+        return ct__error(CT_ERR_NOT_FOUND, "%s: cannot read it: %s", where, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: not an HDF5 file (or one cut short)", where);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: HDF5 cannot open it (is it cut short or damaged?)", where);
+    loader ld = {.where = where, .wg = -1, .skip_mismatch = o->skip_mismatch};
+    strlist lnames = {0};
+    file_layer *fls = NULL;
+    int nfl = 0;
+    ct_status st = CT_OK;
+    bool found = false;
+    if (H5Aexists(f, "layer_names") > 0 || H5Aexists(f, "layer_names0") > 0) {
+        ld.wg = H5Gopen2(f, "/", H5P_DEFAULT);
+    } else if (H5Lexists(f, "model_weights", H5P_DEFAULT) > 0) {
+        ld.wg = H5Gopen2(f, "model_weights", H5P_DEFAULT);
+    } else {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: not a Keras weights file (no layer_names attribute at the root and no "
+                       "model_weights group)",
+                       where);
+    }
+    if (st == CT_OK && ld.wg < 0)
+        st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: cannot open the weights group", where);
+    if (st == CT_OK) st = read_list_attr(ld.wg, "layer_names", where, &lnames, &found);
+    if (st == CT_OK && !found)
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: not a Keras weights file (model_weights has no layer_names)", where);
+    if (st == CT_OK && lnames.n && !(fls = calloc((size_t)lnames.n, sizeof *fls)))
+        st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    for (int k = 0; st == CT_OK && k < lnames.n; k++, nfl++) {
+        fls[k].name = lnames.s[k];
+        if (H5Lexists(ld.wg, fls[k].name, H5P_DEFAULT) <= 0) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: layer '%s' is listed in layer_names but has no group", where,
+                           fls[k].name);
+            break;
+        }
+        hid_t g = H5Gopen2(ld.wg, fls[k].name, H5P_DEFAULT);
+        if (g < 0) {
+            st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: cannot open the group of layer '%s'",
+                           where, fls[k].name);
+            break;
+        }
+        char lwhere[4500];
+        snprintf(lwhere, sizeof lwhere, "%s: layer '%s'", where, fls[k].name);
+        st = read_list_attr(g, "weight_names", lwhere, &fls[k].weights, &found);
+        H5Gclose(g);
+    }
+    ct_scope_begin();
+    if (st == CT_OK) st = load_all(&ld, m, o, fls, nfl);
+    /* Everything fits: assign. */
+    for (int i = 0; st == CT_OK && i < ld.np; i++)
+        st = ct_variable_assign(ld.p[i].var, ld.p[i].value);
+    ct_scope_end();
+    for (int k = 0; k < nfl; k++) strlist_free(&fls[k].weights);
+    free(fls);
+    strlist_free(&lnames); /* the names fls borrowed */
+    free(ld.p);
+    if (ld.wg >= 0) H5Gclose(ld.wg);
+    H5Fclose(f);
+    return st;
+}
+
+/* ---- public API ------------------------------------------------------------------------------- */
+
+/* Runs fn with HDF5's automatic error printing off. */
+#define QUIET_HDF5(call)                                                                           \
+    do {                                                                                           \
+        H5E_auto2_t old_fn;                                                                        \
+        void *old_data;                                                                            \
+        H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);                                             \
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);                                                     \
+        st = (call);                                                                               \
+        H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);                                               \
+    } while (0)
+
+ct_status ct_model_save_weights(ct_model *m, const char *path, const ct_save_opts *opts) {
+    if (!m || !path)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_save_weights: the %s is NULL",
+                         m ? "path" : "model");
+    ct_status st;
+    QUIET_HDF5(save_weights(m, path, opts));
+    return st;
+}
+
+ct_status ct_model_load_weights(ct_model *m, const char *path, const ct_load_opts *opts) {
+    if (!m || !path)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_load_weights: the %s is NULL",
+                         m ? "path" : "model");
+    ct_load_opts o = opts ? *opts : (ct_load_opts){0};
+    ct_status st;
+    QUIET_HDF5(load_weights(m, path, &o));
+    return st;
+}
