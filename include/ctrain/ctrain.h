@@ -20,5 +20,6 @@
 #include "ctrain/ops.h"
 #include "ctrain/runtime.h"
 #include "ctrain/strategy.h"
+#include "ctrain/summary.h"
 
 #endif
