@@ -997,12 +997,21 @@ static int parse_fit(job *j, const json_t *v) {
 /* Callbacks whose config holds a file name: the name is taken relative to
  * the job file, as every path in a job. */
 static int callback_paths(job *j, json_t *cfg, const char *cls, const char *path) {
-    if (strcmp(cls, "CSVLogger")) return 0;
-    const json_t *f = json_object_get(cfg, "filename");
-    if (!json_is_string(f)) return 0;
+    const char *key = !strcmp(cls, "CSVLogger")     ? "filename"
+                      : !strcmp(cls, "TensorBoard") ? "log_dir"
+                                                    : NULL;
+    if (!key) return 0;
+    const json_t *f = json_object_get(cfg, key);
+    if (!f && !strcmp(cls, "TensorBoard")) f = json_string("logs"); /* Keras's default */
+    else if (f) json_incref((json_t *)f);
+    if (!json_is_string(f)) {
+        json_decref((json_t *)f);
+        return 0;
+    }
     char *full = resolve(j, json_string_value(f));
+    json_decref((json_t *)f);
     if (!full) return fail(j, path, false, "out of memory");
-    json_object_set_new(cfg, "filename", json_string(full));
+    json_object_set_new(cfg, key, json_string(full));
     free(full);
     return 0;
 }
@@ -1027,10 +1036,10 @@ static int parse_callbacks(job *j, const json_t *v) {
         if (!cls) return fail(j, p, false, "a callback needs a \"class_name\" (EarlyStopping, ...)");
         child(q, p, "class_name");
         /* Keras callbacks that need saving, which arrives with checkpoints. */
-        static const char *const later[] = {"ModelCheckpoint", "TensorBoard", "BackupAndRestore", NULL};
+        static const char *const later[] = {"ModelCheckpoint", "BackupAndRestore", NULL};
         if (in_list(cls, later))
-            return fail(j, q, false, "%s is not available yet (it arrives with checkpoints and "
-                                     "event files)", cls);
+            return fail(j, q, false, "%s is not available yet (it arrives with checkpoints)",
+                        cls);
         const json_t *cfg = json_object_get(c, "config");
         child(q, p, "config");
         if (cfg && want_object(j, cfg, q)) return -1;

@@ -2,7 +2,7 @@
  * keras.callbacks: the callback object, user callbacks (LambdaCallback /
  * a Callback subclass: ct_callback_custom) and the built-in ones made from
  * their Keras class name and config — EarlyStopping, ReduceLROnPlateau,
- * TerminateOnNaN, CSVLogger — with Keras 3's arguments, defaults and rules
+ * TerminateOnNaN, CSVLogger, TensorBoard — with Keras 3's arguments, defaults and rules
  * (keras/src/callbacks/<name>.py). History and the progress bar belong to
  * fit (nn/fit.c), which calls every callback's hooks in Keras's order.
  *
@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "ctrain/summary.h"
 #include "distribute/strategy_internal.h"
 #include "nn/internal.h"
 
@@ -654,6 +656,201 @@ static void csv_train_end(void *ctx, ct_model *m, ct_logs *logs) {
     s->f = NULL;
 }
 
+/* ---- TensorBoard ---------------------------------------------------------------------------- */
+
+/* keras.callbacks.TensorBoard (Keras 3's rules): epoch_<metric> scalars of
+ * the training logs (and the learning rate) in <log_dir>/train, of the
+ * val_ logs, without the prefix, in <log_dir>/validation, at step epoch;
+ * with update_freq N, batch_<metric> every N batches at the global batch
+ * number; with histogram_freq, a histogram of every weight of
+ * model.layers every histogram_freq epochs ("dense/kernel_0/histogram",
+ * tf.keras 2's names); with write_graph, the model's config as text
+ * (tag "keras") at step 0. Under a strategy only rank 0 writes: the epoch
+ * logs are the merged ones. write_images, profile_batch and embeddings
+ * are not supported (an error for a value that would ask for them). */
+typedef struct {
+    state_head head;
+    char *log_dir;
+    int64_t histogram_freq, update_freq; /* update_freq 0: "epoch" */
+    bool write_graph, steps_per_second;
+    ct_summary_writer *train, *val;
+    bool active;                         /* this rank writes          */
+    int64_t global_batch;
+    double epoch_start, batch_start;
+    int64_t epoch_batches;
+} tensorboard;
+
+static void tb_close(tensorboard *s) {
+    if (s->train && ct_summary_writer_close(s->train) && !s->head.cb->error)
+        raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
+    if (s->val && ct_summary_writer_close(s->val) && !s->head.cb->error)
+        raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
+    ct_summary_writer_free(s->train);
+    ct_summary_writer_free(s->val);
+    s->train = s->val = NULL;
+}
+
+static void tb_destroy(void *p) {
+    tensorboard *s = p;
+    if (!s) return;
+    ct_summary_writer_free(s->train);
+    ct_summary_writer_free(s->val);
+    free(s->log_dir);
+    free(s);
+}
+
+static ct_status tb_init(ct__cfg *c, void *p) {
+    tensorboard *s = p;
+    const char *log_dir;
+    bool write_images;
+    int64_t profile_batch, embeddings_freq;
+    ct_status st = ct__cfg_str(c, "log_dir", "logs", NULL, &log_dir) ||
+                   ct__cfg_int(c, "histogram_freq", 0, &s->histogram_freq) ||
+                   ct__cfg_bool(c, "write_graph", true, &s->write_graph) ||
+                   ct__cfg_bool(c, "write_images", false, &write_images) ||
+                   ct__cfg_bool(c, "write_steps_per_second", false, &s->steps_per_second) ||
+                   ct__cfg_check(c, s->histogram_freq >= 0, "histogram_freq",
+                                 "must not be negative, got %lld", (long long)s->histogram_freq) ||
+                   ct__cfg_check(c, !write_images, "write_images",
+                                 "images of the weights are not written by ctrain") ||
+                   ct__cfg_int(c, "embeddings_freq", 0, &embeddings_freq) ||
+                   ct__cfg_check(c, embeddings_freq == 0, "embeddings_freq",
+                                 "the embedding projector is not supported");
+    if (st) return st;
+    /* profile_batch: 0 (Keras's default) or a range/pair; only 0 here. */
+    const json_t *pb = ct__cfg_json(c, "profile_batch");
+    profile_batch = pb && json_is_integer(pb) ? json_integer_value(pb) : 0;
+    if ((st = ct__cfg_check(c, !pb || (json_is_integer(pb) && profile_batch == 0),
+                            "profile_batch", "profiling is not supported: give 0")))
+        return st;
+    const json_t *uf = ct__cfg_json(c, "update_freq");
+    if (!uf || (json_is_string(uf) && !strcmp(json_string_value(uf), "epoch"))) {
+        s->update_freq = 0;
+    } else if (json_is_string(uf) && !strcmp(json_string_value(uf), "batch")) {
+        s->update_freq = 1;
+    } else {
+        st = ct__cfg_int(c, "update_freq", 0, &s->update_freq) ||
+             ct__cfg_check(c, s->update_freq > 0, "update_freq",
+                           "must be \"epoch\", \"batch\" or a positive number of batches");
+        if (st) return st;
+    }
+    if ((st = ct__cfg_check(c, *log_dir, "log_dir", "must not be empty"))) return st;
+    s->log_dir = dup_str(log_dir);
+    return s->log_dir ? CT_OK : ct__error(CT_ERR_OUT_OF_MEMORY, "TensorBoard: out of memory");
+}
+
+static double tb_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The writer of <log_dir>/<run>, made at its first use. */
+static ct_summary_writer *tb_writer(tensorboard *s, bool val) {
+    ct_summary_writer **w = val ? &s->val : &s->train;
+    if (*w) return *w;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", s->log_dir, val ? "validation" : "train");
+    *w = ct_summary_create_file_writer(dir, NULL);
+    if (!*w) raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
+    return *w;
+}
+
+static void tb_scalar(tensorboard *s, bool val, const char *prefix, const char *key, double v,
+                      int64_t step) {
+    ct_summary_writer *w = tb_writer(s, val);
+    if (!w) return;
+    char tag[512];
+    snprintf(tag, sizeof tag, "%s%s", prefix, key);
+    if (ct_summary_scalar(w, tag, v, step))
+        raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
+}
+
+static void tb_train_begin(void *ctx, ct_model *m, ct_logs *logs) {
+    (void)logs;
+    tensorboard *s = ctx;
+    tb_close(s);
+    s->global_batch = 0;
+    s->active = !m || ct__strategy_rank(m->strategy) == 0;
+    if (!s->active || !s->write_graph || !m) return;
+    char *json = ct_model_to_json(m);
+    if (!json) { /* a subclassed model has no config: nothing to draw */
+        ct_clear_error();
+        return;
+    }
+    ct_summary_writer *w = tb_writer(s, false);
+    if (w && ct_summary_text(w, "keras", json, 0))
+        raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
+    free(json);
+}
+
+static void tb_epoch_begin(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
+    (void)m, (void)epoch, (void)logs;
+    tensorboard *s = ctx;
+    s->epoch_start = s->batch_start = tb_now();
+    s->epoch_batches = 0;
+}
+
+static void tb_batch_end(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
+    (void)m, (void)batch;
+    tensorboard *s = ctx;
+    s->global_batch++;
+    s->epoch_batches++;
+    if (!s->active || !s->update_freq || s->global_batch % s->update_freq) return;
+    int n = logs ? ct_logs_size(logs) : 0;
+    for (int i = 0; i < n; i++)
+        tb_scalar(s, false, "batch_", ct_logs_key(logs, i), ct_logs_value(logs, i),
+                  s->global_batch);
+    if (s->steps_per_second) {
+        double now = tb_now();
+        tb_scalar(s, false, "batch_", "steps_per_second",
+                  (double)s->update_freq / fmax(now - s->batch_start, 1e-9), s->global_batch);
+        s->batch_start = now;
+    }
+}
+
+static void tb_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
+    tensorboard *s = ctx;
+    if (!s->active) return;
+    int n = logs ? ct_logs_size(logs) : 0;
+    for (int i = 0; i < n; i++) {
+        const char *k = ct_logs_key(logs, i);
+        bool val = !strncmp(k, "val_", 4);
+        tb_scalar(s, val, "epoch_", val ? k + 4 : k, ct_logs_value(logs, i), epoch);
+    }
+    ct_optimizer *o = m ? ct_model_optimizer(m) : NULL;
+    if (o) tb_scalar(s, false, "epoch_", "learning_rate", ct_optimizer_learning_rate(o), epoch);
+    if (s->steps_per_second)
+        tb_scalar(s, false, "epoch_", "steps_per_second",
+                  (double)s->epoch_batches / fmax(tb_now() - s->epoch_start, 1e-9), epoch);
+    if (m && s->histogram_freq && epoch % s->histogram_freq == 0) {
+        ct_summary_writer *w = tb_writer(s, false);
+        for (int li = 0; w && li < ct_model_num_layers(m); li++) {
+            ct_layer *l = ct_model_layer_at(m, li);
+            for (int wi = 0; wi < ct_layer_num_weights(l); wi++) {
+                ct_variable *v = ct_layer_weight(l, wi);
+                char tag[512];
+                snprintf(tag, sizeof tag, "%s_0/histogram", ct_variable_name(v));
+                if (ct_summary_histogram(w, tag, ct_variable_value(v), epoch, 0)) {
+                    raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s",
+                                ct_last_error());
+                    return;
+                }
+            }
+        }
+    }
+    /* Each epoch's numbers reach the disk at its end. */
+    if (s->train && ct_summary_flush(s->train))
+        raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
+    if (s->val && ct_summary_flush(s->val))
+        raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
+}
+
+static void tb_train_end(void *ctx, ct_model *m, ct_logs *logs) {
+    (void)m, (void)logs;
+    tb_close(ctx);
+}
+
 /* ---- the registry ---------------------------------------------------------------------------- */
 
 ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
@@ -679,11 +876,18 @@ ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
                                .on_epoch_end = csv_epoch_end,
                                .on_train_end = csv_train_end};
         cb = make_builtin(class_name, config_json, sizeof(csv_logger), csv_init, &h, csv_destroy);
+    } else if (!strcmp(class_name, "TensorBoard")) {
+        ct_callback_hooks h = {.on_train_begin = tb_train_begin,
+                               .on_epoch_begin = tb_epoch_begin,
+                               .on_train_batch_end = tb_batch_end,
+                               .on_epoch_end = tb_epoch_end,
+                               .on_train_end = tb_train_end};
+        cb = make_builtin(class_name, config_json, sizeof(tensorboard), tb_init, &h, tb_destroy);
     } else {
         ct__error(CT_ERR_NOT_FOUND,
                   "ct_callback_new: unknown callback class '%s' (built in: EarlyStopping, "
-                  "ReduceLROnPlateau, TerminateOnNaN, CSVLogger; use ct_callback_custom for "
-                  "others)",
+                  "ReduceLROnPlateau, TerminateOnNaN, CSVLogger, TensorBoard; use "
+                  "ct_callback_custom for others)",
                   class_name);
         return NULL;
     }

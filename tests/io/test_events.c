@@ -5,6 +5,7 @@
  * ../shared/specs/tfevents.md §2.3. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,6 +110,7 @@ typedef struct {
     uint8_t content[1024];
     size_t content_len;
     char str[256];
+    size_t str_len;
     int n_str;
     char plugin[32];
 } value_t;
@@ -154,7 +156,11 @@ static void parse_tensor(value_t *v, const uint8_t *p, const uint8_t *end) {
             memcpy(v->content, f.p, f.len);
             v->content_len = f.len;
         } else if (f.num == 8) {
-            copy_str(v->str, sizeof v->str, &f);
+            /* Long texts (a model's config) keep their head and length. */
+            size_t k = f.len < sizeof v->str - 1 ? f.len : sizeof v->str - 1;
+            memcpy(v->str, f.p, k);
+            v->str[k] = 0;
+            v->str_len = f.len;
             v->n_str++;
         }
     }
@@ -749,4 +755,106 @@ Test(events, tb_scalars_tool, .fini = cleanup) {
 
     snprintf(args, sizeof args, "'%s'", tmp("does_not_exist"));
     cr_assert_eq(run_tool(args, out, sizeof out), 2);
+}
+
+/* ---- the Keras TensorBoard callback ------------------------------------------------ */
+
+/* fit with TensorBoard(log_dir, histogram_freq=1, update_freq=2) and
+ * validation data: train/ holds the model's config as text (step 0),
+ * epoch_<metric> and epoch_learning_rate per epoch, batch_<metric> every
+ * 2 batches at the global batch number, and every weight's histogram per
+ * epoch; validation/ holds the val_ metrics without the prefix. The
+ * values are the history's (as float32). */
+Test(events, keras_tensorboard_callback) {
+    enum { N = 32, EPOCHS = 3 };
+    float xv[N * 3], yv[N];
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < 3; j++) xv[3 * i + j] = (float)sin(0.3 * i + j);
+        yv[i] = xv[3 * i] - 0.5f * xv[3 * i + 2];
+    }
+    ct_tensor *x = ct_constant(xv, CT_FLOAT32, CT_DIMS(N, 3));
+    ct_tensor *y = ct_constant(yv, CT_FLOAT32, CT_DIMS(N, 1));
+    ct_model *m = ct_sequential_new("tb_net");
+    CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 4, \"activation\": "
+                                                          "\"relu\", \"input_shape\": [3]}")));
+    CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 1}")));
+    CT_STATUS_OK(ct_model_compile(m, &(ct_compile_opts){.optimizer = "adam", .loss = "mse"}));
+    char cfg[600];
+    snprintf(cfg, sizeof cfg, "{\"log_dir\": \"%s\", \"histogram_freq\": 1, \"update_freq\": 2}",
+             tmp("tb"));
+    ct_callback *cb = ct_callback_new("TensorBoard", cfg);
+    cr_assert_not_null(cb, "%s", ct_last_error());
+    ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = x, .y = y, .val_x = x, .val_y = y,
+                                                  .batch_size = 8, .epochs = EPOCHS,
+                                                  .ncallbacks = 1, .callbacks = &cb,
+                                                  .verbose = CT_VERBOSE_SILENT});
+    cr_assert_not_null(h, "%s", ct_last_error());
+
+    int n;
+    event_t *ev = read_events(only_file(tmp("tb/train")), &n);
+    cr_assert_str_eq(ev[0].file_version, "brain.Event:2");
+    int config = 0, epochs = 0, lrs = 0, batches = 0, hists = 0;
+    for (int i = 1; i < n; i++) {
+        cr_assert(ev[i].has_summary);
+        for (int k = 0; k < ev[i].n; k++) {
+            const value_t *v = &ev[i].v[k];
+            if (!strcmp(v->tag, "keras")) {
+                cr_expect_str_eq(v->plugin, "text");
+                cr_expect_eq(ev[i].step, 0);
+                cr_expect(strstr(v->str, "\"Sequential\"") && v->str_len > 100, "%s", v->str);
+                config++;
+            } else if (!strcmp(v->tag, "epoch_loss")) {
+                cr_expect_eq(content_f32(v), (float)ct_history_value(h, "loss", (int)ev[i].step),
+                             "epoch %lld", (long long)ev[i].step);
+                epochs++;
+            } else if (!strcmp(v->tag, "epoch_learning_rate")) {
+                cr_expect_eq(content_f32(v), 0.001f);
+                lrs++;
+            } else if (!strcmp(v->tag, "batch_loss")) {
+                cr_expect_eq(ev[i].step % 2, 0, "batch_loss at step %lld", (long long)ev[i].step);
+                batches++;
+            } else if (strstr(v->tag, "_0/histogram")) {
+                cr_expect_str_eq(v->plugin, "histograms");
+                hists++;
+            }
+        }
+    }
+    free(ev);
+    cr_expect_eq(config, 1);
+    cr_expect_eq(epochs, EPOCHS);
+    cr_expect_eq(lrs, EPOCHS);
+    cr_expect_eq(batches, EPOCHS * (N / 8) / 2, "%d batch_loss values", batches);
+    cr_expect_eq(hists, EPOCHS * 4, "%d histograms (4 weights x 3 epochs)", hists);
+
+    ev = read_events(only_file(tmp("tb/validation")), &n);
+    int vals = 0;
+    for (int i = 1; i < n; i++)
+        for (int k = 0; k < ev[i].n; k++) {
+            const value_t *v = &ev[i].v[k];
+            cr_expect_neq(strncmp(v->tag, "epoch_val_", 10), 0, "%s", v->tag);
+            if (!strcmp(v->tag, "epoch_loss")) {
+                cr_expect_eq(content_f32(v),
+                             (float)ct_history_value(h, "val_loss", (int)ev[i].step));
+                vals++;
+            }
+        }
+    free(ev);
+    cr_expect_eq(vals, EPOCHS);
+    ct_history_free(h);
+    ct_callback_free(cb);
+    ct_model_free(m);
+}
+
+Test(events, keras_tensorboard_callback_errors) {
+    cr_expect_null(ct_callback_new("TensorBoard", "{\"update_freq\": 0}"));
+    cr_expect(strstr(ct_last_error(), "update_freq"), "%s", ct_last_error());
+    cr_expect_null(ct_callback_new("TensorBoard", "{\"histogram_freq\": -1}"));
+    cr_expect(strstr(ct_last_error(), "histogram_freq"), "%s", ct_last_error());
+    cr_expect_null(ct_callback_new("TensorBoard", "{\"profile_batch\": [2, 4]}"));
+    cr_expect(strstr(ct_last_error(), "profile_batch"), "%s", ct_last_error());
+    cr_expect_null(ct_callback_new("TensorBoard", "{\"write_images\": true}"));
+    cr_expect(strstr(ct_last_error(), "write_images"), "%s", ct_last_error());
+    ct_callback *cb = ct_callback_new("TensorBoard", "{\"update_freq\": \"batch\"}");
+    cr_expect_not_null(cb, "%s", ct_last_error());
+    ct_callback_free(cb);
 }

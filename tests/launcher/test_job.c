@@ -356,6 +356,27 @@ Test(job, class_weight_keys_are_every_class) {
               "%s", cli_error());
 }
 
+/* TensorBoard's log_dir is relative to the job file, as every path; its
+ * default is Keras's "logs". */
+Test(job, tensorboard_log_dir_is_relative_to_the_job) {
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"model\": %s, \"callbacks\": [{\"class_name\": \"TensorBoard\", \"config\": "
+             "{\"log_dir\": \"tb\", \"histogram_freq\": 1}}, {\"class_name\": \"TensorBoard\"}]}",
+             MODEL);
+    job *j = parse(text);
+    cr_assert_not_null(j, "%s", cli_error());
+    cr_assert_eq(j->ncallbacks, 2);
+    cr_assert(strstr(j->callbacks[0].config_json, "\"/jobs/tb\""), "%s",
+              j->callbacks[0].config_json);
+    cr_assert(strstr(j->callbacks[0].config_json, "\"histogram_freq\": 1") ||
+                  strstr(j->callbacks[0].config_json, "\"histogram_freq\":1"),
+              "%s", j->callbacks[0].config_json);
+    cr_assert(strstr(j->callbacks[1].config_json, "\"/jobs/logs\""), "%s",
+              j->callbacks[1].config_json);
+    job_free(j);
+}
+
 Test(job, callbacks_not_available_yet) {
     char text[512];
     snprintf(text, sizeof text,
