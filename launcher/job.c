@@ -997,9 +997,10 @@ static int parse_fit(job *j, const json_t *v) {
 /* Callbacks whose config holds a file name: the name is taken relative to
  * the job file, as every path in a job. */
 static int callback_paths(job *j, json_t *cfg, const char *cls, const char *path) {
-    const char *key = !strcmp(cls, "CSVLogger")     ? "filename"
-                      : !strcmp(cls, "TensorBoard") ? "log_dir"
-                                                    : NULL;
+    const char *key = !strcmp(cls, "CSVLogger")         ? "filename"
+                      : !strcmp(cls, "TensorBoard")     ? "log_dir"
+                      : !strcmp(cls, "ModelCheckpoint") ? "filepath"
+                                                        : NULL;
     if (!key) return 0;
     const json_t *f = json_object_get(cfg, key);
     if (!f && !strcmp(cls, "TensorBoard")) f = json_string("logs"); /* Keras's default */
@@ -1036,7 +1037,7 @@ static int parse_callbacks(job *j, const json_t *v) {
         if (!cls) return fail(j, p, false, "a callback needs a \"class_name\" (EarlyStopping, ...)");
         child(q, p, "class_name");
         /* Keras callbacks that need saving, which arrives with checkpoints. */
-        static const char *const later[] = {"ModelCheckpoint", "BackupAndRestore", NULL};
+        static const char *const later[] = {"BackupAndRestore", NULL};
         if (in_list(cls, later))
             return fail(j, q, false, "%s is not available yet (it arrives with checkpoints)",
                         cls);

@@ -2,7 +2,8 @@
  * keras.callbacks: the callback object, user callbacks (LambdaCallback /
  * a Callback subclass: ct_callback_custom) and the built-in ones made from
  * their Keras class name and config — EarlyStopping, ReduceLROnPlateau,
- * TerminateOnNaN, CSVLogger, TensorBoard — with Keras 3's arguments, defaults and rules
+ * TerminateOnNaN, CSVLogger, TensorBoard, ModelCheckpoint (weights files)
+ * — with Keras 3's arguments, defaults and rules
  * (keras/src/callbacks/<name>.py). History and the progress bar belong to
  * fit (nn/fit.c), which calls every callback's hooks in Keras's order.
  *
@@ -17,13 +18,16 @@
  * to stdout as Keras's io_utils.print_msg does; warnings to stderr.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "ctrain/checkpoint.h"
 #include "ctrain/summary.h"
 #include "distribute/strategy_internal.h"
 #include "nn/internal.h"
@@ -851,6 +855,440 @@ static void tb_train_end(void *ctx, ct_model *m, ct_logs *logs) {
     tb_close(ctx);
 }
 
+/* ---- ModelCheckpoint ---------------------------------------------------------------------- */
+
+/* A growing string for the formatted file path. */
+typedef struct {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} mc_buf;
+
+static void mc_put(mc_buf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+static void mc_pad(mc_buf *b, char fill, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        mc_put(b, &fill, 1);
+}
+
+/* One replacement field's value formatted with spec as Python's
+ * format(value, spec) does for an int (is_int) or a float: [[fill]align]
+ * [sign][0][width][.precision][type], types d for ints and f F e E g G %
+ * (and none) for both. Returns false with a Python-like reason in why. */
+static bool mc_format_value(mc_buf *b, bool is_int, int64_t iv, double fv, const char *spec,
+                            size_t len, char *why, size_t why_cap) {
+    const char *p = spec, *end = spec + len;
+    char fill = ' ', align = 0, sign = '-', type = 0;
+    long width = -1, prec = -1;
+    if (end - p >= 2 && strchr("<>=^", p[1])) {
+        fill = p[0];
+        align = p[1];
+        p += 2;
+    } else if (p < end && strchr("<>=^", *p)) {
+        align = *p++;
+    }
+    if (p < end && strchr("+- ", *p)) sign = *p++;
+    if (p < end && *p == '0') {
+        if (!align) {
+            fill = '0';
+            align = '=';
+        }
+        p++;
+    }
+    if (p < end && isdigit((unsigned char)*p)) {
+        width = 0;
+        while (p < end && isdigit((unsigned char)*p))
+            width = width * 10 + (*p++ - '0');
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p == end || !isdigit((unsigned char)*p)) {
+            snprintf(why, why_cap, "Format specifier missing precision");
+            return false;
+        }
+        prec = 0;
+        while (p < end && isdigit((unsigned char)*p))
+            prec = prec * 10 + (*p++ - '0');
+    }
+    if (p < end) type = *p++;
+    const char *kind = is_int ? "int" : "float";
+    if (p != end || (type && !strchr("dfFeEgG%", type))) {
+        snprintf(why, why_cap, "Invalid format specifier '%.*s' for object of type '%s'",
+                 (int)len, spec, kind);
+        if (p == end) /* one unknown type letter, as Python words it */
+            snprintf(why, why_cap, "Unknown format code '%c' for object of type '%s'", type,
+                     kind);
+        return false;
+    }
+    if (type == 'd' && !is_int) {
+        snprintf(why, why_cap, "Unknown format code 'd' for object of type 'float'");
+        return false;
+    }
+    if (is_int && (type == 'd' || !type) && prec >= 0) {
+        snprintf(why, why_cap, "Precision not allowed in integer format specifier");
+        return false;
+    }
+    /* The number without padding, then the padding. */
+    char num[512];
+    const char *sflag = sign == '+' ? "+" : sign == ' ' ? " " : "";
+    if (is_int && (type == 'd' || !type)) {
+        snprintf(num, sizeof num, "%s%lld", iv >= 0 ? sflag : "", (long long)iv);
+    } else {
+        double v = is_int ? (double)iv : fv;
+        const char *vs = signbit(v) ? "" : sflag;
+        if (!type && prec < 0) {
+            char r[64];
+            ct__py_float_repr(v, r, sizeof r);
+            snprintf(num, sizeof num, "%s%s", vs, r);
+        } else if (!type && isfinite(v)) {
+            /* Like g, but scientific from an exponent of precision - 1 on,
+             * and a fixed-point result keeps a digit past the point. */
+            int pr = prec > 0 ? (int)(prec < 100 ? prec : 100) : 1;
+            char e[160];
+            snprintf(e, sizeof e, "%.*e", pr - 1, v);
+            int x = atoi(strchr(e, 'e') + 1);
+            bool sci = x < -4 || x >= pr - 1;
+            if (!sci) snprintf(e, sizeof e, "%.*f", pr - 1 - x, v);
+            char *ep = strchr(e, 'e'), tail[16] = "";
+            if (ep) {
+                snprintf(tail, sizeof tail, "%s", ep);
+                *ep = 0;
+            }
+            if (strchr(e, '.')) {
+                size_t k = strlen(e);
+                while (e[k - 1] == '0')
+                    e[--k] = 0;
+                if (e[k - 1] == '.') e[--k] = 0;
+            }
+            snprintf(num, sizeof num, "%s%s%s%s", vs, e, sci || strchr(e, '.') ? "" : ".0", tail);
+        } else if (!type) {
+            snprintf(num, sizeof num, "%s%g", vs, v); /* inf, nan */
+        } else if (type == '%') {
+            snprintf(num, sizeof num, "%s%.*f%%", vs, (int)(prec < 0 ? 6 : prec), v * 100);
+        } else {
+            char f[8] = {'%', '.', '*', type, 0};
+            size_t k = (size_t)snprintf(num, sizeof num, "%s", vs);
+            snprintf(num + k, sizeof num - k, f, (int)(prec < 0 ? 6 : prec), v);
+        }
+    }
+    size_t n = strlen(num);
+    size_t padn = width > 0 && (size_t)width > n ? (size_t)width - n : 0;
+    if (!align) align = '>';
+    if (align == '<') {
+        mc_put(b, num, n);
+        mc_pad(b, fill, padn);
+    } else if (align == '^') {
+        mc_pad(b, fill, padn / 2);
+        mc_put(b, num, n);
+        mc_pad(b, fill, padn - padn / 2);
+    } else if (align == '=') {
+        size_t s = (num[0] == '+' || num[0] == '-' || num[0] == ' ') ? 1 : 0;
+        mc_put(b, num, s);
+        mc_pad(b, fill, padn);
+        mc_put(b, num + s, n - s);
+    } else {
+        mc_pad(b, fill, padn);
+        mc_put(b, num, n);
+    }
+    return true;
+}
+
+/* filepath.format(epoch=epoch + 1, batch=batch + 1, **logs) as Python's
+ * str.format: {name}, {name:spec}, {{ and }}. batch < 0: saving at an
+ * epoch's end (no batch field). Returns a malloc'ed path, or NULL with
+ * the status in *st and the reason in why. */
+static char *mc_format_path(const char *fmt, int epoch, int64_t batch, const ct_logs *logs,
+                            ct_status *st, char *why, size_t why_cap) {
+    mc_buf b = {0};
+    *st = CT_ERR_INVALID_ARGUMENT;
+    mc_put(&b, "", 0);
+    for (const char *p = fmt; *p;) {
+        if (*p == '}') {
+            if (p[1] != '}') {
+                snprintf(why, why_cap, "Single '}' encountered in format string");
+                goto fail;
+            }
+            mc_put(&b, "}", 1);
+            p += 2;
+            continue;
+        }
+        if (*p != '{') {
+            size_t n = strcspn(p, "{}");
+            mc_put(&b, p, n);
+            p += n;
+            continue;
+        }
+        if (p[1] == '{') {
+            mc_put(&b, "{", 1);
+            p += 2;
+            continue;
+        }
+        const char *name = p + 1;
+        size_t nlen = strcspn(name, ":}{");
+        const char *spec = name + nlen, *close = strchr(spec, '}');
+        if (!close) {
+            snprintf(why, why_cap, "expected '}' before end of string");
+            goto fail;
+        }
+        size_t slen = 0;
+        if (*spec == ':') {
+            spec++;
+            slen = (size_t)(close - spec);
+            if (memchr(spec, '{', slen)) {
+                snprintf(why, why_cap, "nested replacement fields are not supported");
+                goto fail;
+            }
+        } else if (*spec != '}') {
+            snprintf(why, why_cap, "unexpected '{' in field name");
+            goto fail;
+        }
+        if (!nlen) {
+            snprintf(why, why_cap, "a positional field {} has nothing to format (name it)");
+            goto fail;
+        }
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)nlen, name);
+        bool is_int = true, found = true;
+        int64_t iv = 0;
+        double fv = 0;
+        bool in_logs = false;
+        double lv = logs ? ct_logs_get(logs, key, &in_logs) : NAN;
+        if (!strcmp(key, "epoch"))
+            iv = epoch + 1;
+        else if (!strcmp(key, "batch") && batch >= 0 && !in_logs)
+            iv = batch + 1;
+        else {
+            is_int = false;
+            found = in_logs;
+            fv = lv;
+        }
+        if (!found) {
+            snprintf(why, why_cap, "'%.200s'", key);
+            *st = CT_ERR_NOT_FOUND;
+            goto fail;
+        }
+        if (!mc_format_value(&b, is_int, iv, fv, spec, slen, why, why_cap)) goto fail;
+        p = close + 1;
+    }
+    if (b.oom) {
+        snprintf(why, why_cap, "out of memory");
+        *st = CT_ERR_OUT_OF_MEMORY;
+        goto fail;
+    }
+    *st = CT_OK;
+    return b.p;
+fail:
+    free(b.p);
+    return NULL;
+}
+
+/* mkdir -p for the directory part of path (Keras 3 creates it). */
+static ct_status mc_make_parents(const char *path) {
+    char *d = dup_str(path);
+    if (!d) return ct__error(CT_ERR_OUT_OF_MEMORY, "ModelCheckpoint: out of memory");
+    char *slash = strrchr(d, '/');
+    ct_status st = CT_OK;
+    if (slash && slash != d) {
+        *slash = 0;
+        for (char *p = d + 1;; p++) {
+            if (*p && *p != '/') continue;
+            char c = *p;
+            *p = 0;
+            struct stat sb;
+            if (stat(d, &sb) && (mkdir(d, 0777) && errno != EEXIST)) {
+                st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                               "ModelCheckpoint: cannot create the directory '%s' for '%s': %s",
+                               d, path, strerror(errno));
+                break;
+            }
+            *p = c;
+            if (!c) break;
+        }
+    }
+    free(d);
+    return st;
+}
+
+typedef struct {
+    state_head head;
+    char *filepath;
+    char *monitor;
+    int64_t verbose;
+    int64_t save_freq; /* batches; 0: "epoch" */
+    bool save_best_only;
+    int op;      /* -1 less, +1 greater */
+    double best; /* kept across fits, as Keras */
+    int64_t batches_since_save, last_batch_seen;
+    int epoch; /* the current epoch (for saves on batches) */
+} model_checkpoint;
+
+static void mc_destroy(void *p) {
+    model_checkpoint *s = p;
+    if (!s) return;
+    free(s->filepath);
+    free(s->monitor);
+    free(s);
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+static ct_status mc_init(ct__cfg *c, void *p) {
+    model_checkpoint *s = p;
+    const char *filepath = NULL, *monitor, *mode;
+    bool weights_only;
+    ct_status st = ct__cfg_check(c, ct__cfg_has(c, "filepath"), "filepath",
+                                 "is required (the checkpoint file's path)") ||
+                   ct__cfg_str(c, "filepath", NULL, NULL, &filepath) ||
+                   ct__cfg_str(c, "monitor", "val_loss", NULL, &monitor) ||
+                   ct__cfg_int(c, "verbose", 0, &s->verbose) ||
+                   ct__cfg_bool(c, "save_best_only", false, &s->save_best_only) ||
+                   ct__cfg_bool(c, "save_weights_only", false, &weights_only) ||
+                   ct__cfg_str(c, "mode", "auto", NULL, &mode);
+    if (st) return st;
+    if ((st = ct__cfg_check(c, filepath && *filepath, "filepath", "must not be empty"))) return st;
+    const json_t *freq = ct__cfg_json(c, "save_freq");
+    if (freq && json_is_string(freq) && !strcmp(json_string_value(freq), "epoch"))
+        s->save_freq = 0;
+    else if (freq && json_is_integer(freq) && json_integer_value(freq) > 0)
+        s->save_freq = json_integer_value(freq);
+    else if (freq) {
+        char *text = ct__json_dump(freq);
+        st = ct__cfg_check(c, false, "save_freq",
+                           "Unrecognized save_freq: %s. Expected save_freq are 'epoch' or "
+                           "positive integer values (batches)",
+                           text ? text : "?");
+        free(text);
+        return st;
+    }
+    bool has_threshold = ct__cfg_has(c, "initial_value_threshold");
+    double threshold = 0;
+    if ((st = ct__cfg_double(c, "initial_value_threshold", 0, &threshold))) return st;
+    st = ct__cfg_check(c, weights_only, "save_weights_only",
+                       "full-model files are not written yet; set save_weights_only true") ||
+         ct__cfg_check(c,
+                       ends_with(filepath, ".h5") || ends_with(filepath, ".hdf5"),
+                       "filepath",
+                       "ctrain writes HDF5 weights files: with save_weights_only the filepath "
+                       "must end in .weights.h5, .h5 or .hdf5. Received: filepath=%s",
+                       filepath);
+    if (st) return st;
+    int m = read_mode("ModelCheckpoint", mode);
+    if (m)
+        s->op = m;
+    else {
+        /* EarlyStopping's rule for auto. */
+        const char *name = monitor;
+        if (!strncmp(name, "val_", 4)) name += 4;
+        s->op = !strcmp(name, "loss") ? -1 : maximized(name) ? 1 : -1;
+    }
+    s->best = has_threshold ? threshold : s->op < 0 ? INFINITY : -INFINITY;
+    s->filepath = dup_str(filepath);
+    s->monitor = dup_str(monitor);
+    if (!s->filepath || !s->monitor)
+        return ct__error(CT_ERR_OUT_OF_MEMORY, "ModelCheckpoint: out of memory");
+    return CT_OK;
+}
+
+/* Keras's _save_model. Every rank formats the path and takes the same
+ * decision (the epoch logs are the merged ones); rank 0 alone creates the
+ * directory, writes the file and prints. */
+static void mc_save(model_checkpoint *s, ct_model *m, int epoch, int64_t batch, ct_logs *logs) {
+    char why[256];
+    ct_status st;
+    char *path = mc_format_path(s->filepath, epoch, batch, logs, &st, why, sizeof why);
+    if (!path) {
+        raise_error(s->head.cb, st,
+                    "ModelCheckpoint: Failed to format this callback filepath: \"%s\". "
+                    "Reason: %s",
+                    s->filepath, why);
+        return;
+    }
+    bool writer = !m || ct__strategy_rank(m->strategy) == 0;
+    /* Keras creates the directory before it decides whether to save. */
+    if (writer && mc_make_parents(path)) {
+        raise_error(s->head.cb, ct_last_status(), "%s", ct_last_error());
+        free(path);
+        return;
+    }
+    bool save = true;
+    if (s->save_best_only) {
+        bool found = false;
+        double current = logs ? ct_logs_get(logs, s->monitor, &found) : NAN;
+        if (!found) {
+            if (writer)
+                fprintf(stderr, "WARNING: Can save best model only with %s available, skipping.\n",
+                        s->monitor);
+            save = false;
+        } else if (s->op < 0 ? current < s->best : current > s->best) {
+            if (writer && s->verbose > 0)
+                printf("\nEpoch %d: %s improved from %.5f to %.5f, saving model to %s\n",
+                       epoch + 1, s->monitor, s->best, current, path);
+            s->best = current;
+        } else {
+            if (writer && s->verbose > 0)
+                printf("\nEpoch %d: %s did not improve from %.5f\n", epoch + 1, s->monitor,
+                       s->best);
+            save = false;
+        }
+    } else if (writer && s->verbose > 0) {
+        printf("\nEpoch %d: saving model to %s\n", epoch + 1, path);
+    }
+    if (save && writer) {
+        struct stat sb;
+        if (!stat(path, &sb) && S_ISDIR(sb.st_mode))
+            raise_error(s->head.cb, CT_ERR_INVALID_ARGUMENT,
+                        "ModelCheckpoint: Please specify a non-directory filepath for "
+                        "ModelCheckpoint. Filepath used is an existing directory: %s",
+                        path);
+        else if (ct_model_save_weights(m, path, NULL))
+            raise_error(s->head.cb, ct_last_status(), "ModelCheckpoint: saving '%s' failed: %s",
+                        path, ct_last_error());
+    }
+    free(path);
+}
+
+static void mc_epoch_begin(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
+    (void)m, (void)logs;
+    ((model_checkpoint *)ctx)->epoch = epoch;
+}
+
+static void mc_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
+    model_checkpoint *s = ctx;
+    if (!s->save_freq) mc_save(s, m, epoch, -1, logs);
+}
+
+/* Keras's _should_save_on_batch: batches count across epochs; a batch
+ * index not past the last one seen starts a new epoch. */
+static void mc_batch_end(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
+    model_checkpoint *s = ctx;
+    if (!s->save_freq) return;
+    s->batches_since_save += batch <= s->last_batch_seen ? batch + 1 : batch - s->last_batch_seen;
+    s->last_batch_seen = batch;
+    if (s->batches_since_save < s->save_freq) return;
+    s->batches_since_save = 0;
+    mc_save(s, m, s->epoch, batch, logs);
+}
+
 /* ---- the registry ---------------------------------------------------------------------------- */
 
 ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
@@ -883,11 +1321,17 @@ ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
                                .on_epoch_end = tb_epoch_end,
                                .on_train_end = tb_train_end};
         cb = make_builtin(class_name, config_json, sizeof(tensorboard), tb_init, &h, tb_destroy);
+    } else if (!strcmp(class_name, "ModelCheckpoint")) {
+        ct_callback_hooks h = {.on_epoch_begin = mc_epoch_begin,
+                               .on_epoch_end = mc_epoch_end,
+                               .on_train_batch_end = mc_batch_end};
+        cb = make_builtin(class_name, config_json, sizeof(model_checkpoint), mc_init, &h,
+                          mc_destroy);
     } else {
         ct__error(CT_ERR_NOT_FOUND,
                   "ct_callback_new: unknown callback class '%s' (built in: EarlyStopping, "
-                  "ReduceLROnPlateau, TerminateOnNaN, CSVLogger, TensorBoard; use "
-                  "ct_callback_custom for others)",
+                  "ReduceLROnPlateau, TerminateOnNaN, CSVLogger, TensorBoard, ModelCheckpoint; "
+                  "use ct_callback_custom for others)",
                   class_name);
         return NULL;
     }

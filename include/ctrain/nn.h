@@ -583,7 +583,8 @@ typedef struct ct_callback ct_callback;
 /* A user callback (Keras's LambdaCallback, or a Callback subclass). */
 ct_callback *ct_callback_custom(const ct_callback_hooks *hooks);
 /* A built-in callback from its Keras class name and config JSON:
- * EarlyStopping, ReduceLROnPlateau, TerminateOnNaN, CSVLogger. */
+ * EarlyStopping, ReduceLROnPlateau, TerminateOnNaN, CSVLogger, TensorBoard
+ * (ctrain/summary.h) and ModelCheckpoint (weights files, ctrain/checkpoint.h). */
 ct_callback *ct_callback_new(const char *class_name, const char *config_json);
 /* keras.callbacks.LearningRateScheduler(schedule, verbose): at each epoch's
  * start the optimizer's rate becomes schedule(epoch, current rate, ctx)

@@ -356,17 +356,21 @@ Test(job, class_weight_keys_are_every_class) {
               "%s", cli_error());
 }
 
-/* TensorBoard's log_dir is relative to the job file, as every path; its
- * default is Keras's "logs". */
-Test(job, tensorboard_log_dir_is_relative_to_the_job) {
-    char text[512];
+/* TensorBoard's log_dir and ModelCheckpoint's filepath are relative to
+ * the job file, as every path; log_dir's default is Keras's "logs". */
+Test(job, callback_paths_are_relative_to_the_job) {
+    char text[768];
     snprintf(text, sizeof text,
              "{\"model\": %s, \"callbacks\": [{\"class_name\": \"TensorBoard\", \"config\": "
-             "{\"log_dir\": \"tb\", \"histogram_freq\": 1}}, {\"class_name\": \"TensorBoard\"}]}",
+             "{\"log_dir\": \"tb\", \"histogram_freq\": 1}}, {\"class_name\": \"TensorBoard\"}, "
+             "{\"class_name\": \"ModelCheckpoint\", \"config\": {\"filepath\": \"ck/w{epoch}.h5\", "
+             "\"save_weights_only\": true}}]}",
              MODEL);
     job *j = parse(text);
     cr_assert_not_null(j, "%s", cli_error());
-    cr_assert_eq(j->ncallbacks, 2);
+    cr_assert_eq(j->ncallbacks, 3);
+    cr_assert(strstr(j->callbacks[2].config_json, "\"/jobs/ck/w{epoch}.h5\""), "%s",
+              j->callbacks[2].config_json);
     cr_assert(strstr(j->callbacks[0].config_json, "\"/jobs/tb\""), "%s",
               j->callbacks[0].config_json);
     cr_assert(strstr(j->callbacks[0].config_json, "\"histogram_freq\": 1") ||
@@ -380,11 +384,11 @@ Test(job, tensorboard_log_dir_is_relative_to_the_job) {
 Test(job, callbacks_not_available_yet) {
     char text[512];
     snprintf(text, sizeof text,
-             "{\"model\": %s, \"callbacks\": [{\"class_name\": \"ModelCheckpoint\", \"config\": "
-             "{\"filepath\": \"m.h5\"}}]}",
+             "{\"model\": %s, \"callbacks\": [{\"class_name\": \"BackupAndRestore\", \"config\": "
+             "{\"backup_dir\": \"b\"}}]}",
              MODEL);
     cr_assert_null(parse(text));
-    cr_assert(strstr(cli_error(), "callbacks[0].class_name: ModelCheckpoint is not available yet"),
+    cr_assert(strstr(cli_error(), "callbacks[0].class_name: BackupAndRestore is not available yet"),
               "%s", cli_error());
 }
 
