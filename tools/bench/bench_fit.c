@@ -7,6 +7,7 @@
  *
  *   bench_fit [--threads N] [--epochs E] [--model mlp,cnn,linear] [--overhead]
  *             [--batch B]   (fit's batch, the global one under mpirun; 128)
+ *             [--tensorboard-cost]
  *   mpirun -np 2 bench_fit ... [--no-overlap] [--bucket-bytes B]
  *       data parallel under the mirrored strategy (--threads per rank, rank
  *       0 prints); each epoch line adds what the gradient sum cost per
@@ -77,9 +78,103 @@ static ct_model *make(const char *kind) {
     return m;
 }
 
+/* --tensorboard-cost: what the TensorBoard callback at update_freq=1 adds
+ * to a step. Its hooks are timed between two probe callbacks, one before
+ * and one after it in the list (each batch end and epoch end); the step's
+ * logs, which fit makes only when a callback has a batch-end hook, are
+ * timed as an epoch with the probes alone against one without
+ * callbacks (the median of alternating pairs). */
+typedef struct {
+    double t_before, in_hooks;
+} tb_probe;
+
+static void probe_before(void *ctx, ct_model *m, int64_t b, ct_logs *l) {
+    (void)m, (void)b, (void)l;
+    ((tb_probe *)ctx)->t_before = bench_now();
+}
+
+static void probe_after(void *ctx, ct_model *m, int64_t b, ct_logs *l) {
+    (void)m, (void)b, (void)l;
+    tb_probe *p = ctx;
+    p->in_hooks += bench_now() - p->t_before;
+}
+
+static void probe_before_epoch(void *ctx, ct_model *m, int e, ct_logs *l) {
+    (void)e;
+    probe_before(ctx, m, 0, l);
+}
+
+static void probe_after_epoch(void *ctx, ct_model *m, int e, ct_logs *l) {
+    (void)e;
+    probe_after(ctx, m, 0, l);
+}
+
+static void tensorboard_cost(ct_model *m, const char *kind, const ct_tensor *x,
+                             const ct_tensor *y) {
+    enum { PAIRS = 9 };
+    int64_t nb = 60000 / 128;
+    tb_probe probe = {0};
+    ct_callback *before = ct_callback_custom(&(ct_callback_hooks){
+        .ctx = &probe, .on_train_batch_end = probe_before, .on_epoch_end = probe_before_epoch});
+    ct_callback *after = ct_callback_custom(&(ct_callback_hooks){
+        .ctx = &probe, .on_train_batch_end = probe_after, .on_epoch_end = probe_after_epoch});
+    char dir[] = "/tmp/ct_bench_tb_XXXXXX", cfg[128];
+    if (!mkdtemp(dir)) die("a temporary directory");
+    snprintf(cfg, sizeof cfg, "{\"log_dir\": \"%s\", \"update_freq\": 1}", dir);
+    ct_callback *tb = ct_callback_new("TensorBoard", cfg);
+    if (!before || !after || !tb) die("the callbacks");
+    double hooks[PAIRS], logs_cost[PAIRS], step[PAIRS];
+    for (int rep = 0; rep < PAIRS; rep++) {
+        ct_fit_opts o = {.x = x, .y = y, .batch_size = 128, .no_shuffle = true,
+                         .verbose = CT_VERBOSE_SILENT};
+        double t0 = bench_now();
+        ct_history *h = ct_model_fit(m, &o);
+        double plain = bench_now() - t0;
+        ct_history_free(h);
+        o.ncallbacks = 2;
+        o.callbacks = (ct_callback *[]){before, after};
+        t0 = bench_now();
+        h = ct_model_fit(m, &o);
+        double with_logs = bench_now() - t0;
+        ct_history_free(h);
+        o.ncallbacks = 3;
+        o.callbacks = (ct_callback *[]){before, tb, after};
+        probe.in_hooks = 0;
+        h = ct_model_fit(m, &o);
+        if (!h) die("fit with TensorBoard");
+        ct_history_free(h);
+        hooks[rep] = probe.in_hooks / (double)nb;
+        logs_cost[rep] = (with_logs - plain) / (double)nb;
+        step[rep] = plain / (double)nb;
+    }
+    double *arrs[3] = {hooks, logs_cost, step};
+    for (int k = 0; k < 3; k++)
+        for (int i = 1; i < PAIRS; i++)
+            for (int j = i; j > 0 && arrs[k][j - 1] > arrs[k][j]; j--) {
+                double t = arrs[k][j];
+                arrs[k][j] = arrs[k][j - 1];
+                arrs[k][j - 1] = t;
+            }
+    printf("{\"bench\": \"tensorboard_cost_%s\", \"threads\": %d, \"step_us\": %.1f, "
+           "\"tensorboard_hooks_us_per_step\": %.2f, \"step_logs_us_per_step\": %.1f, "
+           "\"step_logs_quartiles_us\": [%.1f, %.1f], \"hooks_pct\": %.3f, "
+           "\"hooks_and_logs_pct\": %.2f}\n",
+           kind, threads, 1e6 * step[PAIRS / 2], 1e6 * hooks[PAIRS / 2],
+           1e6 * logs_cost[PAIRS / 2], 1e6 * logs_cost[PAIRS / 4],
+           1e6 * logs_cost[3 * PAIRS / 4], 100 * hooks[PAIRS / 2] / step[PAIRS / 2],
+           100 * (hooks[PAIRS / 2] + logs_cost[PAIRS / 2]) / step[PAIRS / 2]);
+    fflush(stdout);
+    ct_callback_free(before);
+    ct_callback_free(after);
+    ct_callback_free(tb);
+    char rm[160];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    if (system(rm)) fprintf(stderr, "bench_fit: could not remove %s\n", dir);
+}
+
 int main(int argc, char **argv) {
     int epochs = 3;
-    bool overhead = false;
+    bool overhead = false, tb_cost = false;
     ct_strategy_opts so = {0};
     int batch = 128;
     const char *models = "mlp,cnn";
@@ -88,6 +183,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) models = argv[++i];
         else if (!strcmp(argv[i], "--overhead")) overhead = true;
+        else if (!strcmp(argv[i], "--tensorboard-cost")) tb_cost = true;
         else if (!strcmp(argv[i], "--no-overlap")) so.no_overlap = true;
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bucket-bytes") && i + 1 < argc) so.bucket_bytes = atoll(argv[++i]);
@@ -152,6 +248,7 @@ int main(int argc, char **argv) {
             fflush(stdout);
             ct_logs_free(res);
         }
+        if (tb_cost) tensorboard_cost(m, kind, x, y);
         for (int logs_each = 0; overhead && logs_each < 2; logs_each++) {
             /* fit's cost around the step: one silent epoch of fit against
              * train_on_batch over the same batches made beforehand. */
