@@ -1,7 +1,10 @@
 /*
  * Keras 2 HDF5 weights files: model.save_weights("x.h5") and
  * model.load_weights("x.h5", by_name, skip_mismatch), in the layout of
- * ../shared/specs/keras_h5.md (§1, §2.3, §3).
+ * ../shared/specs/keras_h5.md (§1, §2.3, §3); and full-model files:
+ * model.save("x.h5") and keras.models.load_model("x.h5") (§1.1, §5, §6),
+ * whose model_weights group is written by the same code as a weights
+ * file's root.
  *
  * The writing side follows the spec's §2.3: string lists (layer_names,
  * weight_names) are 1-D fixed-length NULLPAD ASCII arrays, split into
@@ -22,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,17 +89,23 @@ static const char *shape_str(int rank, const int64_t *shape, char *buf, size_t c
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
-/* A scalar variable-length string attribute (ASCII, NULLTERM). */
-static bool write_str_attr(hid_t obj, const char *name, const char *value) {
+/* A scalar variable-length string attribute (NULLTERM) in character set
+ * cset. */
+static bool write_str_attr_cset(hid_t obj, const char *name, const char *value, H5T_cset_t cset) {
     hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR), a = -1;
     bool ok = t >= 0 && sp >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 &&
-              H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0 && H5Tset_cset(t, H5T_CSET_ASCII) >= 0 &&
+              H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0 && H5Tset_cset(t, cset) >= 0 &&
               (a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) >= 0 &&
               H5Awrite(a, t, &value) >= 0;
     if (a >= 0) H5Aclose(a);
     if (sp >= 0) H5Sclose(sp);
     if (t >= 0) H5Tclose(t);
     return ok;
+}
+
+/* The weights group's scalar strings (ASCII). */
+static bool write_str_attr(hid_t obj, const char *name, const char *value) {
+    return write_str_attr_cset(obj, name, value, H5T_CSET_ASCII);
 }
 
 /* One fixed-length string array attribute of names[0..n), each padded to
@@ -239,9 +249,10 @@ static bool sync_path(const char *path, int flags) {
     return ok;
 }
 
-/* Writes the file at tmp; the caller renames it. */
-static ct_status write_file(ct_model *m, const char *tmp, const char *where,
-                            const ct_save_opts *opts) {
+/* The weights layout (keras_h5.md §1.1) into group g: the root of a
+ * weights file, or model_weights of a full-model file. */
+static ct_status write_weights_group(hid_t g, ct_model *m, const char *where,
+                                     const ct_save_opts *opts) {
     int nl = ct_model_num_layers(m);
     ct_layer **layers = nl ? malloc((size_t)nl * sizeof *layers) : NULL;
     char **names = nl ? malloc((size_t)nl * sizeof *names) : NULL;
@@ -254,32 +265,212 @@ static ct_status write_file(ct_model *m, const char *tmp, const char *where,
         layers[i] = ct_model_layer_at(m, i);
         names[i] = (char *)ct_layer_name(layers[i]);
     }
-    ct_status st = CT_OK;
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) st = ct__error(CT_ERR_INTERNAL, "%s: cannot create '%s'", where, tmp);
-    if (st == CT_OK) st = write_list_attr(f, where, "layer_names", names, nl);
-    if (st == CT_OK && !write_str_attr(f, "backend", "tensorflow"))
+    ct_status st = write_list_attr(g, where, "layer_names", names, nl);
+    if (st == CT_OK && !write_str_attr(g, "backend", "tensorflow"))
         st = ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute backend", where);
     const char *kv = opts && opts->keras_version ? opts->keras_version : KERAS_VERSION;
-    if (st == CT_OK && !write_str_attr(f, "keras_version", kv))
+    if (st == CT_OK && !write_str_attr(g, "keras_version", kv))
         st = ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute keras_version", where);
     /* Groups in sorted name order, as Keras creates them. */
     if (nl) qsort(layers, (size_t)nl, sizeof *layers, cmp_layer_name);
-    for (int i = 0; st == CT_OK && i < nl; i++) st = write_layer(f, where, layers[i]);
+    for (int i = 0; st == CT_OK && i < nl; i++) st = write_layer(g, where, layers[i]);
+    free(layers);
+    free(names);
+    return st;
+}
+
+/* The error set by a call we made, prefixed with where and what (the
+ * message is copied first: ct__error writes over it). */
+static ct_status with_cause(const char *where, const char *what) {
+    ct_status code = ct_last_status() ? ct_last_status() : CT_ERR_INVALID_ARGUMENT;
+    char cause[1024];
+    snprintf(cause, sizeof cause, "%s", ct_last_error());
+    return ct__error(code, "%s: %s: %s", where, what, cause);
+}
+
+/* A JSON value from text (NULL with the error set). */
+static json_t *parse_json(const char *text, const char *where, const char *what) {
+    json_error_t e;
+    json_t *j = text ? json_loads(text, 0, &e) : NULL;
+    if (!j && text)
+        ct__error(CT_ERR_INVALID_ARGUMENT, "%s: %s is not valid JSON: %s (line %d, column %d)",
+                  where, what, e.text, e.line, e.column);
+    return j;
+}
+
+/* An object's {"class_name", "config"} text as JSON, the text freed. */
+static json_t *config_json(char *text, const char *where, const char *what) {
+    if (!text) return NULL;
+    json_t *j = parse_json(text, where, what);
+    free(text);
+    return j;
+}
+
+/* The metrics compiled on output o, as a list of their configs. */
+static json_t *metrics_json(const ct_model *m, int o, const char *where) {
+    json_t *list = json_array();
+    for (int i = 0; list && i < m->nmetrics; i++) {
+        if (m->slots[i].role != CT__TRACK_METRIC || m->slots[i].output != o) continue;
+        json_t *c = config_json(ct_metric_get_config(m->metrics[i]), where, "a metric's config");
+        /* A metric of a C function (compile's "accuracy" among them) has
+         * no config to rebuild it from: its name, as tf.keras 2 writes the
+         * user's strings. */
+        const json_t *cc = c ? json_object_get(c, "config") : NULL;
+        const char *fn = cc ? json_string_value(json_object_get(cc, "fn")) : NULL;
+        const char *nm = cc ? json_string_value(json_object_get(cc, "name")) : NULL;
+        const char *cls = c ? json_string_value(json_object_get(c, "class_name")) : NULL;
+        if (fn && nm && cls && !strcmp(fn, nm) && !strcmp(cls, "MeanMetricWrapper")) {
+            json_decref(c);
+            c = json_string(ct_metric_name(m->metrics[i]));
+        }
+        if (!c || json_array_append_new(list, c)) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+/* model.compile's arguments as tf.keras 2's training_config
+ * (keras_h5.md §6): losses and metrics as their configs (objects, so that
+ * from_logits and the like survive). NULL with the error set. */
+static char *training_config(const ct_model *m, const char *where) {
+    int nout = ct_model_num_outputs(m);
+    json_t *tc = json_object(), *loss = NULL, *metrics = NULL, *lw = json_null(), *opt = NULL;
+    bool ok = tc != NULL;
+    if (ok && m->loss) {
+        ok = (loss = config_json(ct_loss_get_config(m->loss), where, "the loss's config"));
+    } else if (ok && m->losses) {
+        loss = json_object();
+        for (int i = 0; ok && loss && i < nout; i++) {
+            json_t *c = m->losses[i] ? config_json(ct_loss_get_config(m->losses[i]), where,
+                                                   "a loss's config")
+                                     : json_null();
+            ok = c && !json_object_set_new(loss, ct_model_output_name(m, i), c);
+        }
+        ok = ok && loss;
+    } else {
+        loss = json_null();
+    }
+    if (ok && nout <= 1) {
+        ok = (metrics = metrics_json(m, 0, where));
+    } else if (ok) {
+        metrics = json_object();
+        for (int i = 0; ok && metrics && i < nout; i++) {
+            json_t *l = metrics_json(m, i, where);
+            ok = l && !json_object_set_new(metrics, ct_model_output_name(m, i), l);
+        }
+        ok = ok && metrics;
+    }
+    if (ok && m->loss_weights) {
+        json_decref(lw);
+        lw = json_array();
+        for (int i = 0; lw && i < nout; i++)
+            json_array_append_new(lw, json_real(m->loss_weights[i]));
+        ok = lw != NULL;
+    }
+    if (ok) ok = (opt = config_json(ct_optimizer_get_config(m->optimizer), where,
+                                    "the optimizer's config"));
+    char *text = NULL;
+    if (ok) {
+        json_object_set_new(tc, "loss", loss);
+        json_object_set_new(tc, "metrics", metrics);
+        json_object_set_new(tc, "weighted_metrics", json_null());
+        json_object_set_new(tc, "loss_weights", lw);
+        json_object_set_new(tc, "optimizer_config", opt);
+        loss = metrics = lw = opt = NULL;
+        text = json_dumps(tc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    }
+    json_decref(tc);
+    json_decref(loss);
+    json_decref(metrics);
+    json_decref(lw);
+    json_decref(opt);
+    if (!text && !ct_last_status())
+        ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory writing training_config", where);
+    return text;
+}
+
+/* optimizer.variables into group optimizer_weights (weight_names and one
+ * dataset per variable, keras_h5.md §1.1). */
+static ct_status write_optimizer_weights(hid_t f, const ct_optimizer *o, const char *where) {
+    int n = ct_optimizer_num_variables(o);
+    char **names = calloc((size_t)(n ? n : 1), sizeof *names);
+    ct_status st = names ? CT_OK : ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    for (int i = 0; st == CT_OK && i < n; i++)
+        if (!(names[i] = keras_weight_name(ct_optimizer_variable(o, i))))
+            st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    hid_t g = -1;
+    if (st == CT_OK &&
+        (g = H5Gcreate2(f, "optimizer_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        st = ct__error(CT_ERR_INTERNAL, "%s: cannot create group optimizer_weights", where);
+    if (st == CT_OK) st = write_list_attr(g, where, "weight_names", names, n);
+    for (int i = 0; st == CT_OK && i < n; i++)
+        st = write_weight(g, where, "optimizer_weights", names[i], ct_optimizer_variable(o, i));
+    if (g >= 0) H5Gclose(g);
+    for (int i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+    return st;
+}
+
+/* A full-model file's root (keras_h5.md §1.1): keras_version, backend,
+ * model_config, training_config when compiled; model_weights;
+ * optimizer_weights once the optimizer has variables. */
+static ct_status write_model(hid_t f, ct_model *m, const char *where, const ct_save_opts *opts) {
+    char *config = ct_model_to_json(m);
+    if (!config) {
+        char what[512];
+        snprintf(what, sizeof what, "model '%s' has no config", ct_model_name(m));
+        return with_cause(where, what);
+    }
+    char *tc = NULL;
+    ct_status st = CT_OK;
+    if (m->compiled && m->optimizer && !(tc = training_config(m, where))) st = ct_last_status();
+    const char *kv = opts && opts->keras_version ? opts->keras_version : KERAS_VERSION;
+    if (st == CT_OK && !write_str_attr_cset(f, "keras_version", kv, H5T_CSET_UTF8))
+        st = ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute keras_version", where);
+    if (st == CT_OK && !write_str_attr_cset(f, "backend", "tensorflow", H5T_CSET_UTF8))
+        st = ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute backend", where);
+    if (st == CT_OK && !write_str_attr_cset(f, "model_config", config, H5T_CSET_UTF8))
+        st = ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute model_config", where);
+    if (st == CT_OK && tc && !write_str_attr_cset(f, "training_config", tc, H5T_CSET_UTF8))
+        st = ct__error(CT_ERR_INTERNAL, "%s: cannot write attribute training_config", where);
+    hid_t g = -1;
+    if (st == CT_OK &&
+        (g = H5Gcreate2(f, "model_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        st = ct__error(CT_ERR_INTERNAL, "%s: cannot create group model_weights", where);
+    if (st == CT_OK) st = write_weights_group(g, m, where, opts);
+    if (g >= 0) H5Gclose(g);
+    const ct_optimizer *o = m->compiled ? m->optimizer : NULL;
+    if (st == CT_OK && o && (ct_optimizer_num_variables(o) > 1 || ct_optimizer_iterations(o) > 0))
+        st = write_optimizer_weights(f, o, where);
+    free(config);
+    free(tc);
+    return st;
+}
+
+/* Writes the file at tmp (a weights file, or a full-model file); the
+ * caller renames it. */
+static ct_status write_file(ct_model *m, const char *tmp, const char *where,
+                            const ct_save_opts *opts, bool full) {
+    ct_status st = CT_OK;
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) st = ct__error(CT_ERR_INTERNAL, "%s: cannot create '%s'", where, tmp);
+    if (st == CT_OK)
+        st = full ? write_model(f, m, where, opts) : write_weights_group(f, m, where, opts);
     if (f >= 0) {
         if (st == CT_OK && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
             st = ct__error(CT_ERR_INTERNAL, "%s: cannot flush '%s'", where, tmp);
         if (H5Fclose(f) < 0 && st == CT_OK)
             st = ct__error(CT_ERR_INTERNAL, "%s: cannot close '%s'", where, tmp);
     }
-    free(layers);
-    free(names);
     return st;
 }
 
-static ct_status save_weights(ct_model *m, const char *path, const ct_save_opts *opts) {
+static ct_status save_file(ct_model *m, const char *path, const ct_save_opts *opts, bool full) {
     char where[4200];
-    snprintf(where, sizeof where, "ct_model_save_weights: '%s'", path);
+    snprintf(where, sizeof where, "%s: '%s'", full ? "ct_model_save" : "ct_model_save_weights",
+             path);
     if (!ct_layer_built(ct_model_layer(m)))
         return ct__error(CT_ERR_INVALID_ARGUMENT,
                          "%s: model '%s' is not built (build or call it first)", where,
@@ -288,7 +479,7 @@ static ct_status save_weights(ct_model *m, const char *path, const ct_save_opts 
     char *tmp = malloc(cap);
     if (!tmp) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
     snprintf(tmp, cap, "%s.tmp-%ld", path, (long)getpid());
-    ct_status st = write_file(m, tmp, where, opts);
+    ct_status st = write_file(m, tmp, where, opts, full);
     if (st == CT_OK && !sync_path(tmp, 0))
         st = ct__error(CT_ERR_INTERNAL, "%s: fsync of '%s' failed: %s", where, tmp,
                        strerror(errno));
@@ -573,9 +764,10 @@ static ct_status load_all(loader *ld, ct_model *m, const ct_load_opts *o, file_l
     return st;
 }
 
-static ct_status load_weights(ct_model *m, const char *path, const ct_load_opts *o) {
+static ct_status load_weights(ct_model *m, const char *path, const ct_load_opts *o,
+                              const char *who) {
     char where[4200];
-    snprintf(where, sizeof where, "ct_model_load_weights: '%s'", path);
+    snprintf(where, sizeof where, "%s: '%s'", who, path);
     if (o->skip_mismatch && !o->by_name)
         return ct__error(CT_ERR_INVALID_ARGUMENT,
                          "%s: skip_mismatch can only be set when by_name is set (as Keras)", where);
@@ -649,6 +841,314 @@ static ct_status load_weights(ct_model *m, const char *path, const ct_load_opts 
     return st;
 }
 
+/* ---- full-model files (model.save / keras.models.load_model) ------------------------------- */
+
+/* A scalar string attribute of f into *out (malloc'ed); NULL when absent. */
+static ct_status read_scalar_str(hid_t f, const char *name, const char *where, char **out) {
+    *out = NULL;
+    if (H5Aexists(f, name) <= 0) return CT_OK;
+    strlist l = {0};
+    ct_status st = read_str_array(f, name, where, &l);
+    if (st == CT_OK && l.n != 1)
+        st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: attribute %s is not one string", where, name);
+    if (st == CT_OK) {
+        *out = l.s[0];
+        l.s[0] = NULL;
+    }
+    strlist_free(&l);
+    return st;
+}
+
+/* The model's trainable variables in fit's order (what the optimizer
+ * tracks); *n = -1 when out of memory. */
+static ct_variable **trainable_vars(ct_model *m, int *n) {
+    int total = ct__layer_collect(ct_model_layer(m), NULL, 0);
+    ct__wref *refs = malloc((size_t)(total ? total : 1) * sizeof *refs);
+    ct_variable **vars = malloc((size_t)(total ? total : 1) * sizeof *vars);
+    if (!refs || !vars) {
+        free(refs);
+        free(vars);
+        *n = -1;
+        return NULL;
+    }
+    ct__layer_collect(ct_model_layer(m), refs, total);
+    *n = 0;
+    for (int i = 0; i < total; i++)
+        if (refs[i].trainable) vars[(*n)++] = refs[i].w->var;
+    free(refs);
+    return vars;
+}
+
+/* Builds the optimizer's state for m's trainable variables and sets it
+ * from group optimizer_weights (by position, as Keras); checks the count
+ * and every shape before it assigns anything. */
+static ct_status load_optimizer_weights(ct_model *m, hid_t f, const char *where) {
+    ct_optimizer *o = m->optimizer;
+    int nv;
+    ct_variable **vars = trainable_vars(m, &nv);
+    if (nv < 0) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    ct_status st = ct__optimizer_build(o, nv, vars);
+    free(vars);
+    if (st != CT_OK) return st;
+    file_layer fl = {.name = "optimizer_weights"};
+    hid_t g = H5Gopen2(f, "optimizer_weights", H5P_DEFAULT);
+    bool found = false;
+    if (g < 0)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: cannot open group optimizer_weights",
+                         where);
+    st = read_list_attr(g, "weight_names", where, &fl.weights, &found);
+    H5Gclose(g);
+    int n = ct_optimizer_num_variables(o);
+    if (st == CT_OK && !found)
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: group optimizer_weights has no weight_names attribute", where);
+    if (st == CT_OK && fl.weights.n != n) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: optimizer_weights holds %d variables, but the optimizer rebuilt "
+                       "from training_config has %d for the %d trainable weights of model '%s'",
+                       where, fl.weights.n, n, nv, ct_model_name(m));
+    }
+    loader ld = {.where = where, .wg = f};
+    ct_scope_begin();
+    for (int i = 0; st == CT_OK && i < n; i++) {
+        ct_tensor *x;
+        bool mismatch;
+        ct_variable *v = ct_optimizer_variable(o, i);
+        st = read_weight(&ld, &fl, "optimizer", i, fl.weights.s[i], v, &x, &mismatch);
+        if (st == CT_OK && x) st = add_pending(&ld, v, x);
+    }
+    for (int i = 0; st == CT_OK && i < ld.np; i++)
+        st = ct_variable_assign(ld.p[i].var, ld.p[i].value);
+    ct_scope_end();
+    free(ld.p);
+    strlist_free(&fl.weights);
+    return st;
+}
+
+/* A metric list of training_config: names (borrowed from the JSON; they
+ * go through compile's name resolution, "accuracy" included) and configs
+ * (made into objects, which compile takes). */
+typedef struct metric_set {
+    int nnames, nobjs;
+    const char **names;
+    ct_metric **objs;
+} metric_set;
+
+static void metric_set_free(metric_set *ms, bool objs_too) {
+    for (int i = 0; objs_too && i < ms->nobjs; i++) ct_metric_free(ms->objs[i]);
+    free(ms->objs);
+    free(ms->names);
+    *ms = (metric_set){0};
+}
+
+static ct_status make_metrics(const json_t *list, const char *where, metric_set *ms) {
+    *ms = (metric_set){0};
+    if (!list || json_is_null(list)) return CT_OK;
+    if (!json_is_array(list))
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: training_config: metrics must be a list (or a dict of lists)", where);
+    size_t k = json_array_size(list);
+    ms->names = calloc(k ? k : 1, sizeof *ms->names);
+    ms->objs = calloc(k ? k : 1, sizeof *ms->objs);
+    if (!ms->names || !ms->objs) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    for (size_t i = 0; i < k; i++) {
+        const json_t *e = json_array_get(list, i);
+        if (json_is_string(e)) {
+            ms->names[ms->nnames++] = json_string_value(e);
+            continue;
+        }
+        char *text = json_dumps(e, JSON_COMPACT);
+        ct_metric *mt = text ? ct_metric_from_config(text) : NULL;
+        free(text);
+        if (!mt) {
+            char what[64];
+            snprintf(what, sizeof what, "training_config: metric #%zu", i);
+            return with_cause(where, what);
+        }
+        ms->objs[ms->nobjs++] = mt;
+    }
+    return CT_OK;
+}
+
+static ct_loss *make_loss(const json_t *j, const char *where) {
+    ct_loss *l = NULL;
+    if (json_is_string(j)) {
+        l = ct_loss_new(json_string_value(j), NULL);
+    } else if (json_is_object(j)) {
+        char *text = json_dumps(j, JSON_COMPACT);
+        l = text ? ct_loss_from_config(text) : NULL;
+        free(text);
+    } else {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "loss must be a name or a config");
+    }
+    if (!l) with_cause(where, "training_config");
+    return l;
+}
+
+/* model.compile(**training_config). The objects made are the model's
+ * once compile has them (also when it fails); the rest are freed here. */
+static ct_status compile_from(ct_model *m, const char *text, const char *where) {
+    json_t *tc = parse_json(text, where, "training_config");
+    if (!tc) return ct_last_status();
+    int nout = ct_model_num_outputs(m);
+    ct_status st = CT_OK;
+    ct_compile_opts co = {0};
+    ct_loss **losses = NULL;
+    double *lw = NULL;
+    metric_set all = {0}, *per = NULL;
+    ct_output_metrics *om = NULL;
+    const json_t *oc = json_object_get(tc, "optimizer_config");
+    if (!json_is_object(tc) || !json_is_object(oc)) {
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: training_config has no optimizer_config object", where);
+    } else {
+        char *ot = json_dumps(oc, JSON_COMPACT);
+        co.optimizer_obj = ot ? ct_optimizer_from_config(ot) : NULL;
+        free(ot);
+        if (!co.optimizer_obj) st = with_cause(where, "training_config");
+    }
+    const json_t *loss = json_object_get(tc, "loss");
+    if (st == CT_OK && json_is_object(loss) && !json_object_get(loss, "class_name")) {
+        /* {output: loss}: one per output, by name. */
+        co.nlosses = nout;
+        if (!(losses = calloc((size_t)nout, sizeof *losses)))
+            st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+        for (int i = 0; st == CT_OK && i < nout; i++) {
+            const json_t *e = json_object_get(loss, ct_model_output_name(m, i));
+            if (e && !json_is_null(e) && !(losses[i] = make_loss(e, where))) st = ct_last_status();
+        }
+        co.loss_objs = losses;
+    } else if (st == CT_OK && json_is_array(loss)) {
+        co.nlosses = (int)json_array_size(loss);
+        if (co.nlosses != nout)
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: training_config: %d losses for %d outputs", where, co.nlosses,
+                           nout);
+        else if (!(losses = calloc((size_t)nout, sizeof *losses)))
+            st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+        for (int i = 0; st == CT_OK && i < nout; i++) {
+            const json_t *e = json_array_get(loss, (size_t)i);
+            if (!json_is_null(e) && !(losses[i] = make_loss(e, where))) st = ct_last_status();
+        }
+        co.loss_objs = losses;
+    } else if (st == CT_OK && loss && !json_is_null(loss)) {
+        if (!(co.loss_obj = make_loss(loss, where))) st = ct_last_status();
+    }
+    const json_t *w = json_object_get(tc, "loss_weights");
+    if (st == CT_OK && json_is_array(w)) {
+        if ((int)json_array_size(w) != nout)
+            st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                           "%s: training_config: %zu loss_weights for %d outputs", where,
+                           json_array_size(w), nout);
+        else if (!(lw = calloc((size_t)nout, sizeof *lw)))
+            st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+        for (int i = 0; st == CT_OK && i < nout; i++)
+            lw[i] = json_number_value(json_array_get(w, (size_t)i));
+        co.loss_weights = lw;
+    } else if (st == CT_OK && json_is_object(w)) {
+        if (!(lw = calloc((size_t)nout, sizeof *lw)))
+            st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+        for (int i = 0; st == CT_OK && i < nout; i++) {
+            const json_t *e = json_object_get(w, ct_model_output_name(m, i));
+            lw[i] = e ? json_number_value(e) : 1.0;
+        }
+        co.loss_weights = lw;
+    }
+    const json_t *mj = json_object_get(tc, "metrics");
+    if (st == CT_OK && json_is_object(mj)) {
+        om = calloc((size_t)nout, sizeof *om);
+        per = calloc((size_t)nout, sizeof *per);
+        if (!om || !per) st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+        for (int i = 0; st == CT_OK && i < nout; i++) {
+            st = make_metrics(json_object_get(mj, ct_model_output_name(m, i)), where, &per[i]);
+            om[co.noutput_metrics++] = (ct_output_metrics){.output = ct_model_output_name(m, i),
+                                                           .nmetrics = per[i].nnames,
+                                                           .metrics = per[i].names,
+                                                           .nmetric_objs = per[i].nobjs,
+                                                           .metric_objs = per[i].objs};
+        }
+        co.output_metrics = om;
+    } else if (st == CT_OK) {
+        st = make_metrics(mj, where, &all);
+        co.nmetrics = all.nnames;
+        co.metrics = all.names;
+        co.nmetric_objs = all.nobjs;
+        co.metric_objs = all.objs;
+    }
+    bool given = st == CT_OK;
+    if (st == CT_OK) {
+        st = ct_model_compile(m, &co); /* takes (or frees) the objects */
+        if (st != CT_OK) st = with_cause(where, "compiling with training_config");
+    } else {
+        ct_optimizer_free(co.optimizer_obj);
+        ct_loss_free(co.loss_obj);
+        for (int i = 0; losses && i < nout; i++) ct_loss_free(losses[i]);
+    }
+    metric_set_free(&all, !given);
+    for (int i = 0; per && i < nout; i++) metric_set_free(&per[i], !given);
+    free(per);
+    free(om);
+    free(lw);
+    free(losses);
+    json_decref(tc);
+    return st;
+}
+
+static ct_model *load_model(const char *path, const ct_load_model_opts *o) {
+    char where[4200];
+    snprintf(where, sizeof where, "ct_model_load: '%s'", path);
+    if (access(path, R_OK) != 0) {
+        ct__error(CT_ERR_NOT_FOUND, "%s: cannot read it: %s", where, strerror(errno));
+        return NULL;
+    }
+    if (H5Fis_hdf5(path) <= 0) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "%s: not an HDF5 file (or one cut short)", where);
+        return NULL;
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "%s: HDF5 cannot open it (is it cut short or damaged?)",
+                  where);
+        return NULL;
+    }
+    char *config = NULL, *tc = NULL;
+    ct_model *m = NULL;
+    ct_status st = read_scalar_str(f, "model_config", where, &config);
+    if (st == CT_OK && !config) {
+        bool weights = H5Aexists(f, "layer_names") > 0 || H5Aexists(f, "layer_names0") > 0;
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       weights ? "%s: no model_config: a weights file; build the model and use "
+                                 "ct_model_load_weights"
+                               : "%s: no model_config attribute: not a Keras model file",
+                       where);
+    }
+    if (st == CT_OK && H5Lexists(f, "model_weights", H5P_DEFAULT) <= 0)
+        st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: no model_weights group", where);
+    if (st == CT_OK && o->compile) st = read_scalar_str(f, "training_config", where, &tc);
+    if (st == CT_OK) {
+        json_t *j = parse_json(config, where, "model_config");
+        json_decref(j);
+        if (!j) st = ct_last_status();
+    }
+    if (st == CT_OK && !(m = ct_model_from_json(config))) st = with_cause(where, "model_config");
+    if (st == CT_OK && !ct_layer_built(ct_model_layer(m)))
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: the model of model_config ('%s') has no input shape to build it with",
+                       where, ct_model_name(m));
+    if (st == CT_OK) st = load_weights(m, path, &(ct_load_opts){0}, "ct_model_load");
+    if (st == CT_OK && tc) st = compile_from(m, tc, where);
+    if (st == CT_OK && tc && H5Lexists(f, "optimizer_weights", H5P_DEFAULT) > 0)
+        st = load_optimizer_weights(m, f, where);
+    free(config);
+    free(tc);
+    H5Fclose(f);
+    if (st != CT_OK && m) {
+        ct_model_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
 /* ---- public API ------------------------------------------------------------------------------- */
 
 /* Runs fn with HDF5's automatic error printing off. */
@@ -667,7 +1167,7 @@ ct_status ct_model_save_weights(ct_model *m, const char *path, const ct_save_opt
         return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_save_weights: the %s is NULL",
                          m ? "path" : "model");
     ct_status st;
-    QUIET_HDF5(save_weights(m, path, opts));
+    QUIET_HDF5(save_file(m, path, opts, false));
     return st;
 }
 
@@ -677,6 +1177,31 @@ ct_status ct_model_load_weights(ct_model *m, const char *path, const ct_load_opt
                          m ? "path" : "model");
     ct_load_opts o = opts ? *opts : (ct_load_opts){0};
     ct_status st;
-    QUIET_HDF5(load_weights(m, path, &o));
+    QUIET_HDF5(load_weights(m, path, &o, "ct_model_load_weights"));
     return st;
+}
+
+ct_status ct_model_save(ct_model *m, const char *path, const ct_save_opts *opts) {
+    if (!m || !path)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_save: the %s is NULL",
+                         m ? "path" : "model");
+    ct_status st;
+    QUIET_HDF5(save_file(m, path, opts, true));
+    return st;
+}
+
+ct_model *ct_model_load(const char *path, const ct_load_model_opts *opts) {
+    if (!path) {
+        ct__error(CT_ERR_INVALID_ARGUMENT, "ct_model_load: the path is NULL");
+        return NULL;
+    }
+    ct_load_model_opts o = opts ? *opts : (ct_load_model_opts){.compile = true};
+    ct_model *m = NULL;
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    m = load_model(path, &o);
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    return m;
 }

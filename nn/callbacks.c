@@ -1132,7 +1132,7 @@ typedef struct {
     char *monitor;
     int64_t verbose;
     int64_t save_freq; /* batches; 0: "epoch" */
-    bool save_best_only;
+    bool save_best_only, weights_only;
     int op;      /* -1 less, +1 greater */
     double best; /* kept across fits, as Keras */
     int64_t batches_since_save, last_batch_seen;
@@ -1155,14 +1155,13 @@ static bool ends_with(const char *s, const char *suffix) {
 static ct_status mc_init(ct__cfg *c, void *p) {
     model_checkpoint *s = p;
     const char *filepath = NULL, *monitor, *mode;
-    bool weights_only;
     ct_status st = ct__cfg_check(c, ct__cfg_has(c, "filepath"), "filepath",
                                  "is required (the checkpoint file's path)") ||
                    ct__cfg_str(c, "filepath", NULL, NULL, &filepath) ||
                    ct__cfg_str(c, "monitor", "val_loss", NULL, &monitor) ||
                    ct__cfg_int(c, "verbose", 0, &s->verbose) ||
                    ct__cfg_bool(c, "save_best_only", false, &s->save_best_only) ||
-                   ct__cfg_bool(c, "save_weights_only", false, &weights_only) ||
+                   ct__cfg_bool(c, "save_weights_only", false, &s->weights_only) ||
                    ct__cfg_str(c, "mode", "auto", NULL, &mode);
     if (st) return st;
     if ((st = ct__cfg_check(c, filepath && *filepath, "filepath", "must not be empty"))) return st;
@@ -1183,13 +1182,11 @@ static ct_status mc_init(ct__cfg *c, void *p) {
     bool has_threshold = ct__cfg_has(c, "initial_value_threshold");
     double threshold = 0;
     if ((st = ct__cfg_double(c, "initial_value_threshold", 0, &threshold))) return st;
-    st = ct__cfg_check(c, weights_only, "save_weights_only",
-                       "full-model files are not written yet; set save_weights_only true") ||
-         ct__cfg_check(c,
-                       ends_with(filepath, ".h5") || ends_with(filepath, ".hdf5"),
+    /* tf.keras 2's HDF5 files: model.save_weights or model.save(h5). */
+    st = ct__cfg_check(c, ends_with(filepath, ".h5") || ends_with(filepath, ".hdf5"),
                        "filepath",
-                       "ctrain writes HDF5 weights files: with save_weights_only the filepath "
-                       "must end in .weights.h5, .h5 or .hdf5. Received: filepath=%s",
+                       "ctrain writes HDF5 files (tf.keras 2's): the filepath must end in .h5 "
+                       "(.weights.h5 with save_weights_only) or .hdf5. Received: filepath=%s",
                        filepath);
     if (st) return st;
     int m = read_mode("ModelCheckpoint", mode);
@@ -1260,7 +1257,8 @@ static void mc_save(model_checkpoint *s, ct_model *m, int epoch, int64_t batch, 
                         "ModelCheckpoint: Please specify a non-directory filepath for "
                         "ModelCheckpoint. Filepath used is an existing directory: %s",
                         path);
-        else if (ct_model_save_weights(m, path, NULL))
+        else if (s->weights_only ? ct_model_save_weights(m, path, NULL)
+                                 : ct_model_save(m, path, NULL))
             raise_error(s->head.cb, ct_last_status(), "ModelCheckpoint: saving '%s' failed: %s",
                         path, ct_last_error());
     }

@@ -289,4 +289,9 @@ struct ct_model {
 ct_status ct__optimizer_apply_summed(ct_optimizer *o, int n, ct_tensor *const *grads,
                                      ct_variable *const *vars);
 
+/* nn/optimizers.c, for io/h5.c: optimizer.build(var_list): tracks vars and
+ * makes their slots (as the first apply_gradients would), so that
+ * optimizer.variables can be restored before any update. */
+ct_status ct__optimizer_build(ct_optimizer *o, int n, ct_variable *const *vars);
+
 #endif

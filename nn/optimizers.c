@@ -706,6 +706,11 @@ static ct_status track_new(ct_optimizer *o, int n, ct_variable *const *vars) {
     return st;
 }
 
+ct_status ct__optimizer_build(ct_optimizer *o, int n, ct_variable *const *vars) {
+    if (!o) return ct__error(CT_ERR_INVALID_ARGUMENT, "ct__optimizer_build: the optimizer is NULL");
+    return n > 0 ? track_new(o, n, vars) : CT_OK;
+}
+
 /* ---- the update rules ------------------------------------------------------------ */
 
 /* x rounded to dtype dt (float32 or float64). */

@@ -70,6 +70,34 @@ typedef struct ct_load_opts {
  * model must be built. Values are converted to each weight's dtype. */
 ct_status ct_model_load_weights(ct_model *m, const char *path, const ct_load_opts *opts);
 
+/* ---- HDF5 full-model files (model.save / keras.models.load_model) ---------- */
+
+/* model.save(path) in tf.keras 2's HDF5 format (keras_h5.md §1.1; opts
+ * may be NULL): root attributes keras_version, backend, model_config
+ * (ct_model_to_json) and, when compiled, training_config (optimizer_config,
+ * loss, metrics, loss_weights; losses and metrics as their configs); the
+ * weights in group model_weights (the weights file's layout); the
+ * optimizer's variables (iteration, slots) in group optimizer_weights
+ * once it has any. The model must be built and have a config (not a
+ * subclassed model). Atomic as ct_model_save_weights. */
+ct_status ct_model_save(ct_model *m, const char *path, const ct_save_opts *opts);
+
+typedef struct ct_load_model_opts {
+    /* keras.models.load_model(compile=...): compile with the file's
+     * training_config (when it has one) and restore the optimizer's
+     * variables from optimizer_weights. NULL opts: true. */
+    bool compile;
+} ct_load_model_opts;
+
+/* keras.models.load_model(path): the model rebuilt from model_config with
+ * the weights of model_weights; compiled (and its optimizer state
+ * restored, so that training continues as it would have) per opts. NULL
+ * with the error set: not a full-model file (a weights file: build the
+ * model and use ct_model_load_weights), a bad model_config or
+ * training_config, weights or optimizer weights that do not fit, and the
+ * file errors of ct_model_load_weights. */
+ct_model *ct_model_load(const char *path, const ct_load_model_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,9 +4,17 @@ directory argv[1]) against the Keras 2 layout of ../shared/specs/keras_h5.md:
 root attributes and their HDF5 types (§2.3), layer_names order (chunked
 past 64512 bytes, §2.1), per-layer weight_names (empty: float64 (0,)),
 dataset paths, shapes, dtypes, contiguous storage and the values of
-h5m_fill's pattern (which checks the row-major order). Prints
+h5m_fill's pattern (which checks the row-major order). Full-model files
+(§1.1, §2.3, §5, §6): root keras_version / backend / model_config /
+training_config as scalar variable-length strings, the JSON of
+model_config (tf.keras 2's {"class_name", "config"}, its layers those of
+layer_names) and of training_config (loss, metrics, weighted_metrics,
+loss_weights, optimizer_config), the weights group model_weights as
+above, and optimizer_weights (weight_names; iteration:0 an int64 scalar,
+then one slot per trainable weight with the weight's shape). Prints
 "check_keras_h5: N files passed"; exits 1 on a failure, 77 (skipped)
 without h5py."""
+import json
 import os
 import sys
 
@@ -131,52 +139,179 @@ def read_list(fn, obj, name, expect_names):
 
 def check_file(path, fn, layers):
     with h5py.File(path, "r") as f:
+        check_weights_group(f, fn, layers)
+
+def check_weights_group(f, fn, layers):
+    """The weights layout in f (a file's root, or model_weights)."""
+    check_scalar_str(f, fn, f, "backend", "tensorflow")
+    check_scalar_str(f, fn, f, "keras_version", "2.15.0")
+    names = read_list(fn, f, "layer_names", [l[0] for l in layers])
+    if names != [l[0] for l in layers]:
+        fail(f"{fn}: layer_names {names[:8]}..., want {[l[0] for l in layers][:8]}...")
+        return
+    w = 0
+    for lname, weights in layers:
+        if lname not in f or not isinstance(f[lname], h5py.Group):
+            fail(f"{fn}: no group {lname}")
+            continue
+        g = f[lname]
+        wn = read_list(fn, g, "weight_names", [x[0] for x in weights])
+        if wn != [x[0] for x in weights]:
+            fail(f"{fn}: {lname}: weight_names {wn}, want {[x[0] for x in weights]}")
+            continue
+        for wname, shape in weights:
+            if wname not in g or not isinstance(g[wname], h5py.Dataset):
+                fail(f"{fn}: no dataset {lname}/{wname}")
+                w += 1
+                continue
+            d = g[wname]
+            if d.shape != shape:
+                fail(f"{fn}: {lname}/{wname}: shape {d.shape}, want {shape}")
+            if d.dtype != np.dtype("<f4"):
+                fail(f"{fn}: {lname}/{wname}: dtype {d.dtype}, want <f4")
+            if d.chunks is not None or d.compression is not None:
+                fail(f"{fn}: {lname}/{wname}: not contiguous / filtered")
+            e = np.arange(int(np.prod(shape)), dtype=np.int64)
+            want = (w + ((e * 7) % 13) / 8.0 - 0.75).astype(np.float32).reshape(shape)
+            if not np.array_equal(d[()], want):
+                fail(f"{fn}: {lname}/{wname}: values differ from the pattern")
+            w += 1
+    # Nothing else at the root than the layer groups.
+    extra = set(f.keys()) - {l[0] for l in layers}
+    if extra:
+        fail(f"{fn}: unexpected members of {f.name}: {sorted(extra)}")
+
+# Full-model files: file -> (model class, layers as EXPECTED, compiled?,
+# optimizer slot names or None).
+MODELS = {
+    "cnn_model.h5": ("Sequential", EXPECTED["cnn.h5"], True, ("m", "v")),
+    "two_inputs_model.h5": ("Functional", EXPECTED["two_inputs.h5"], False, None),
+}
+
+def json_attr(f, fn, name):
+    if name not in f.attrs:
+        fail(f"{fn}: attribute {name} missing")
+        return None
+    t = attr_type(f, name)
+    if not isinstance(t, h5py.h5t.TypeStringID) or not t.is_variable_str():
+        fail(f"{fn}: {name} is not a variable-length string")
+    if attr_space(f, name).get_simple_extent_type() != h5py.h5s.SCALAR:
+        fail(f"{fn}: {name} is not scalar")
+    v = f.attrs[name]
+    if isinstance(v, bytes):
+        v = v.decode("utf8")
+    try:
+        return json.loads(v)
+    except ValueError as e:
+        fail(f"{fn}: {name} is not JSON: {e}")
+        return None
+
+def check_model_config(fn, mc, cls, layers):
+    if not isinstance(mc, dict) or set(mc) < {"class_name", "config"}:
+        return fail(f"{fn}: model_config is not {{class_name, config}}: {str(mc)[:80]}")
+    if mc["class_name"] != cls:
+        fail(f"{fn}: model_config class_name {mc['class_name']!r}, want {cls!r}")
+    cfg = mc["config"]
+    if not isinstance(cfg.get("name"), str) or not isinstance(cfg.get("layers"), list):
+        return fail(f"{fn}: model_config.config has no name / layers list")
+    names = []
+    for l in cfg["layers"]:
+        if not isinstance(l, dict) or "class_name" not in l or "config" not in l:
+            fail(f"{fn}: a layer of model_config is not {{class_name, config}}: {str(l)[:80]}")
+            continue
+        names.append(l.get("name", l["config"].get("name")))
+    # A Sequential's config lists its InputLayer, which layer_names does not.
+    want = [l[0] for l in layers]
+    got = [n for n in names if n in want] if cls == "Sequential" else names
+    if got != want:
+        fail(f"{fn}: model_config layers {names}, want {want}")
+    if cls == "Functional":
+        for k in ("input_layers", "output_layers"):
+            if not isinstance(cfg.get(k), list):
+                fail(f"{fn}: model_config.config has no {k} list")
+
+def check_training_config(fn, tc):
+    if not isinstance(tc, dict):
+        return fail(f"{fn}: training_config is not an object")
+    for k in ("loss", "metrics", "weighted_metrics", "loss_weights", "optimizer_config"):
+        if k not in tc:
+            fail(f"{fn}: training_config has no {k}")
+    loss = tc.get("loss")
+    if not isinstance(loss, (str, dict, list)):
+        fail(f"{fn}: training_config.loss is {type(loss).__name__}")
+    if isinstance(loss, dict) and "class_name" in loss and "config" not in loss:
+        fail(f"{fn}: training_config.loss has class_name but no config")
+    if tc.get("metrics") is not None and not isinstance(tc["metrics"], (list, dict)):
+        fail(f"{fn}: training_config.metrics is not a list, dict or null")
+    oc = tc.get("optimizer_config")
+    if not isinstance(oc, dict) or not isinstance(oc.get("class_name"), str) \
+            or not isinstance(oc.get("config"), dict):
+        fail(f"{fn}: optimizer_config is not {{class_name, config}}: {str(oc)[:80]}")
+    elif "learning_rate" not in oc["config"]:
+        fail(f"{fn}: optimizer_config.config has no learning_rate")
+
+def check_optimizer_weights(f, fn, layers, slots):
+    if "optimizer_weights" not in f:
+        return fail(f"{fn}: no optimizer_weights group")
+    g = f["optimizer_weights"]
+    trainable = [(w, shape) for _, ws in layers for (w, shape) in ws
+                 if not w.endswith(("moving_mean:0", "moving_variance:0"))]
+    want = ["iteration:0"] + [f"{s}/{w}" for s in slots for (w, _) in trainable]
+    names = read_list(fn, g, "weight_names", want)
+    if names[:1] != ["iteration:0"] or sorted(names) != sorted(want):
+        return fail(f"{fn}: optimizer_weights weight_names {names}, want (in some order) {want}")
+    shapes = {f"{s}/{w}": shape for s in slots for (w, shape) in trainable}
+    it = g["iteration:0"]
+    if it.shape != () or it.dtype != np.dtype("<i8"):
+        fail(f"{fn}: optimizer_weights/iteration:0 is {it.dtype} {it.shape}, want int64 scalar")
+    elif it[()] != 2:
+        fail(f"{fn}: optimizer iteration {it[()]}, want 2")
+    for n in names[1:]:
+        if n not in g or not isinstance(g[n], h5py.Dataset):
+            fail(f"{fn}: no dataset optimizer_weights/{n}")
+            continue
+        d = g[n]
+        if d.shape != shapes[n] or d.dtype != np.dtype("<f4"):
+            fail(f"{fn}: optimizer_weights/{n} is {d.dtype} {d.shape}, want <f4 {shapes[n]}")
+        if not np.all(np.isfinite(d[()])):
+            fail(f"{fn}: optimizer_weights/{n} is not finite")
+    # iteration counts as one member; slot names nest ("m/conv2d/kernel:0").
+    tops = {n.split("/")[0] for n in names}
+    if set(g.keys()) != tops:
+        fail(f"{fn}: optimizer_weights members {sorted(g.keys())}, want {sorted(tops)}")
+
+def check_model_file(path, fn, cls, layers, compiled, slots):
+    with h5py.File(path, "r") as f:
         check_scalar_str(f, fn, f, "backend", "tensorflow")
         check_scalar_str(f, fn, f, "keras_version", "2.15.0")
-        names = read_list(fn, f, "layer_names", [l[0] for l in layers])
-        if names != [l[0] for l in layers]:
-            fail(f"{fn}: layer_names {names[:8]}..., want {[l[0] for l in layers][:8]}...")
-            return
-        w = 0
-        for lname, weights in layers:
-            if lname not in f or not isinstance(f[lname], h5py.Group):
-                fail(f"{fn}: no group {lname}")
-                continue
-            g = f[lname]
-            wn = read_list(fn, g, "weight_names", [x[0] for x in weights])
-            if wn != [x[0] for x in weights]:
-                fail(f"{fn}: {lname}: weight_names {wn}, want {[x[0] for x in weights]}")
-                continue
-            for wname, shape in weights:
-                if wname not in g or not isinstance(g[wname], h5py.Dataset):
-                    fail(f"{fn}: no dataset {lname}/{wname}")
-                    w += 1
-                    continue
-                d = g[wname]
-                if d.shape != shape:
-                    fail(f"{fn}: {lname}/{wname}: shape {d.shape}, want {shape}")
-                if d.dtype != np.dtype("<f4"):
-                    fail(f"{fn}: {lname}/{wname}: dtype {d.dtype}, want <f4")
-                if d.chunks is not None or d.compression is not None:
-                    fail(f"{fn}: {lname}/{wname}: not contiguous / filtered")
-                e = np.arange(int(np.prod(shape)), dtype=np.int64)
-                want = (w + ((e * 7) % 13) / 8.0 - 0.75).astype(np.float32).reshape(shape)
-                if not np.array_equal(d[()], want):
-                    fail(f"{fn}: {lname}/{wname}: values differ from the pattern")
-                w += 1
-        # Nothing else at the root than the layer groups.
-        extra = set(f.keys()) - {l[0] for l in layers}
-        if extra:
-            fail(f"{fn}: unexpected root members {sorted(extra)}")
+        mc = json_attr(f, fn, "model_config")
+        if mc is not None:
+            check_model_config(fn, mc, cls, layers)
+        if compiled:
+            tc = json_attr(f, fn, "training_config")
+            if tc is not None:
+                check_training_config(fn, tc)
+        elif "training_config" in f.attrs:
+            fail(f"{fn}: training_config written for a model that is not compiled")
+        if "model_weights" not in f or not isinstance(f["model_weights"], h5py.Group):
+            return fail(f"{fn}: no group model_weights")
+        check_weights_group(f["model_weights"], fn, layers)
+        want = {"model_weights"} | ({"optimizer_weights"} if slots else set())
+        if set(f.keys()) != want:
+            fail(f"{fn}: root members {sorted(f.keys())}, want {sorted(want)}")
+        if slots:
+            check_optimizer_weights(f, fn, layers, slots)
 
 def main():
     d = sys.argv[1]
     for fn, layers in EXPECTED.items():
         check_file(os.path.join(d, fn), fn, layers)
+    for fn, (cls, layers, compiled, slots) in MODELS.items():
+        check_model_file(os.path.join(d, fn), fn, cls, layers, compiled, slots)
     if failures:
         print(f"check_keras_h5: {len(failures)} failures")
         sys.exit(1)
-    print(f"check_keras_h5: {len(EXPECTED)} files passed")
+    print(f"check_keras_h5: {len(EXPECTED) + len(MODELS)} files passed")
 
 if __name__ == "__main__":
     main()
