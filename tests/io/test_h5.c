@@ -12,57 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "h5_models.h"
-#include "support.h"
+#include "h5_test.h"
 
-static char dir[64];
-
-static void h5_begin(void) {
-    ct_test_layer_begin();
-    strcpy(dir, "/tmp/ct_test_h5_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void h5_end(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_expect_eq(system(cmd), 0);
-    ct_test_end();
-}
-
-TestSuite(h5, .init = h5_begin, .fini = h5_end);
+TestSuite(h5, .init = h5_dir_begin, .fini = h5_dir_end);
 
 /* ---- helpers -------------------------------------------------------------------------------- */
-
-static char *path_of(const char *file) {
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "%s/%s", dir, file);
-    return p;
-}
-
-static ct_model *made(ct_model *m) {
-    cr_assert_not_null(m, "%s", ct_last_error());
-    return m;
-}
-
-/* All weights of m, flattened as float32 bits in model order (malloc'ed). */
-static float *snapshot(ct_model *m, int64_t *n) {
-    ct_layer *l = ct_model_layer(m);
-    int64_t total = 0;
-    for (int i = 0; i < ct_layer_num_weights(l); i++)
-        total += ct_tensor_size(ct_variable_value(ct_layer_weight(l, i)));
-    float *out = malloc((size_t)(total ? total : 1) * sizeof *out);
-    int64_t at = 0;
-    for (int i = 0; i < ct_layer_num_weights(l); i++) {
-        ct_tensor *t = ct_variable_value(ct_layer_weight(l, i));
-        CT_STATUS_OK(ct_tensor_read(t, CT_FLOAT32, out + at, ct_tensor_size(t)));
-        at += ct_tensor_size(t);
-    }
-    *n = total;
-    return out;
-}
 
 static void expect_same_weights(ct_model *a, ct_model *b) {
     int64_t na, nb;
@@ -526,7 +480,7 @@ Test(h5, an_existing_file_survives_a_failed_save) {
     } else {
         cr_log_warn("a 70000-character layer name is refused: %s", ct_last_error());
     }
-    cr_expect_eq(count_entries(dir), 1, "a temporary file was left behind");
+    cr_expect_eq(count_entries(h5_dir), 1, "a temporary file was left behind");
     /* The surviving file still loads. */
     CT_STATUS_OK(ct_model_load_weights(b, path_of("w.h5"), NULL));
     expect_same_weights(a, b);
