@@ -1,6 +1,6 @@
 /*
  * What the ctrain benchmark programs share: a monotonic clock, exiting
- * with the library's message, and the fastest-batch timer. Header-only;
+ * with the library's message, the fastest-batch timer, and medians. Header-only;
  * each benchmark includes it.
  */
 #ifndef CT_TOOLS_BENCH_H
@@ -22,6 +22,22 @@ static inline double bench_now(void) {
 __attribute__((noreturn)) static inline void bench_die(const char *prog, const char *what) {
     fprintf(stderr, "%s: %s: %s\n", prog, what, ct_last_error());
     exit(1);
+}
+
+static inline int bench_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts v[0..n) in increasing order (for medians and quartiles). */
+static inline void bench_sort(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
+}
+
+/* The median of v[0..n) (sorts v). */
+static inline double bench_median(double *v, int n) {
+    bench_sort(v, n);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Runs fn(ctx, iters) with iters grown until a batch takes 50 ms, then

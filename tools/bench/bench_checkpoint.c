@@ -78,16 +78,6 @@ static void plain_read(const char *path, int n, void *const *buf, const size_t *
     close(fd);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static long long file_size(const char *path) {
     struct stat s;
     return stat(path, &s) == 0 ? (long long)s.st_size : -1;
@@ -191,7 +181,7 @@ int main(int argc, char **argv) {
         }
     }
     for (int o = 0; o < NOPS; o++) {
-        double med = median(secs[o], reps);
+        double med = bench_median(secs[o], reps);
         printf("{\"bench\": \"checkpoint_median\", \"impl\": \"%s\", \"op\": \"%s\", "
                "\"reps\": %d, \"bytes\": %zu, \"s\": %.6f, \"gb_per_s\": %.3f}\n",
                impl[o], op[o], reps, bytes, med, (double)bytes / med / 1e9);

@@ -24,16 +24,6 @@ static void die(const char *what) {
     bench_die("bench_collectives", what);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static void refill(float *buf, int64_t n) {
     for (int64_t i = 0; i < n; i++) buf[i] = 1.0f;
 }
@@ -100,7 +90,7 @@ int main(int argc, char **argv) {
             t_ours[r] = ours_first ? a : b;
             t_mpi[r] = ours_first ? b : a;
         }
-        double mo = median(t_ours, reps), mm = median(t_mpi, reps);
+        double mo = bench_median(t_ours, reps), mm = bench_median(t_mpi, reps);
         if (rank == 0) {
             const char *impls[] = {"ctrain", "mpi"};
             double med[] = {mo, mm};

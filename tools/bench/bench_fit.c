@@ -78,16 +78,6 @@ static ct_model *make(const char *kind) {
     return m;
 }
 
-/* v[0..n) in increasing order (insertion sort: a few numbers). */
-static void sort_doubles(double *v, int n) {
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-}
-
 /* --tensorboard-cost: what the TensorBoard callback at update_freq=1 adds
  * to a step. Its hooks are timed between two probe callbacks, one before
  * and one after it in the list (each batch end and epoch end); the step's
@@ -157,9 +147,9 @@ static void tensorboard_cost(ct_model *m, const char *kind, const ct_tensor *x,
         logs_cost[rep] = (with_logs - plain) / (double)nb;
         step[rep] = plain / (double)nb;
     }
-    sort_doubles(hooks, PAIRS);
-    sort_doubles(logs_cost, PAIRS);
-    sort_doubles(step, PAIRS);
+    bench_sort(hooks, PAIRS);
+    bench_sort(logs_cost, PAIRS);
+    bench_sort(step, PAIRS);
     printf("{\"bench\": \"tensorboard_cost_%s\", \"threads\": %d, \"step_us\": %.1f, "
            "\"tensorboard_hooks_us_per_step\": %.2f, \"step_logs_us_per_step\": %.1f, "
            "\"step_logs_quartiles_us\": [%.1f, %.1f], \"hooks_pct\": %.3f, "
@@ -294,9 +284,9 @@ int main(int argc, char **argv) {
                 ratio[rep] = fit_s[rep] / loop_s[rep];
             }
             /* Medians and quartiles. */
-            sort_doubles(ratio, PAIRS);
-            sort_doubles(fit_s, PAIRS);
-            sort_doubles(loop_s, PAIRS);
+            bench_sort(ratio, PAIRS);
+            bench_sort(fit_s, PAIRS);
+            bench_sort(loop_s, PAIRS);
             printf("{\"bench\": \"fit_overhead_%s\", \"impl\": \"ctrain\", \"threads\": %d, "
                    "\"logs_each_step\": %d, \"fit_s\": %.3f, \"train_on_batch_s\": %.3f, "
                    "\"overhead_pct_median\": %.2f, \"overhead_pct_quartiles\": [%.2f, %.2f], "
