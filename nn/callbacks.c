@@ -38,9 +38,24 @@ struct ct_callback {
     ct_callback_hooks hooks;
     ct_status error; /* raised by a built-in hook, not yet taken */
     char message[512];
+    const char *cls; /* a built-in's class name (static), or NULL */
+    /* A built-in's resumable state (ct__callback_get_state), or NULL. */
+    json_t *(*get_state)(void *ctx);
+    ct_status (*set_state)(void *ctx, const json_t *state);
 };
 
 const ct_callback_hooks *ct__callback_hooks(const ct_callback *cb) { return &cb->hooks; }
+
+const char *ct__callback_class(const ct_callback *cb) { return cb ? cb->cls : NULL; }
+
+json_t *ct__callback_get_state(const ct_callback *cb) {
+    return cb && cb->get_state ? cb->get_state(cb->hooks.ctx) : NULL;
+}
+
+ct_status ct__callback_set_state(ct_callback *cb, const json_t *state) {
+    if (!cb || !cb->set_state) return CT_OK;
+    return cb->set_state(cb->hooks.ctx, state);
+}
 
 ct_status ct__callback_take_error(ct_callback *cb) {
     if (!cb || !cb->error) return CT_OK;
@@ -1287,6 +1302,67 @@ static void mc_batch_end(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
     mc_save(s, m, s->epoch, batch, logs);
 }
 
+/* ---- BackupAndRestore ------------------------------------------------------------------------ */
+
+/* keras.callbacks.BackupAndRestore: its config; fit does the work (it
+ * finds the callback with ct__callback_backup, restores the latest
+ * complete training checkpoint of backup_dir before the first epoch and
+ * saves one at the save points). */
+typedef struct {
+    state_head head;
+    ct__backup_config cfg;
+} backup_restore;
+
+static void br_destroy(void *p) {
+    backup_restore *s = p;
+    if (!s) return;
+    free(s->cfg.backup_dir);
+    free(s);
+}
+
+static ct_status br_init(ct__cfg *c, void *p) {
+    backup_restore *s = p;
+    const char *dir = NULL;
+    bool twice = false;
+    ct_status st = ct__cfg_check(c, ct__cfg_has(c, "backup_dir"), "backup_dir",
+                                 "is required (the directory of the training checkpoints)") ||
+                   ct__cfg_str(c, "backup_dir", NULL, NULL, &dir) ||
+                   ct__cfg_bool(c, "delete_checkpoint", true, &s->cfg.delete_checkpoint) ||
+                   ct__cfg_bool(c, "save_before_preemption", true,
+                                &s->cfg.save_before_preemption) ||
+                   ct__cfg_bool(c, "double_checkpoint", false, &twice);
+    if (st) return st;
+    if ((st = ct__cfg_check(c, dir && *dir, "backup_dir", "Empty `backup_dir` argument passed")))
+        return st;
+    const json_t *freq = ct__cfg_json(c, "save_freq");
+    if (freq && json_is_string(freq) && !strcmp(json_string_value(freq), "epoch"))
+        s->cfg.save_freq = 0;
+    else if (freq && json_is_integer(freq) && json_integer_value(freq) > 0)
+        s->cfg.save_freq = json_integer_value(freq);
+    else if (freq && !(json_is_false(freq))) {
+        char *text = ct__json_dump(freq);
+        st = ct__cfg_check(c, false, "save_freq",
+                           "Invalid value for argument `save_freq`. Received: save_freq=%s. "
+                           "Expected either 'epoch' or a positive integer (batches)",
+                           text ? text : "?");
+        free(text);
+        return st;
+    } else if (freq) {
+        s->cfg.save_freq = -1; /* False: only on preemption */
+    }
+    /* Saves are atomic, so one checkpoint is always whole; double_checkpoint
+     * (Keras 3) keeps the one before it too. */
+    s->cfg.max_to_keep = twice ? 2 : 1;
+    if (!(s->cfg.backup_dir = dup_str(dir)))
+        return ct__error(CT_ERR_OUT_OF_MEMORY, "BackupAndRestore: out of memory");
+    return CT_OK;
+}
+
+const ct__backup_config *ct__callback_backup(const ct_callback *cb) {
+    if (!cb || !cb->cls || strcmp(cb->cls, "BackupAndRestore")) return NULL;
+    return &((const backup_restore *)cb->hooks.ctx)->cfg;
+}
+
 /* ---- the registry ---------------------------------------------------------------------------- */
 
 ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
@@ -1325,14 +1401,24 @@ ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
                                .on_train_batch_end = mc_batch_end};
         cb = make_builtin(class_name, config_json, sizeof(model_checkpoint), mc_init, &h,
                           mc_destroy);
+    } else if (!strcmp(class_name, "BackupAndRestore")) {
+        ct_callback_hooks h = {0}; /* fit drives it (ct__callback_backup) */
+        cb = make_builtin(class_name, config_json, sizeof(backup_restore), br_init, &h,
+                          br_destroy);
     } else {
         ct__error(CT_ERR_NOT_FOUND,
                   "ct_callback_new: unknown callback class '%s' (built in: EarlyStopping, "
-                  "ReduceLROnPlateau, TerminateOnNaN, CSVLogger, TensorBoard, ModelCheckpoint; "
-                  "use ct_callback_custom for others)",
+                  "ReduceLROnPlateau, TerminateOnNaN, CSVLogger, TensorBoard, ModelCheckpoint, "
+                  "BackupAndRestore; use ct_callback_custom for others)",
                   class_name);
         return NULL;
     }
+    static const char *const builtins[] = {"EarlyStopping", "ReduceLROnPlateau",
+                                           "TerminateOnNaN", "CSVLogger",
+                                           "TensorBoard",   "ModelCheckpoint",
+                                           "BackupAndRestore"};
+    for (size_t i = 0; cb && i < sizeof builtins / sizeof *builtins; i++)
+        if (!strcmp(class_name, builtins[i])) cb->cls = builtins[i];
     return finish_builtin(cb);
 }
 

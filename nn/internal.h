@@ -254,6 +254,29 @@ void ct__model_free_compiled(struct ct_model *m);
 const ct_callback_hooks *ct__callback_hooks(const ct_callback *cb);
 ct_status ct__callback_take_error(ct_callback *cb);
 
+/* A built-in callback's resumable state (EarlyStopping's wait and best,
+ * ReduceLROnPlateau's, ...), for a training checkpoint: a new JSON object
+ * (the caller decrefs it), or NULL with no error for a callback without
+ * state. set_state puts such an object back into a callback made from the
+ * same config after its on_train_begin ran (it checks what it reads and
+ * names what is wrong). */
+json_t *ct__callback_get_state(const ct_callback *cb);
+ct_status ct__callback_set_state(ct_callback *cb, const json_t *state);
+/* The Keras class name of a built-in callback ("EarlyStopping"), or NULL
+ * for a custom one. */
+const char *ct__callback_class(const ct_callback *cb);
+
+/* A BackupAndRestore callback's config (nn/callbacks.c), for fit. */
+typedef struct ct__backup_config {
+    char *backup_dir;
+    int64_t save_freq; /* every n batches; 0: each epoch's end; -1: never */
+    bool delete_checkpoint;
+    bool save_before_preemption; /* a stop request saves before fit stops */
+    int max_to_keep;
+} ct__backup_config;
+/* The config when cb is a BackupAndRestore, else NULL. */
+const ct__backup_config *ct__callback_backup(const ct_callback *cb);
+
 /* What a compiled metric watches: the total loss (the tracker, metrics[0]),
  * one output's loss (a tracker of a model with several outputs), or one
  * output's targets and predictions; key is its logs key ("loss",
@@ -282,6 +305,9 @@ struct ct_model {
     struct ct_strategy *strategy; /* the scope compile ran in (borrowed), or
                                      NULL: the default strategy              */
     bool stop_training;
+    /* fit is resuming from a training checkpoint (BackupAndRestore): set
+     * before the callbacks' on_train_begin, so that CSVLogger appends. */
+    bool resuming;
 };
 
 /* apply_gradients without the sum over replicas a replica context adds:
