@@ -166,6 +166,12 @@ void ct__philox(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]);
  * random.c reserves 256 samples per output element per call, as TF's
  * kernels do, to continue a seeded op's stream. */
 void ct__random_seeds(int64_t op_seed, uint64_t *seed, uint64_t *seed2, uint64_t *call);
+/* The global seed state (the seed, the op-seed generator's position and
+ * every seeded op's draw count) as bytes (malloc'ed into *buf), and back:
+ * a process that restores them draws what the saving one would have
+ * drawn next. For training checkpoints. */
+ct_status ct__rng_get_state(void **buf, size_t *len);
+ct_status ct__rng_set_state(const void *buf, size_t len);
 
 /* ---- tape hooks (tape.c) -------------------------------------------------- */
 

@@ -5,6 +5,8 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,4 +185,89 @@ void ct__random_seeds(int64_t op_seed, uint64_t *seed, uint64_t *seed2, uint64_t
      * recording the others would only fill the table. */
     *call = op_seed ? next_call(*seed, *seed2) : 0;
     pthread_mutex_unlock(&mu);
+}
+
+/* ---- state for training checkpoints ---------------------------------------------------------- */
+
+/* Layout (little-endian host order, for the same build): magic, the global
+ * seed flag and value, the MT19937 position and state, then the count of
+ * seeded pairs and each (seed, seed2, calls). */
+static const char RNG_MAGIC[8] = "ctrng\x01\0";
+
+ct_status ct__rng_get_state(void **buf, size_t *len) {
+    pthread_mutex_lock(&mu);
+    uint32_t n = 0;
+    for (int i = 0; i < CALLS_CAP; i++) n += calls_map[i].used;
+    size_t cap = sizeof RNG_MAGIC + 1 + 8 + 4 + sizeof mt + 4 + (size_t)n * 24;
+    unsigned char *b = malloc(cap), *p = b;
+    if (!b) {
+        pthread_mutex_unlock(&mu);
+        return ct__error(CT_ERR_OUT_OF_MEMORY, "saving the random seed state: out of memory");
+    }
+#define PUT(x) (memcpy(p, &(x), sizeof(x)), p += sizeof(x))
+    memcpy(p, RNG_MAGIC, sizeof RNG_MAGIC);
+    p += sizeof RNG_MAGIC;
+    uint8_t g = have_global;
+    int32_t pos = mt_i;
+    PUT(g);
+    PUT(global_seed);
+    PUT(pos);
+    PUT(mt);
+    PUT(n);
+    for (int i = 0; i < CALLS_CAP; i++)
+        if (calls_map[i].used) {
+            PUT(calls_map[i].seed);
+            PUT(calls_map[i].seed2);
+            PUT(calls_map[i].calls);
+        }
+#undef PUT
+    pthread_mutex_unlock(&mu);
+    *buf = b;
+    *len = cap;
+    return CT_OK;
+}
+
+ct_status ct__rng_set_state(const void *buf, size_t len) {
+    const unsigned char *p = buf;
+    size_t head = sizeof RNG_MAGIC + 1 + 8 + 4 + sizeof mt + 4;
+    if (!p || len < head || memcmp(p, RNG_MAGIC, sizeof RNG_MAGIC))
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "restoring the random seed state: not a saved state (%zu bytes)", len);
+    p += sizeof RNG_MAGIC;
+    uint8_t g;
+    int64_t seed;
+    int32_t pos;
+    uint32_t n;
+    uint32_t state[624];
+#define GET(x) (memcpy(&(x), p, sizeof(x)), p += sizeof(x))
+    GET(g);
+    GET(seed);
+    GET(pos);
+    memcpy(state, p, sizeof state);
+    p += sizeof state;
+    GET(n);
+    if (pos < 0 || pos > 624 || n > CALLS_CAP || len != head + (size_t)n * 24)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "restoring the random seed state: damaged (%zu bytes, %u seeded ops)",
+                         len, n);
+    pthread_mutex_lock(&mu);
+    have_global = g;
+    global_seed = seed;
+    mt_i = pos;
+    memcpy(mt, state, sizeof mt);
+    clear_calls();
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t s1, s2, calls;
+        GET(s1);
+        GET(s2);
+        GET(calls);
+        next_call(s1, s2);
+        uint64_t h = (s1 * 0x9E3779B97F4A7C15ull ^ s2) % CALLS_CAP;
+        while (!(calls_map[h].used && calls_map[h].seed == s1 && calls_map[h].seed2 == s2))
+            h = (h + 1) % CALLS_CAP;
+        calls_map[h].calls = calls;
+    }
+#undef GET
+    pthread_mutex_unlock(&mu);
+    return CT_OK;
 }
