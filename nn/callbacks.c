@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctrain/checkpoint.h"
 #include "ctrain/summary.h"
@@ -120,6 +121,97 @@ static int read_mode(const char *cls, const char *mode) {
     if (strcmp(mode, "auto"))
         fprintf(stderr, "WARNING: %s mode %s is unknown, fallback to auto mode.\n", cls, mode);
     return 0;
+}
+
+/* ---- resumable state (ct__callback_get_state / set_state) --------------------------- */
+
+/* A double as a state value: a JSON real (finite values round-trip
+ * exactly: jansson and ct__json_dump write the shortest digits that read
+ * back to it), or "inf", "-inf", "nan", which JSON cannot hold. */
+static json_t *state_real(double v) {
+    if (isnan(v)) return json_string("nan");
+    if (isinf(v)) return json_string(v > 0 ? "inf" : "-inf");
+    return json_real(v);
+}
+
+/* A state object made by json_pack (NULL, with an error, when out of
+ * memory). */
+static json_t *state_made(const char *cls, json_t *state) {
+    if (!state) ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory writing its state", cls);
+    return state;
+}
+
+/* "<Class>: resumed state: '<key>' must be <what>, got <value>". */
+static ct_status state_bad(const char *cls, const char *key, const char *what,
+                           const json_t *got) {
+    char *text = got ? ct__json_dump(got) : NULL;
+    ct_status st = ct__error(CT_ERR_INVALID_ARGUMENT, "%s: resumed state: '%s' must be %s, got %s",
+                             cls, key, what, got ? (text ? text : "?") : "nothing (missing)");
+    free(text);
+    return st;
+}
+
+/* The state must be an object with exactly the keys in known (NULL-
+ * terminated): a key missing or unknown means it is not this callback's. */
+static ct_status state_check_keys(const char *cls, const json_t *state,
+                                  const char *const *known) {
+    if (!json_is_object(state))
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: resumed state: must be a JSON object", cls);
+    for (int i = 0; known[i]; i++)
+        if (!json_object_get(state, known[i]))
+            return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: resumed state: '%s' is missing", cls,
+                             known[i]);
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)state, k, v) {
+        int i = 0;
+        while (known[i] && strcmp(known[i], k))
+            i++;
+        if (!known[i])
+            return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: resumed state: unknown key '%s'", cls,
+                             k);
+    }
+    return CT_OK;
+}
+
+/* An integer >= min. */
+static ct_status state_int(const char *cls, const json_t *state, const char *key, int64_t min,
+                           int64_t *out) {
+    const json_t *v = json_object_get(state, key);
+    if (!json_is_integer(v) || json_integer_value(v) < min) {
+        char what[64];
+        snprintf(what, sizeof what, "an integer >= %lld", (long long)min);
+        return state_bad(cls, key, what, v);
+    }
+    *out = json_integer_value(v);
+    return CT_OK;
+}
+
+/* A number, or one of "inf", "-inf", "nan". */
+static ct_status state_double(const char *cls, const json_t *state, const char *key,
+                              double *out) {
+    const json_t *v = json_object_get(state, key);
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return CT_OK;
+    }
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    if (!strcmp(s, "inf"))
+        *out = INFINITY;
+    else if (!strcmp(s, "-inf"))
+        *out = -INFINITY;
+    else if (!strcmp(s, "nan"))
+        *out = NAN;
+    else
+        return state_bad(cls, key, "a number or \"inf\", \"-inf\", \"nan\"", v);
+    return CT_OK;
+}
+
+static ct_status state_bool(const char *cls, const json_t *state, const char *key, bool *out) {
+    const json_t *v = json_object_get(state, key);
+    if (!json_is_boolean(v)) return state_bad(cls, key, "true or false", v);
+    *out = json_is_true(v);
+    return CT_OK;
 }
 
 /* Reads the config into the callback's state with init; frees the state
@@ -395,6 +487,57 @@ static void es_train_end(void *ctx, ct_model *m, ct_logs *logs) {
     s->nbest = 0;
 }
 
+/* The state between epochs: wait, stopped_epoch, best, best_epoch, and
+ * the monitor's direction ("less" / "greater", null until the first epoch
+ * end picks it, as Keras's monitor_op; with it the sign of min_delta).
+ *
+ * restore_best_weights's best weights are not in it: they are a copy of
+ * every model weight, as large as the model, and a JSON state (text in the
+ * training checkpoint) is no place for them. After a resume the callback
+ * has none, so it snapshots the weights again at the first epoch it
+ * considers, as it does at the start of training (best_epoch then names
+ * that epoch): the weights restored at the end are the best ones seen
+ * since the resume, while wait, best and the stopping epoch follow the
+ * uninterrupted run exactly. Keeping them across a resume needs fit to
+ * save them with the model's weights in the checkpoint. */
+static json_t *es_get_state(void *ctx) {
+    const early_stopping *s = ctx;
+    json_t *op = s->op ? json_string(s->op < 0 ? "less" : "greater") : json_null();
+    return state_made("EarlyStopping",
+                      json_pack("{s:I, s:I, s:I, s:o, s:o}", "wait", (json_int_t)s->wait,
+                                "stopped_epoch", (json_int_t)s->stopped_epoch, "best_epoch",
+                                (json_int_t)s->best_epoch, "best", state_real(s->best),
+                                "monitor_op", op));
+}
+
+static ct_status es_set_state(void *ctx, const json_t *state) {
+    static const char *const keys[] = {"wait",       "stopped_epoch", "best_epoch",
+                                       "best",       "monitor_op",    NULL};
+    const char *cls = "EarlyStopping";
+    early_stopping *s = ctx;
+    int64_t wait = 0, stopped = 0, best_epoch = 0;
+    double best = 0;
+    ct_status st = state_check_keys(cls, state, keys) ||
+                   state_int(cls, state, "wait", 0, &wait) ||
+                   state_int(cls, state, "stopped_epoch", 0, &stopped) ||
+                   state_int(cls, state, "best_epoch", 0, &best_epoch) ||
+                   state_double(cls, state, "best", &best);
+    if (st) return st;
+    const json_t *opj = json_object_get(state, "monitor_op");
+    const char *ops = json_is_string(opj) ? json_string_value(opj) : "";
+    int op = json_is_null(opj) ? 0 : !strcmp(ops, "less") ? -1 : !strcmp(ops, "greater") ? 1 : 2;
+    if (op == 2) return state_bad(cls, "monitor_op", "\"less\", \"greater\" or null", opj);
+    s->wait = wait;
+    s->stopped_epoch = stopped;
+    s->best_epoch = best_epoch;
+    s->op = op;
+    /* es_set_op negates min_delta for "less"; with no op yet it runs at the
+     * next epoch end and sets best itself. */
+    s->min_delta = op < 0 ? -fabs(s->min_delta) : fabs(s->min_delta);
+    s->best = best;
+    return CT_OK;
+}
+
 /* ---- ReduceLROnPlateau ----------------------------------------------------------------- */
 
 typedef struct {
@@ -500,6 +643,34 @@ static void rl_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
     }
 }
 
+/* The state between epochs: wait, cooldown_counter, best (the direction
+ * and everything else come from the config; the learning rate is the
+ * optimizer's). */
+static json_t *rl_get_state(void *ctx) {
+    const reduce_lr *s = ctx;
+    return state_made("ReduceLROnPlateau",
+                      json_pack("{s:I, s:I, s:o}", "wait", (json_int_t)s->wait,
+                                "cooldown_counter", (json_int_t)s->cooldown_counter, "best",
+                                state_real(s->best)));
+}
+
+static ct_status rl_set_state(void *ctx, const json_t *state) {
+    static const char *const keys[] = {"wait", "cooldown_counter", "best", NULL};
+    const char *cls = "ReduceLROnPlateau";
+    reduce_lr *s = ctx;
+    int64_t wait = 0, cooldown_counter = 0;
+    double best = 0;
+    ct_status st = state_check_keys(cls, state, keys) ||
+                   state_int(cls, state, "wait", 0, &wait) ||
+                   state_int(cls, state, "cooldown_counter", 0, &cooldown_counter) ||
+                   state_double(cls, state, "best", &best);
+    if (st) return st;
+    s->wait = wait;
+    s->cooldown_counter = cooldown_counter;
+    s->best = best;
+    return CT_OK;
+}
+
 /* ---- TerminateOnNaN ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -540,7 +711,8 @@ typedef struct {
     bool append, append_header;
     FILE *f;
     int nkeys;
-    char **keys; /* NULL until the first epoch end */
+    char **keys;  /* NULL until the first epoch end */
+    int64_t size; /* the file's bytes after the last row written (or at opening) */
 } csv_logger;
 
 static void csv_drop_keys(csv_logger *s) {
@@ -588,7 +760,10 @@ static void csv_train_begin(void *ctx, ct_model *m, ct_logs *logs) {
      * writes them, the others write nothing. */
     if (m && ct__strategy_rank(m->strategy) != 0) return;
     s->append_header = true;
-    if (s->append) {
+    /* Resuming from a training checkpoint appends, as append=True would:
+     * set_state then cuts the file back to the rows of the checkpoint. */
+    bool append = s->append || (m && m->resuming);
+    if (append) {
         FILE *r = fopen(s->filename, "r");
         if (r) {
             int ch = fgetc(r);
@@ -596,10 +771,14 @@ static void csv_train_begin(void *ctx, ct_model *m, ct_logs *logs) {
             fclose(r);
         }
     }
-    s->f = fopen(s->filename, s->append ? "a" : "w");
-    if (!s->f)
+    s->f = fopen(s->filename, append ? "a" : "w");
+    if (!s->f) {
         raise_error(s->head.cb, CT_ERR_INVALID_ARGUMENT, "CSVLogger: cannot open '%s' for writing",
                     s->filename);
+        return;
+    }
+    struct stat sb;
+    s->size = fstat(fileno(s->f), &sb) ? 0 : (int64_t)sb.st_size;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -663,8 +842,11 @@ static void csv_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
     }
     fputs("\r\n", s->f);
     /* One whole row reaches the file at a time. */
-    if (fflush(s->f))
+    struct stat sb;
+    if (fflush(s->f) || fstat(fileno(s->f), &sb))
         raise_error(s->head.cb, CT_ERR_INTERNAL, "CSVLogger: writing '%s' failed", s->filename);
+    else
+        s->size = (int64_t)sb.st_size;
 }
 
 static void csv_train_end(void *ctx, ct_model *m, ct_logs *logs) {
@@ -673,6 +855,89 @@ static void csv_train_end(void *ctx, ct_model *m, ct_logs *logs) {
     if (s->f && fclose(s->f))
         raise_error(s->head.cb, CT_ERR_INTERNAL, "CSVLogger: closing '%s' failed", s->filename);
     s->f = NULL;
+}
+
+/* The state: the file's size after the last row written ("size"), the
+ * columns once the first epoch fixed them ("keys", null before), and
+ * whether the header is still to be written with the first row
+ * ("append_header"). set_state runs after on_train_begin opened the file
+ * for appending (fit's resume sets m->resuming): it cuts the file back to
+ * size, dropping the rows an interrupted run wrote after the checkpoint,
+ * so the rows that follow continue the file as one uninterrupted run
+ * would have written it. Under a strategy only rank 0 has the file open;
+ * the other ranks check the state and keep nothing of it. */
+static json_t *csv_get_state(void *ctx) {
+    const csv_logger *s = ctx;
+    json_t *keys = json_null();
+    if (s->keys) {
+        keys = json_array();
+        for (int i = 0; keys && i < s->nkeys; i++)
+            if (json_array_append_new(keys, json_string(s->keys[i]))) {
+                json_decref(keys);
+                keys = NULL;
+            }
+    }
+    return state_made("CSVLogger", json_pack("{s:I, s:o, s:b}", "size", (json_int_t)s->size,
+                                             "keys", keys, "append_header",
+                                             (int)s->append_header));
+}
+
+static ct_status csv_set_state(void *ctx, const json_t *state) {
+    static const char *const names[] = {"size", "keys", "append_header", NULL};
+    const char *cls = "CSVLogger";
+    csv_logger *s = ctx;
+    int64_t size = 0;
+    bool append_header = false;
+    ct_status st = state_check_keys(cls, state, names) ||
+                   state_int(cls, state, "size", 0, &size) ||
+                   state_bool(cls, state, "append_header", &append_header);
+    if (st) return st;
+    const json_t *kj = json_object_get(state, "keys");
+    bool keys_ok = json_is_null(kj) || json_is_array(kj);
+    for (size_t i = 0; keys_ok && json_is_array(kj) && i < json_array_size(kj); i++)
+        keys_ok = json_is_string(json_array_get(kj, i));
+    if (!keys_ok) return state_bad(cls, "keys", "a list of strings or null", kj);
+    if (!s->f) return CT_OK; /* not the writing rank */
+    struct stat sb;
+    if (fflush(s->f) || fstat(fileno(s->f), &sb))
+        return ct__error(CT_ERR_INTERNAL,
+                         "CSVLogger: resumed state: cannot read the size of '%s': %s",
+                         s->filename, strerror(errno));
+    if ((int64_t)sb.st_size < size)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "CSVLogger: resumed state: '%s' has %lld bytes, fewer than the %lld the "
+                         "checkpoint recorded (the file was changed or replaced since)",
+                         s->filename, (long long)sb.st_size, (long long)size);
+    size_t n = json_is_array(kj) ? json_array_size(kj) : 0;
+    char **keys = NULL;
+    if (json_is_array(kj)) {
+        keys = calloc(n ? n : 1, sizeof *keys);
+        for (size_t i = 0; keys && i < n; i++)
+            if (!(keys[i] = dup_str(json_string_value(json_array_get(kj, i))))) {
+                for (size_t k = 0; k < i; k++)
+                    free(keys[k]);
+                free(keys);
+                keys = NULL;
+            }
+        if (!keys) return ct__error(CT_ERR_OUT_OF_MEMORY, "CSVLogger: out of memory");
+    }
+    if ((int64_t)sb.st_size > size && ftruncate(fileno(s->f), (off_t)size)) {
+        st = ct__error(CT_ERR_INTERNAL, "CSVLogger: resumed state: cannot cut '%s' back to %lld "
+                       "bytes: %s", s->filename, (long long)size, strerror(errno));
+        for (size_t i = 0; keys && i < n; i++)
+            free(keys[i]);
+        free(keys);
+        return st;
+    }
+    /* The stream appends (O_APPEND), so the next row lands at the new end;
+     * the seek only keeps its idea of the position right. */
+    fseek(s->f, 0, SEEK_END);
+    csv_drop_keys(s);
+    s->keys = keys;
+    s->nkeys = (int)n;
+    s->size = size;
+    s->append_header = append_header;
+    return CT_OK;
 }
 
 /* ---- TensorBoard ---------------------------------------------------------------------------- */
@@ -868,6 +1133,28 @@ static void tb_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
 static void tb_train_end(void *ctx, ct_model *m, ct_logs *logs) {
     (void)m, (void)logs;
     tb_close(ctx);
+}
+
+/* The state: the global batch count that steps the batch summaries
+ * (Keras's _global_train_batch). The epoch summaries are stepped by the
+ * epoch fit passes; the per-epoch batch count and the clocks behind
+ * steps_per_second start afresh with each epoch (a resumed epoch's rate
+ * counts from the resume). */
+static json_t *tb_get_state(void *ctx) {
+    const tensorboard *s = ctx;
+    return state_made("TensorBoard",
+                      json_pack("{s:I}", "global_batch", (json_int_t)s->global_batch));
+}
+
+static ct_status tb_set_state(void *ctx, const json_t *state) {
+    static const char *const keys[] = {"global_batch", NULL};
+    tensorboard *s = ctx;
+    int64_t global_batch = 0;
+    ct_status st = state_check_keys("TensorBoard", state, keys) ||
+                   state_int("TensorBoard", state, "global_batch", 0, &global_batch);
+    if (st) return st;
+    s->global_batch = global_batch;
+    return CT_OK;
 }
 
 /* ---- ModelCheckpoint ---------------------------------------------------------------------- */
@@ -1302,6 +1589,41 @@ static void mc_batch_end(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
     mc_save(s, m, s->epoch, batch, logs);
 }
 
+/* The state: best (kept across fits, as Keras), the batch counters of
+ * save_freq in batches (Keras's _batches_seen_since_last_saving and
+ * _last_batch_seen) and the current epoch (Keras's _current_epoch; fit's
+ * on_epoch_begin sets it again for a resumed epoch). */
+static json_t *mc_get_state(void *ctx) {
+    const model_checkpoint *s = ctx;
+    return state_made("ModelCheckpoint",
+                      json_pack("{s:o, s:I, s:I, s:i}", "best", state_real(s->best),
+                                "batches_since_save", (json_int_t)s->batches_since_save,
+                                "last_batch_seen", (json_int_t)s->last_batch_seen, "epoch",
+                                s->epoch));
+}
+
+static ct_status mc_set_state(void *ctx, const json_t *state) {
+    static const char *const keys[] = {"best", "batches_since_save", "last_batch_seen", "epoch",
+                                       NULL};
+    const char *cls = "ModelCheckpoint";
+    model_checkpoint *s = ctx;
+    double best = 0;
+    int64_t since = 0, last = 0, epoch = 0;
+    ct_status st = state_check_keys(cls, state, keys) ||
+                   state_double(cls, state, "best", &best) ||
+                   state_int(cls, state, "batches_since_save", 0, &since) ||
+                   state_int(cls, state, "last_batch_seen", 0, &last) ||
+                   state_int(cls, state, "epoch", 0, &epoch);
+    if (st) return st;
+    if (epoch > INT32_MAX)
+        return state_bad(cls, "epoch", "an epoch index (an int)", json_object_get(state, "epoch"));
+    s->best = best;
+    s->batches_since_save = since;
+    s->last_batch_seen = last;
+    s->epoch = (int)epoch;
+    return CT_OK;
+}
+
 /* ---- BackupAndRestore ------------------------------------------------------------------------ */
 
 /* keras.callbacks.BackupAndRestore: its config; fit does the work (it
@@ -1317,12 +1639,13 @@ static void br_destroy(void *p) {
     backup_restore *s = p;
     if (!s) return;
     free(s->cfg.backup_dir);
+    free(s->cfg.restore_from);
     free(s);
 }
 
 static ct_status br_init(ct__cfg *c, void *p) {
     backup_restore *s = p;
-    const char *dir = NULL;
+    const char *dir = NULL, *from = NULL;
     bool twice = false;
     ct_status st = ct__cfg_check(c, ct__cfg_has(c, "backup_dir"), "backup_dir",
                                  "is required (the directory of the training checkpoints)") ||
@@ -1330,8 +1653,11 @@ static ct_status br_init(ct__cfg *c, void *p) {
                    ct__cfg_bool(c, "delete_checkpoint", true, &s->cfg.delete_checkpoint) ||
                    ct__cfg_bool(c, "save_before_preemption", true,
                                 &s->cfg.save_before_preemption) ||
-                   ct__cfg_bool(c, "double_checkpoint", false, &twice);
+                   ct__cfg_bool(c, "double_checkpoint", false, &twice) ||
+                   ct__cfg_str(c, "restore_from", NULL, NULL, &from);
     if (st) return st;
+    if (from && !(s->cfg.restore_from = dup_str(from)))
+        return ct__error(CT_ERR_OUT_OF_MEMORY, "BackupAndRestore: out of memory");
     if ((st = ct__cfg_check(c, dir && *dir, "backup_dir", "Empty `backup_dir` argument passed")))
         return st;
     const json_t *freq = ct__cfg_json(c, "save_freq");
@@ -1376,9 +1702,11 @@ ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
                                .on_epoch_end = es_epoch_end,
                                .on_train_end = es_train_end};
         cb = make_builtin(class_name, config_json, sizeof(early_stopping), es_init, &h, es_destroy);
+        if (cb) cb->get_state = es_get_state, cb->set_state = es_set_state;
     } else if (!strcmp(class_name, "ReduceLROnPlateau")) {
         ct_callback_hooks h = {.on_train_begin = rl_train_begin, .on_epoch_end = rl_epoch_end};
         cb = make_builtin(class_name, config_json, sizeof(reduce_lr), rl_init, &h, rl_destroy);
+        if (cb) cb->get_state = rl_get_state, cb->set_state = rl_set_state;
     } else if (!strcmp(class_name, "TerminateOnNaN")) {
         ct_callback_hooks h = {.on_train_batch_end = tn_batch_end};
         cb = make_builtin(class_name, config_json, sizeof(terminate_on_nan), tn_init, &h,
@@ -1388,6 +1716,7 @@ ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
                                .on_epoch_end = csv_epoch_end,
                                .on_train_end = csv_train_end};
         cb = make_builtin(class_name, config_json, sizeof(csv_logger), csv_init, &h, csv_destroy);
+        if (cb) cb->get_state = csv_get_state, cb->set_state = csv_set_state;
     } else if (!strcmp(class_name, "TensorBoard")) {
         ct_callback_hooks h = {.on_train_begin = tb_train_begin,
                                .on_epoch_begin = tb_epoch_begin,
@@ -1395,12 +1724,14 @@ ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
                                .on_epoch_end = tb_epoch_end,
                                .on_train_end = tb_train_end};
         cb = make_builtin(class_name, config_json, sizeof(tensorboard), tb_init, &h, tb_destroy);
+        if (cb) cb->get_state = tb_get_state, cb->set_state = tb_set_state;
     } else if (!strcmp(class_name, "ModelCheckpoint")) {
         ct_callback_hooks h = {.on_epoch_begin = mc_epoch_begin,
                                .on_epoch_end = mc_epoch_end,
                                .on_train_batch_end = mc_batch_end};
         cb = make_builtin(class_name, config_json, sizeof(model_checkpoint), mc_init, &h,
                           mc_destroy);
+        if (cb) cb->get_state = mc_get_state, cb->set_state = mc_set_state;
     } else if (!strcmp(class_name, "BackupAndRestore")) {
         ct_callback_hooks h = {0}; /* fit drives it (ct__callback_backup) */
         cb = make_builtin(class_name, config_json, sizeof(backup_restore), br_init, &h,
