@@ -34,11 +34,23 @@
 #include <unistd.h>
 
 #include "ctrain/checkpoint.h"
+#include "io/h5_internal.h"
 #include "nn/internal.h"
 
 #define KERAS_VERSION "2.15.0"
 /* Keras's HDF5_OBJECT_HEADER_LIMIT: the most bytes one attribute holds. */
 #define HEADER_LIMIT 64512
+
+/* Runs fn with HDF5's automatic error printing off. */
+#define QUIET_HDF5(call)                                                                           \
+    do {                                                                                           \
+        H5E_auto2_t old_fn;                                                                        \
+        void *old_data;                                                                            \
+        H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);                                             \
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);                                                     \
+        st = (call);                                                                               \
+        H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);                                               \
+    } while (0)
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -455,15 +467,22 @@ static ct_status write_model(hid_t f, ct_model *m, const char *where, const ct_s
     return st;
 }
 
-/* Writes the file at tmp (a weights file, or a full-model file); the
- * caller renames it. */
+/* Writes the file at tmp: a weights file, a full-model file, or only
+ * extra's groups; optimizer_weights too when asked; the caller renames it. */
 static ct_status write_file(ct_model *m, const char *tmp, const char *where,
-                            const ct_save_opts *opts, bool full) {
+                            const ct_save_opts *opts, int what, bool optimizer,
+                            ct__h5_extra_fn extra, void *ctx) {
     ct_status st = CT_OK;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0) st = ct__error(CT_ERR_INTERNAL, "%s: cannot create '%s'", where, tmp);
-    if (st == CT_OK)
-        st = full ? write_model(f, m, where, opts) : write_weights_group(f, m, where, opts);
+    if (st == CT_OK && what == CT__H5_FULL) st = write_model(f, m, where, opts);
+    if (st == CT_OK && what == CT__H5_WEIGHTS) st = write_weights_group(f, m, where, opts);
+    const ct_optimizer *o = m && m->compiled ? m->optimizer : NULL;
+    /* write_model writes them for a full model. */
+    if (st == CT_OK && optimizer && what != CT__H5_FULL && o &&
+        (ct_optimizer_num_variables(o) > 1 || ct_optimizer_iterations(o) > 0))
+        st = write_optimizer_weights(f, o, where);
+    if (st == CT_OK && extra) st = extra(f, ctx);
     if (f >= 0) {
         if (st == CT_OK && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
             st = ct__error(CT_ERR_INTERNAL, "%s: cannot flush '%s'", where, tmp);
@@ -473,11 +492,10 @@ static ct_status write_file(ct_model *m, const char *tmp, const char *where,
     return st;
 }
 
-static ct_status save_file(ct_model *m, const char *path, const ct_save_opts *opts, bool full) {
-    char where[4200];
-    snprintf(where, sizeof where, "%s: '%s'", full ? "ct_model_save" : "ct_model_save_weights",
-             path);
-    if (!ct_layer_built(ct_model_layer(m)))
+static ct_status write_atomic(ct_model *m, const char *path, const char *where,
+                             const ct_save_opts *opts, int what, bool optimizer,
+                             ct__h5_extra_fn extra, void *ctx) {
+    if (m && !ct_layer_built(ct_model_layer(m)))
         return ct__error(CT_ERR_INVALID_ARGUMENT,
                          "%s: model '%s' is not built (build or call it first)", where,
                          ct_model_name(m));
@@ -485,7 +503,7 @@ static ct_status save_file(ct_model *m, const char *path, const ct_save_opts *op
     char *tmp = malloc(cap);
     if (!tmp) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
     snprintf(tmp, cap, "%s.tmp-%ld", path, (long)getpid());
-    ct_status st = write_file(m, tmp, where, opts, full);
+    ct_status st = write_file(m, tmp, where, opts, what, optimizer, extra, ctx);
     if (st == CT_OK && !sync_path(tmp, 0))
         st = ct__error(CT_ERR_INTERNAL, "%s: fsync of '%s' failed: %s", where, tmp,
                        strerror(errno));
@@ -505,6 +523,21 @@ static ct_status save_file(ct_model *m, const char *path, const ct_save_opts *op
     }
     free(tmp);
     return CT_OK;
+}
+
+ct_status ct__h5_write_atomic(ct_model *m, const char *path, const char *where, int what,
+                              bool optimizer, ct__h5_extra_fn extra, void *ctx) {
+    ct_status st;
+    QUIET_HDF5(write_atomic(m, path, where, NULL, what, optimizer, extra, ctx));
+    return st;
+}
+
+static ct_status save_file(ct_model *m, const char *path, const ct_save_opts *opts, bool full) {
+    char where[4200];
+    snprintf(where, sizeof where, "%s: '%s'", full ? "ct_model_save" : "ct_model_save_weights",
+             path);
+    return write_atomic(m, path, where, opts, full ? CT__H5_FULL : CT__H5_WEIGHTS, false, NULL,
+                        NULL);
 }
 
 /* ---- reading -------------------------------------------------------------------------------- */
@@ -1157,16 +1190,24 @@ static ct_model *load_model(const char *path, const ct_load_model_opts *o) {
 
 /* ---- public API ------------------------------------------------------------------------------- */
 
-/* Runs fn with HDF5's automatic error printing off. */
-#define QUIET_HDF5(call)                                                                           \
-    do {                                                                                           \
-        H5E_auto2_t old_fn;                                                                        \
-        void *old_data;                                                                            \
-        H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);                                             \
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);                                                     \
-        st = (call);                                                                               \
-        H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);                                               \
-    } while (0)
+static ct_status load_model_state(ct_model *m, const char *path, const char *where) {
+    ct_status st = load_weights(m, path, &(ct_load_opts){0}, where);
+    if (st != CT_OK || !m->compiled || !m->optimizer) return st;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: '%s': HDF5 cannot open it", where, path);
+    char fwhere[4200];
+    snprintf(fwhere, sizeof fwhere, "%s: '%s'", where, path);
+    if (H5Lexists(f, "optimizer_weights", H5P_DEFAULT) > 0)
+        st = load_optimizer_weights(m, f, fwhere);
+    H5Fclose(f);
+    return st;
+}
+
+ct_status ct__h5_load_model_state(ct_model *m, const char *path, const char *where) {
+    ct_status st;
+    QUIET_HDF5(load_model_state(m, path, where));
+    return st;
+}
 
 ct_status ct_model_save_weights(ct_model *m, const char *path, const ct_save_opts *opts) {
     if (!m || !path)
@@ -1210,4 +1251,12 @@ ct_model *ct_model_load(const char *path, const ct_load_model_opts *opts) {
     m = load_model(path, &o);
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
     return m;
+}
+
+bool ct__h5_write_str(hid_t obj, const char *name, const char *value) {
+    return write_str_attr_cset(obj, name, value, H5T_CSET_UTF8);
+}
+
+ct_status ct__h5_read_str(hid_t obj, const char *name, const char *where, char **out) {
+    return read_scalar_str(obj, name, where, out);
 }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "distribute/strategy_internal.h"
+#include "io/checkpoint_internal.h"
 #include "nn/internal.h"
 
 /* Shared with nn/callbacks.c (candidates for nn/internal.h). */
@@ -1765,6 +1766,318 @@ static bool owned_push(owned_list *l, ct_tensor *t) {
     return true;
 }
 
+/* Every replica's stop flags after a batch: any replica's stop, and any
+ * replica's preemption (a stop request with a backup to save). */
+static ct_status agree_stop(ct_model *m, bool *stop, bool *preempt) {
+    double v[2] = {*stop ? 1 : 0, *preempt ? 1 : 0};
+    ct_status st = ct__strategy_max_doubles(m->strategy, v, 2);
+    if (st) return st;
+    *stop = v[0] > 0;
+    *preempt = v[1] > 0;
+    return CT_OK;
+}
+
+/* ---- resuming (BackupAndRestore) ------------------------------------------------------------ */
+
+/* A fit's position in a training checkpoint: per replica, info fields
+ * "epoch" (the epoch under way, or the next one) and "step" (its batches
+ * done), "learning_rate" (the rate at that epoch's start, before its
+ * on_epoch_begin hooks, which may set it again), "callbacks" (each
+ * built-in's state, in the fit's order) and "source" (the batch source's
+ * counters), and streams "metrics" (every metric variable's bytes) and
+ * "source.iterator" / "source.perm" (the dataset iterator's position, or
+ * the arrays' shuffle order). */
+typedef struct {
+    const ct__backup_config *cfg;
+    ct_checkpoint_manager *cm;
+    int64_t batches; /* trained since fit began (save_freq) */
+} backup;
+
+static ct_status find_backup(int n, ct_callback *const *cbs, backup *bk, const char *who) {
+    memset(bk, 0, sizeof *bk);
+    for (int i = 0; i < n; i++) {
+        const ct__backup_config *c = cbs[i] ? ct__callback_backup(cbs[i]) : NULL;
+        if (!c) continue;
+        if (bk->cfg)
+            return ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "%s: more than one BackupAndRestore callback (callbacks %d and "
+                             "earlier); give one",
+                             who, i);
+        bk->cfg = c;
+    }
+    return CT_OK;
+}
+
+static int metric_vars(ct_model *m, ct_variable **vars) {
+    int k = 0;
+    for (int i = 0; i < m->nmetrics; i++)
+        for (int j = 0; j < ct_metric_num_variables(m->metrics[i]); j++, k++)
+            if (vars) vars[k] = ct_metric_variable(m->metrics[i], j);
+    return k;
+}
+
+/* The bytes of every variable of vars, one after the other. */
+static ct_status vars_bytes(int n, ct_variable *const *vars, void **out, size_t *len) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const ct_tensor *v = ct_variable_value(vars[i]);
+        total += (size_t)ct_tensor_size(v) * ct_dtype_size(ct_tensor_dtype(v));
+    }
+    char *buf = malloc(total ? total : 1);
+    if (!buf) return ct__error(CT_ERR_OUT_OF_MEMORY, "saving the metrics: out of memory");
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        const ct_tensor *v = ct_variable_value(vars[i]);
+        ct_dtype dt = ct_tensor_dtype(v);
+        int64_t k = ct_tensor_size(v);
+        if (ct_tensor_read(v, dt, buf + off, k)) {
+            free(buf);
+            return ct_last_status();
+        }
+        off += (size_t)k * ct_dtype_size(dt);
+    }
+    *out = buf;
+    *len = total;
+    return CT_OK;
+}
+
+static ct_status set_vars_bytes(int n, ct_variable *const *vars, const ct__state_part *p,
+                                const char *where) {
+    size_t off = 0;
+    ct_status st = CT_OK;
+    ct_scope_begin();
+    for (int i = 0; !st && i < n; i++) {
+        const ct_tensor *v = ct_variable_value(vars[i]);
+        ct_dtype dt = ct_tensor_dtype(v);
+        size_t bytes = (size_t)ct_tensor_size(v) * ct_dtype_size(dt);
+        if (!p || off + bytes > p->len) break;
+        ct_tensor *t = ct_constant((const char *)p->data + off, dt, ct_tensor_rank(v),
+                                   ct_tensor_shape(v));
+        st = t ? ct_variable_assign(vars[i], t) : ct_last_status();
+        off += bytes;
+    }
+    ct_scope_end();
+    if (!st && (!p || off != p->len))
+        st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                       "%s: the checkpoint's metric state (%zu bytes) does not fit the compiled "
+                       "metrics (was the model compiled with other metrics?)",
+                       where, p ? p->len : 0);
+    return st;
+}
+
+/* Fit's state at a save point into ts. */
+static ct_status fit_state(ct_model *m, const source *src, int epoch, int64_t step, double lr,
+                           const cblist *l, ct__train_state *ts) {
+    json_t *info = json_object(), *cbs = json_array(), *so = json_object();
+    ts->info = info;
+    if (!info || !cbs || !so) {
+        json_decref(cbs);
+        json_decref(so);
+        return ct__error(CT_ERR_OUT_OF_MEMORY, "saving fit's state: out of memory");
+    }
+    json_object_set_new(info, "epoch", json_integer(epoch));
+    json_object_set_new(info, "step", json_integer(step));
+    if (!isnan(lr)) json_object_set_new(info, "learning_rate", json_real(lr));
+    for (int i = 0; i < l->n; i++) {
+        json_t *cs = ct__callback_get_state(l->cbs[i]);
+        if (!cs && ct_last_status()) {
+            json_decref(cbs);
+            json_decref(so);
+            return ct_last_status();
+        }
+        json_array_append_new(cbs, cs ? cs : json_null());
+    }
+    json_object_set_new(info, "callbacks", cbs);
+    json_object_set_new(so, "pos", json_integer(src->pos));
+    json_object_set_new(so, "taken", json_integer(src->taken));
+    json_object_set_new(so, "open", json_boolean(src->open));
+    json_object_set_new(so, "exhausted", json_boolean(src->exhausted));
+    json_object_set_new(info, "source", so);
+    int nv = metric_vars(m, NULL);
+    ct_variable **vars = malloc((size_t)(nv ? nv : 1) * sizeof *vars);
+    if (!vars) return ct__error(CT_ERR_OUT_OF_MEMORY, "saving fit's state: out of memory");
+    metric_vars(m, vars);
+    void *buf;
+    size_t len;
+    ct_status st = vars_bytes(nv, vars, &buf, &len);
+    free(vars);
+    if (!st) st = ct__train_state_put(ts, "metrics", buf, len);
+    if (!st && src->it) {
+        if (!(st = ct_iterator_save(src->it, &buf, &len)))
+            st = ct__train_state_put(ts, "source.iterator", buf, len);
+    }
+    if (!st && src->perm) {
+        int64_t n = ct_tensor_size(src->perm);
+        int64_t *p = malloc((size_t)(n ? n : 1) * sizeof *p);
+        if (!p) return ct__error(CT_ERR_OUT_OF_MEMORY, "saving fit's state: out of memory");
+        if ((st = ct_tensor_read(src->perm, CT_INT64, p, n)))
+            free(p);
+        else
+            st = ct__train_state_put(ts, "source.perm", p, (size_t)n * sizeof *p);
+    }
+    return st;
+}
+
+/* Saves a checkpoint at (epoch, step): every replica, at the same point. */
+static ct_status backup_save(ct_model *m, backup *bk, const source *src, int epoch, int64_t step,
+                             double lr, const cblist *l) {
+    ct__train_state ts = {0};
+    ct_status st = fit_state(m, src, epoch, step, lr, l, &ts);
+    /* A replica that could not gather its state still takes part in the
+     * save's votes (the manager fails them all). */
+    if (st) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", ct_last_error());
+        ct__train_state_clear(&ts);
+        if (ct__strategy_replicas(m->strategy) > 1) {
+            double failed = 1;
+            ct__strategy_sum_doubles(m->strategy, &failed, 1);
+        }
+        return ct__error(st, "BackupAndRestore: %s", why);
+    }
+    const char *path = ct__checkpoint_manager_save_state(bk->cm, &ts);
+    ct__train_state_clear(&ts);
+    return path ? CT_OK : ct_last_status();
+}
+
+static int64_t json_int(const json_t *o, const char *key, int64_t dflt) {
+    const json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+/* The batch source's position from a checkpoint. */
+static ct_status restore_source(source *src, const ct__train_state *ts, const char *where) {
+    const json_t *so = json_object_get(ts->info, "source");
+    if (!json_is_object(so))
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the checkpoint has no source position",
+                         where);
+    const ct__state_part *it = ct__train_state_get(ts, "source.iterator");
+    const ct__state_part *perm = ct__train_state_get(ts, "source.perm");
+    if (it && !src->ds)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: the checkpoint was trained from a dataset, this fit has arrays",
+                         where);
+    if (src->ds && it) {
+        if (!src->it && !(src->it = ct_dataset_iterator(src->ds))) return ct_last_status();
+        ct_status st = ct_iterator_restore(src->it, it->data, it->len);
+        if (st) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", ct_last_error());
+            return ct__error(st, "%s: the training dataset: %s", where, why);
+        }
+    }
+    if (perm) {
+        int64_t n = (int64_t)(perm->len / sizeof(int64_t));
+        if (src->ds || n != src->n)
+            return ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "%s: the checkpoint's shuffle order has %lld samples, this fit's "
+                             "training arrays %lld",
+                             where, (long long)n, (long long)src->n);
+        ct_tensor *p = ct_constant(perm->data, CT_INT64, 1, (int64_t[]){n});
+        if (!p) return ct_last_status();
+        if (src->perm) ct_tensor_free(src->perm);
+        src->perm = p;
+    }
+    src->pos = json_int(so, "pos", 0);
+    src->taken = json_int(so, "taken", 0);
+    src->open = json_is_true(json_object_get(so, "open"));
+    src->exhausted = json_is_true(json_object_get(so, "exhausted"));
+    if (!src->ds && (src->pos < 0 || src->pos > src->n))
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: the checkpoint's position (sample %lld) is past this fit's %lld "
+                         "training samples",
+                         where, (long long)src->pos, (long long)src->n);
+    return CT_OK;
+}
+
+/* A model not built yet is built for the training data's first input
+ * (as its first batch would), so that the checkpoint's weights fit it. */
+static ct_status build_for(ct_model *m, const source *src) {
+    if (ct_layer_built(ct_model_layer(m))) return CT_OK;
+    if (src->ds) {
+        const ct_element_spec *spec = ct_dataset_element_spec(src->ds);
+        if (spec && spec->n > 0) return ct_model_build(m, spec->c[0].rank, spec->c[0].shape);
+    } else if (src->a.nx > 0) {
+        const ct_tensor *x = src->a.x[0];
+        int64_t shape[CT_MAX_RANK];
+        int r = ct_tensor_rank(x);
+        for (int i = 0; i < r; i++) shape[i] = i ? ct_tensor_dim(x, i) : -1;
+        return ct_model_build(m, r, shape);
+    }
+    return CT_OK;
+}
+
+/* Before the callbacks' on_train_begin: opens the backup directory and
+ * reads its latest checkpoint (or cfg's restore_from) into *ts, with the
+ * model's weights, the optimizer's state and the random state restored.
+ * ts->info stays NULL when there is nothing to resume. */
+static ct_status backup_open(ct_model *m, backup *bk, source *src, ct__train_state *ts,
+                             const char *who) {
+    memset(ts, 0, sizeof *ts);
+    if (!bk->cfg) return CT_OK;
+    ct_status st = build_for(m, src);
+    if (st) return st;
+    bk->cm = ct_checkpoint_manager_new(m, bk->cfg->backup_dir,
+                                       &(ct_checkpoint_manager_opts){.max_to_keep =
+                                                                         bk->cfg->max_to_keep});
+    if (!bk->cm) return ct_last_status();
+    const char *from = bk->cfg->restore_from ? bk->cfg->restore_from
+                                             : ct_checkpoint_manager_latest(bk->cm);
+    if (!from) return CT_OK;
+    char *path = strdup(from);
+    if (!path) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
+    st = ct__checkpoint_manager_restore_state(bk->cm, path, ts);
+    char where[4200];
+    snprintf(where, sizeof where, "%s: BackupAndRestore: '%s'", who, path);
+    free(path);
+    if (st) return st;
+    int64_t epoch = json_int(ts->info, "epoch", -1), step = json_int(ts->info, "step", -1);
+    if (epoch < 0 || step < 0)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: the checkpoint has no fit position (epoch and step); was it saved "
+                         "outside fit?",
+                         where);
+    if ((st = restore_source(src, ts, where))) return st;
+    const json_t *lr = json_object_get(ts->info, "learning_rate");
+    if (json_is_number(lr) && m->optimizer && !ct__optimizer_has_schedule(m->optimizer) &&
+        (st = ct_optimizer_set_learning_rate(m->optimizer, json_number_value(lr))))
+        return st;
+    m->resuming = true;
+    return CT_OK;
+}
+
+/* After the callbacks' on_train_begin: their state, then the epoch's
+ * metrics once the epoch has begun (backup_metrics). */
+static ct_status backup_callbacks(const cblist *l, const ct__train_state *ts, const char *who) {
+    const json_t *cbs = json_object_get(ts->info, "callbacks");
+    if (!json_is_array(cbs) || (int)json_array_size(cbs) != l->n)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: BackupAndRestore: the checkpoint holds the state of %d callbacks, "
+                         "this fit has %d (resume with the same callbacks)",
+                         who, json_is_array(cbs) ? (int)json_array_size(cbs) : 0, l->n);
+    for (int i = 0; i < l->n; i++) {
+        const json_t *cs = json_array_get(cbs, i);
+        if (json_is_null(cs)) continue;
+        ct_status st = ct__callback_set_state(l->cbs[i], cs);
+        if (st) return st;
+    }
+    return CT_OK;
+}
+
+static ct_status backup_metrics(ct_model *m, const ct__train_state *ts, const char *who) {
+    int nv = metric_vars(m, NULL);
+    ct_variable **vars = malloc((size_t)(nv ? nv : 1) * sizeof *vars);
+    if (!vars) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
+    metric_vars(m, vars);
+    char where[512];
+    snprintf(where, sizeof where, "%s: BackupAndRestore", who);
+    ct_status st = set_vars_bytes(nv, vars, ct__train_state_get(ts, "metrics"), where);
+    free(vars);
+    return st;
+}
+
+bool ct_model_preempted(const ct_model *m) { return m && m->preempted; }
+
 ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     const char *who = "ct_model_fit";
     ct_fit_opts o0 = {0};
@@ -1778,6 +2091,9 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     cblist l;
     progbar pb;
     bool list_ready = false;
+    backup bk = {0};
+    ct__train_state resume = {0};
+    m->preempted = false;
 
     int epochs = o->epochs ? o->epochs : 1;
     int64_t bs = o->batch_size ? o->batch_size : 32;
@@ -1939,6 +2255,15 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     l.history = h;
     if ((st = agree_batches(&train)) || (has_val && (st = agree_batches(&val)))) goto out;
     l.target = source_target(&train);
+    if ((st = find_backup(o->ncallbacks, o->callbacks, &bk, who)) ||
+        (st = backup_open(m, &bk, &train, &resume, who)))
+        goto out;
+    int first_epoch = o->initial_epoch;
+    int64_t first_step = 0;
+    if (resume.info) {
+        first_epoch = (int)json_int(resume.info, "epoch", 0);
+        first_step = json_int(resume.info, "step", 0);
+    }
 
     m->stop_training = false;
     if (distributed) {
@@ -1961,15 +2286,30 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     }
     cb_train_begin(&l);
     if ((st = l.st)) goto out;
+    if (resume.info && (st = backup_callbacks(&l, &resume, who))) goto out;
     bool trained = false;
-    for (int epoch = o->initial_epoch; epoch < epochs; epoch++) {
+    ct_optimizer *opt = m->optimizer;
+    for (int epoch = first_epoch; epoch < epochs; epoch++) {
+        /* The rate before this epoch's on_epoch_begin hooks, for a
+         * checkpoint of this epoch (they set it again on resuming). */
+        double lr0 = opt && !ct__optimizer_has_schedule(opt) ? ct_optimizer_learning_rate(opt)
+                                                             : NAN;
+        bool resumed = resume.info && epoch == first_epoch && first_step > 0;
         reset_metrics(m);
         l.target = source_target(&train);
         cb_epoch_begin(&l, epoch);
         if ((st = l.st)) goto out;
-        if ((st = source_begin_epoch(&train))) goto out;
+        /* Resuming in the middle of an epoch: the source is where the
+         * checkpoint left it, the metrics hold the epoch's batches so far. */
+        if (resumed)
+            st = backup_metrics(m, &resume, who);
+        else
+            st = source_begin_epoch(&train);
+        if (st) goto out;
         logs_clear(logs);
-        for (int64_t step = 0; train.steps <= 0 || step < train.steps; step++) {
+        for (int64_t step = resumed ? first_step : 0; train.steps <= 0 || step < train.steps;
+             step++) {
+            bool preempt = false;
             batch b;
             bool end;
             ct_scope_begin();
@@ -1984,13 +2324,28 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
                     cb_train_batch_end(&l, step, logs);
                     st = l.st;
                 }
-                if (atomic_load(&stop_request)) m->stop_training = true;
+                if (atomic_load(&stop_request)) {
+                    m->stop_training = true;
+                    preempt = bk.cfg && bk.cfg->save_before_preemption;
+                }
                 /* Every replica stops at the same batch. */
-                if (!st && distributed) st = ct__strategy_any(m->strategy, &m->stop_training);
+                if (!st && distributed) st = agree_stop(m, &m->stop_training, &preempt);
             }
             ct_scope_end();
             ct_element_free(b.elem);
             if (st) goto out;
+            if (!end && bk.cfg) {
+                bk.batches++;
+                if (preempt ||
+                    (bk.cfg->save_freq > 0 && bk.batches % bk.cfg->save_freq == 0))
+                    st = backup_save(m, &bk, &train, epoch, step + 1, lr0, &l);
+                if (st) goto out;
+                if (preempt) {
+                    /* Stopped to be resumed: the epoch is not over. */
+                    m->preempted = true;
+                    break;
+                }
+            }
             if (end) {
                 if (train.steps > 0)
                     fprintf(stderr,
@@ -2002,6 +2357,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
             }
             if (m->stop_training) break;
         }
+        if (m->preempted) break;
         if ((st = merged_logs(m, epoch_logs))) goto out;
         if (has_val && (epoch + 1) % freq == 0) {
             l.in_fit = true;
@@ -2019,14 +2375,25 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
         if ((st = l.st)) goto out;
         if (distributed && (st = ct__strategy_any(m->strategy, &m->stop_training))) goto out;
         trained = true;
+        if (bk.cfg && bk.cfg->save_freq == 0) {
+            double lr = opt && !ct__optimizer_has_schedule(opt) ? ct_optimizer_learning_rate(opt)
+                                                                : NAN;
+            if ((st = backup_save(m, &bk, &train, epoch + 1, 0, lr, &l))) goto out;
+        }
         if (m->stop_training) break;
     }
     if (!trained) logs_clear(epoch_logs);
     cb_train_end(&l, epoch_logs);
     st = l.st;
+    /* Training is over (not preempted): the backup has served. */
+    if (!st && bk.cm && !m->preempted && bk.cfg->delete_checkpoint)
+        st = ct__checkpoint_manager_delete_all(bk.cm);
 
 out:
     if (list_ready) cblist_done(&l, &pb);
+    ct_checkpoint_manager_free(bk.cm);
+    ct__train_state_clear(&resume);
+    m->resuming = false;
     source_close(&train);
     source_close(&val);
     for (int i = 0; i < owned.n; i++)

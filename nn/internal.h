@@ -273,6 +273,9 @@ typedef struct ct__backup_config {
     bool delete_checkpoint;
     bool save_before_preemption; /* a stop request saves before fit stops */
     int max_to_keep;
+    /* ctrain's own key: resume from this checkpoint file instead of the
+     * latest of backup_dir (`ctrain train --resume PATH`); NULL: none. */
+    char *restore_from;
 } ct__backup_config;
 /* The config when cb is a BackupAndRestore, else NULL. */
 const ct__backup_config *ct__callback_backup(const ct_callback *cb);
@@ -308,6 +311,9 @@ struct ct_model {
     /* fit is resuming from a training checkpoint (BackupAndRestore): set
      * before the callbacks' on_train_begin, so that CSVLogger appends. */
     bool resuming;
+    /* The last fit stopped on a stop request after saving a
+     * BackupAndRestore checkpoint (ct_model_preempted). */
+    bool preempted;
 };
 
 /* apply_gradients without the sum over replicas a replica context adds:
@@ -319,5 +325,7 @@ ct_status ct__optimizer_apply_summed(ct_optimizer *o, int n, ct_tensor *const *g
  * makes their slots (as the first apply_gradients would), so that
  * optimizer.variables can be restored before any update. */
 ct_status ct__optimizer_build(ct_optimizer *o, int n, ct_variable *const *vars);
+/* The rate comes from a LearningRateSchedule (it follows the iterations). */
+bool ct__optimizer_has_schedule(const ct_optimizer *o);
 
 #endif

@@ -1289,3 +1289,5 @@ ct_status ct_optimizer_set_learning_rate(ct_optimizer *o, double lr) {
     o->learning_rate = lr;
     return CT_OK;
 }
+
+bool ct__optimizer_has_schedule(const ct_optimizer *o) { return o && o->schedule; }

@@ -35,6 +35,7 @@
 #ifndef CTRAIN_CHECKPOINT_H
 #define CTRAIN_CHECKPOINT_H
 
+#include "ctrain/data.h"
 #include "ctrain/nn.h"
 
 #ifdef __cplusplus
@@ -97,6 +98,83 @@ typedef struct ct_load_model_opts {
  * training_config, weights or optimizer weights that do not fit, and the
  * file errors of ct_model_load_weights. */
 ct_model *ct_model_load(const char *path, const ct_load_model_opts *opts);
+
+
+/* ---- training checkpoints (tf.train.CheckpointManager) ------------------------------------- */
+
+/*
+ * A directory of training checkpoints that resume exactly:
+ *
+ *     ct_checkpoint_manager *cm = ct_checkpoint_manager_new(m, "ckpts",
+ *         &(ct_checkpoint_manager_opts){.max_to_keep = 3});
+ *     ct_checkpoint_manager_track_iterator(cm, "train", it);   // a custom loop's data
+ *     if (ct_checkpoint_manager_latest(cm)) ct_checkpoint_manager_restore(cm, NULL);
+ *     ... each K steps: ct_checkpoint_manager_save(cm);
+ *
+ * Checkpoint n is "<directory>/<checkpoint_name>-<n>.h5": a full-model
+ * file (ct_model_save's layout; a weights file for a model without a
+ * config) with the optimizer's variables, plus a group "training_state":
+ * attribute "state" (JSON: world size, fit's epoch and step, the
+ * learning rate, the callbacks' state, ...) and one uint8 dataset per
+ * saved stream (the random seed state, each tracked iterator's position,
+ * the metrics' accumulators). Under a strategy of W replicas rank r > 0
+ * writes its own training_state (its data position, its random state) to
+ * "<checkpoint_name>-<n>.replica-<r>.h5"; the directory must then be one
+ * every rank sees. Every file is written atomically (ct_model_save).
+ *
+ * A checkpoint is complete once every rank's file is durable: only then
+ * does rank 0 list it in "<directory>/checkpoint", TF's CheckpointState
+ * text file (model_checkpoint_path, all_model_checkpoint_paths and their
+ * timestamps, last_preserved_timestamp), itself replaced atomically. A
+ * save interrupted at any point leaves the previous checkpoint listed and
+ * whole; the files of an unlisted newer one are removed by the next
+ * manager made on the directory.
+ *
+ * Saving and restoring are collective under a strategy: every replica
+ * calls them at the same point. Inside fit (a BackupAndRestore callback
+ * does it) a checkpoint also holds fit's position; a checkpoint saved
+ * outside fit resumes weights, optimizer, random state and iterators.
+ */
+typedef struct ct_checkpoint_manager ct_checkpoint_manager;
+
+typedef struct ct_checkpoint_manager_opts {
+    /* The newest checkpoints kept; older ones are deleted (unless kept by
+     * keep_checkpoint_every_n_hours). 0: all are kept (TF's None). */
+    int max_to_keep;
+    /* Of the checkpoints max_to_keep drops, one every this many hours is
+     * kept (and no longer listed), as TF's manager. 0: none. */
+    double keep_checkpoint_every_n_hours;
+    const char *checkpoint_name; /* NULL: "ckpt" */
+} ct_checkpoint_manager_opts;
+
+/* tf.train.CheckpointManager(checkpoint, directory, ...) for m (built;
+ * compiled for its optimizer's state to be saved). Creates directory if
+ * needed and reads its checkpoint list; NULL with the error set when the
+ * directory cannot be made or the list is damaged. Under m's strategy
+ * every replica makes it. */
+ct_checkpoint_manager *ct_checkpoint_manager_new(ct_model *m, const char *directory,
+                                                 const ct_checkpoint_manager_opts *opts);
+void ct_checkpoint_manager_free(ct_checkpoint_manager *cm);
+/* Saves and restores the iterator's position with each checkpoint (borrowed; name
+ * tells it apart from others: letters, digits, '_', '-', '.'). */
+ct_status ct_checkpoint_manager_track_iterator(ct_checkpoint_manager *cm, const char *name,
+                                               ct_iterator *it);
+/* manager.save(): writes checkpoint n (one more than the newest), lists
+ * it and drops the oldest past max_to_keep. Its path (valid until the
+ * next call on cm), or NULL with the error set. */
+const char *ct_checkpoint_manager_save(ct_checkpoint_manager *cm);
+/* manager.latest_checkpoint: the newest complete checkpoint's path, or
+ * NULL when there is none. */
+const char *ct_checkpoint_manager_latest(const ct_checkpoint_manager *cm);
+/* manager.checkpoints: the listed checkpoints, oldest first. */
+int ct_checkpoint_manager_num_checkpoints(const ct_checkpoint_manager *cm);
+const char *ct_checkpoint_manager_checkpoint(const ct_checkpoint_manager *cm, int i);
+/* checkpoint.restore(path) (NULL: the latest): the model's weights, the
+ * optimizer's variables, the random seed state and the tracked
+ * iterators' positions. Checks first that the checkpoint was written
+ * with this world size, that its weights fit the model and that every
+ * tracked iterator has a position in it; an error names what differs. */
+ct_status ct_checkpoint_manager_restore(ct_checkpoint_manager *cm, const char *path);
 
 #ifdef __cplusplus
 }

@@ -606,6 +606,11 @@ void ct_model_stop_training(ct_model *m);
 void ct_request_stop(int reason);
 int ct_stop_requested(void);
 void ct_clear_stop_request(void);
+/* The last fit of m stopped on a stop request after a BackupAndRestore
+ * callback saved its position (ctrain/checkpoint.h): running the same fit
+ * again resumes there. Without such a callback a stop request ends the
+ * epoch under way as model.stop_training does and this stays false. */
+bool ct_model_preempted(const ct_model *m);
 /* The compiled optimizer (for callbacks that change the learning rate). */
 ct_optimizer *ct_model_optimizer(ct_model *m);
 

@@ -1,0 +1,321 @@
+/* Training checkpoints (BackupAndRestore, CheckpointManager): a fit
+ * stopped on a stop request (a preemption) and run again resumes where it
+ * stopped and ends with the weights and epoch losses of a fit that was
+ * never stopped, bit for bit; bad checkpoints give clear errors. Each
+ * "run" here starts as a new process would: the same seed, fresh names,
+ * a new model. tests/io/resume_kill.sh does the same with real SIGKILLs
+ * and SIGTERMs. */
+#include <criterion/criterion.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctrain/checkpoint.h"
+#include "h5_test.h"
+
+#define N 100
+#define EPOCHS 3
+
+static ct_tensor *x_all, *y_all;
+
+static void data_begin(void) {
+    h5_dir_begin();
+    float x[N * 6];
+    int64_t y[N];
+    uint32_t s = 12345;
+    for (int i = 0; i < N * 6; i++) {
+        s = s * 1103515245u + 12345u;
+        x[i] = (float)((s >> 8) % 2000) / 1000.0f - 1.0f;
+    }
+    for (int i = 0; i < N; i++) y[i] = (x[i * 6] + x[i * 6 + 1] > 0) + (x[i * 6 + 2] > 0.5f);
+    x_all = ct_constant(x, CT_FLOAT32, 2, (int64_t[]){N, 6});
+    y_all = ct_constant(y, CT_INT64, 1, (int64_t[]){N});
+    ct_keep(x_all);
+    ct_keep(y_all);
+}
+
+static void data_end(void) {
+    ct_tensor_free(x_all);
+    ct_tensor_free(y_all);
+    h5_dir_end();
+}
+
+/* A map that adds noise from the element's own values (deterministic). */
+static ct_status jitter(const ct_element *in, void *ctx, ct_element **out) {
+    (void)ctx;
+    ct_scope_begin();
+    ct_tensor *x = ct_multiply(in->t[0], ct_scalar_of(CT_FLOAT32, 1.01));
+    *out = x ? ct_element_copy(&(ct_element){.n = 2, .t = {x, in->t[1]}}) : NULL;
+    ct_scope_end();
+    return *out ? CT_OK : ct_last_status();
+}
+
+typedef struct {
+    int64_t stop_at; /* the global batch after which a stop is requested; -1 none */
+    int64_t seen;
+} stopper;
+
+static void stop_batch_end(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
+    (void)m, (void)batch, (void)logs;
+    stopper *s = ctx;
+    if (s->seen++ == s->stop_at) ct_request_stop(15);
+}
+
+typedef struct {
+    bool dataset;       /* shuffle + parallel map + batch instead of arrays */
+    const char *backup; /* BackupAndRestore's config */
+    const char *extra_cb, *extra_cfg;
+} setup;
+
+typedef struct {
+    float *w;
+    int64_t nw;
+    double loss[EPOCHS];
+    int first_epoch, nepochs;
+    bool preempted;
+} outcome;
+
+/* One run, as a new process: the model with Dropout and BatchNormalization,
+ * Adam, shuffled data. */
+static outcome run(const setup *su, int64_t stop_at) {
+    outcome r = {0};
+    ct_set_random_seed(42);
+    ct_layer_reset_names();
+    ct_model *m = made(ct_sequential_new(NULL));
+    CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 16, \"activation\": \"relu\"}")));
+    CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("BatchNormalization", NULL)));
+    CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dropout", "{\"rate\": 0.3}")));
+    CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 3}")));
+    CT_STATUS_OK(ct_model_build(m, 2, (int64_t[]){-1, 6}));
+    CT_STATUS_OK(ct_model_compile(
+        m, &(ct_compile_opts){.optimizer = "adam",
+                              .loss = "sparse_categorical_crossentropy",
+                              .nmetrics = 1,
+                              .metrics = (const char *[]){"accuracy"}}));
+    ct_dataset *ds = NULL;
+    if (su->dataset) {
+        ds = ct_dataset_from_tensor_slices(&(ct_element){.n = 2, .t = {x_all, y_all}});
+        ds = ct_dataset_shuffle(ds, 40, NULL);
+        ds = ct_dataset_map(ds, jitter, NULL, 2);
+        ds = ct_dataset_batch(ds, 16, false);
+        CT_OK(ds);
+    }
+    stopper sp = {.stop_at = stop_at};
+    ct_callback *cbs[3];
+    int ncb = 0;
+    cbs[ncb++] = ct_callback_custom(&(ct_callback_hooks){.ctx = &sp, .on_train_batch_end = stop_batch_end});
+    CT_OK(cbs[ncb++] = ct_callback_new("BackupAndRestore", su->backup));
+    if (su->extra_cb) CT_OK(cbs[ncb++] = ct_callback_new(su->extra_cb, su->extra_cfg));
+    ct_clear_stop_request();
+    ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = ds ? NULL : x_all,
+                                                   .y = ds ? NULL : y_all,
+                                                   .dataset = ds,
+                                                   .batch_size = 16,
+                                                   .epochs = EPOCHS,
+                                                   .verbose = CT_VERBOSE_SILENT,
+                                                   .ncallbacks = ncb,
+                                                   .callbacks = cbs});
+    ct_clear_stop_request();
+    CT_OK(h);
+    r.preempted = ct_model_preempted(m);
+    r.nepochs = ct_history_epochs(h);
+    for (int i = 0; i < r.nepochs && i < EPOCHS; i++) r.loss[i] = ct_history_value(h, "loss", i);
+    r.w = snapshot(m, &r.nw);
+    ct_history_free(h);
+    for (int i = 0; i < ncb; i++) ct_callback_free(cbs[i]);
+    ct_dataset_free(ds);
+    ct_model_free(m);
+    return r;
+}
+
+/* Stops after global batch stop_at, runs again, and compares with a run
+ * that was never stopped. */
+static void check_resume(const setup *su, int64_t stop_at) {
+    outcome straight = run(su, -1);
+    cr_assert_not(straight.preempted);
+    cr_assert_eq(straight.nepochs, EPOCHS);
+    outcome first = run(su, stop_at);
+    cr_assert(first.preempted, "the stop request did not preempt fit");
+    int done = first.nepochs; /* epochs the first run finished */
+    outcome second = run(su, -1);
+    cr_assert_not(second.preempted);
+    cr_assert_eq(done + second.nepochs, EPOCHS, "resumed %d epochs after %d", second.nepochs,
+                 done);
+    for (int i = 0; i < done; i++)
+        cr_expect_eq(first.loss[i], straight.loss[i], "epoch %d loss %.17g vs %.17g", i,
+                     first.loss[i], straight.loss[i]);
+    for (int i = 0; i < second.nepochs; i++)
+        cr_expect_eq(second.loss[i], straight.loss[done + i], "epoch %d loss %.17g vs %.17g",
+                     done + i, second.loss[i], straight.loss[done + i]);
+    cr_assert_eq(second.nw, straight.nw);
+    for (int64_t i = 0; i < straight.nw; i++)
+        cr_assert_eq(second.w[i], straight.w[i], "weight %lld: %.9g vs %.9g", (long long)i,
+                     second.w[i], straight.w[i]);
+    free(straight.w);
+    free(first.w);
+    free(second.w);
+}
+
+static char cfg[512];
+
+static const char *backup_cfg(const char *extra) {
+    snprintf(cfg, sizeof cfg, "{\"backup_dir\": \"%s\"%s}", path_of("backup"), extra);
+    return cfg;
+}
+
+TestSuite(resume, .init = data_begin, .fini = data_end, .timeout = 120);
+
+Test(resume, arrays_mid_epoch) {
+    setup su = {.backup = backup_cfg("")};
+    check_resume(&su, 10); /* epoch 1, batch 3 of 7 */
+}
+
+Test(resume, arrays_first_batch_and_last_batch) {
+    setup su = {.backup = backup_cfg("")};
+    check_resume(&su, 0);
+    check_resume(&su, 6); /* the last batch of epoch 0 */
+}
+
+Test(resume, dataset_shuffle_parallel_map) {
+    setup su = {.dataset = true, .backup = backup_cfg(", \"save_freq\": 2")};
+    check_resume(&su, 9);
+}
+
+Test(resume, callbacks_state) {
+    char csv[300];
+    snprintf(csv, sizeof csv, "{\"filename\": \"%s\"}", path_of("log.csv"));
+    setup su = {.backup = backup_cfg(""), .extra_cb = "CSVLogger", .extra_cfg = csv};
+    check_resume(&su, 12);
+}
+
+Test(resume, backup_removed_when_training_ends) {
+    setup su = {.backup = backup_cfg("")};
+    outcome r = run(&su, -1);
+    free(r.w);
+    struct stat sb;
+    cr_expect_neq(stat(path_of("backup/checkpoint"), &sb), 0, "the backup was not deleted");
+    su.backup = backup_cfg(", \"delete_checkpoint\": false");
+    r = run(&su, -1);
+    free(r.w);
+    cr_expect_eq(stat(path_of("backup/checkpoint"), &sb), 0, "the backup was deleted");
+}
+
+/* ---- CheckpointManager ---------------------------------------------------------------- */
+
+static ct_model *small_model(void) {
+    ct_layer_reset_names();
+    ct_model *m = made(ct_sequential_new(NULL));
+    CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 3}")));
+    CT_STATUS_OK(ct_model_build(m, 2, (int64_t[]){-1, 6}));
+    CT_STATUS_OK(ct_model_compile(m, &(ct_compile_opts){.optimizer = "adam",
+                                                        .loss = "sparse_categorical_crossentropy"}));
+    return m;
+}
+
+Test(resume, manager_keeps_newest) {
+    ct_model *m = small_model();
+    const char *dir = path_of("ckpts");
+    ct_checkpoint_manager *cm =
+        ct_checkpoint_manager_new(m, dir, &(ct_checkpoint_manager_opts){.max_to_keep = 2});
+    CT_OK(cm);
+    cr_assert_null(ct_checkpoint_manager_latest(cm));
+    for (int i = 0; i < 4; i++) CT_OK(ct_checkpoint_manager_save(cm));
+    cr_assert_eq(ct_checkpoint_manager_num_checkpoints(cm), 2);
+    cr_expect(strstr(ct_checkpoint_manager_checkpoint(cm, 0), "ckpt-3.h5"));
+    cr_expect(strstr(ct_checkpoint_manager_latest(cm), "ckpt-4.h5"));
+    struct stat sb;
+    cr_expect_neq(stat(path_of("ckpts/ckpt-1.h5"), &sb), 0);
+    cr_expect_eq(stat(path_of("ckpts/ckpt-3.h5"), &sb), 0);
+    ct_checkpoint_manager_free(cm);
+    /* A new manager reads the list; a save interrupted after its file was
+     * written (ckpt-5.h5, not listed) is removed, and numbers go on. */
+    FILE *f = fopen(path_of("ckpts/ckpt-5.h5"), "w");
+    fputs("half a file", f);
+    fclose(f);
+    cm = ct_checkpoint_manager_new(m, dir, &(ct_checkpoint_manager_opts){.max_to_keep = 2});
+    CT_OK(cm);
+    cr_expect(strstr(ct_checkpoint_manager_latest(cm), "ckpt-4.h5"));
+    cr_expect_neq(stat(path_of("ckpts/ckpt-5.h5"), &sb), 0, "the torn checkpoint stayed");
+    const char *p = ct_checkpoint_manager_save(cm);
+    CT_OK(p);
+    cr_expect(strstr(p, "ckpt-6.h5"), "%s", p);
+    ct_checkpoint_manager_free(cm);
+    ct_model_free(m);
+}
+
+Test(resume, manager_restores_weights_and_iterator) {
+    ct_model *m = small_model();
+    ct_dataset *ds = ct_dataset_shuffle(ct_dataset_range(0, 50, 1), 10, &(ct_shuffle_opts){.seed = 3});
+    ct_iterator *it = ct_dataset_iterator(ds);
+    ct_checkpoint_manager *cm = ct_checkpoint_manager_new(m, path_of("c"), NULL);
+    CT_OK(cm);
+    CT_STATUS_OK(ct_checkpoint_manager_track_iterator(cm, "train", it));
+    ct_element *e;
+    for (int i = 0; i < 7; i++) {
+        CT_STATUS_OK(ct_iterator_next(it, &e));
+        ct_element_free(e);
+    }
+    int64_t n;
+    float *before = snapshot(m, &n);
+    CT_OK(ct_checkpoint_manager_save(cm));
+    int64_t next[5];
+    for (int i = 0; i < 5; i++) {
+        CT_STATUS_OK(ct_iterator_next(it, &e));
+        next[i] = (int64_t)ct_tensor_get(e->t[0], 0);
+        ct_element_free(e);
+    }
+    CT_STATUS_OK(h5m_fill(m, 3.0));
+    /* Back to the checkpoint: the weights and the iterator's position. */
+    CT_STATUS_OK(ct_checkpoint_manager_restore(cm, NULL));
+    float *after = snapshot(m, &n);
+    for (int64_t i = 0; i < n; i++) cr_assert_eq(before[i], after[i]);
+    for (int i = 0; i < 5; i++) {
+        CT_STATUS_OK(ct_iterator_next(it, &e));
+        cr_expect_eq((int64_t)ct_tensor_get(e->t[0], 0), next[i]);
+        ct_element_free(e);
+    }
+    free(before);
+    free(after);
+    ct_checkpoint_manager_free(cm);
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+    ct_model_free(m);
+}
+
+Test(resume, bad_checkpoints) {
+    ct_model *m = small_model();
+    ct_checkpoint_manager *cm = ct_checkpoint_manager_new(m, path_of("b"), NULL);
+    CT_OK(cm);
+    const char *p = ct_checkpoint_manager_save(cm);
+    CT_OK(p);
+    char saved[256];
+    snprintf(saved, sizeof saved, "%s", p);
+    /* A model of another shape. */
+    ct_layer_reset_names();
+    ct_model *other = made(ct_sequential_new(NULL));
+    CT_STATUS_OK(ct_sequential_add(other, ct_layer_new("Dense", "{\"units\": 4}")));
+    CT_STATUS_OK(ct_model_build(other, 2, (int64_t[]){-1, 6}));
+    ct_checkpoint_manager *cm2 = ct_checkpoint_manager_new(other, path_of("b"), NULL);
+    CT_OK(cm2);
+    CT_FAILS_STATUS(ct_checkpoint_manager_restore(cm2, NULL), "shape");
+    ct_checkpoint_manager_free(cm2);
+    ct_model_free(other);
+    /* A tracked iterator the checkpoint has no position for. */
+    ct_dataset *ds = ct_dataset_range(0, 5, 1);
+    ct_iterator *it = ct_dataset_iterator(ds);
+    CT_STATUS_OK(ct_checkpoint_manager_track_iterator(cm, "eval", it));
+    CT_FAILS_STATUS(ct_checkpoint_manager_restore(cm, NULL), "iterator 'eval'");
+    /* A file cut short, and a plain model file. */
+    truncate(saved, 100);
+    CT_FAILS_STATUS(ct_checkpoint_manager_restore(cm, saved), "cut short");
+    CT_STATUS_OK(ct_model_save_weights(m, path_of("w.h5"), NULL));
+    CT_FAILS_STATUS(ct_checkpoint_manager_restore(cm, path_of("w.h5")), "no training_state");
+    /* A damaged list. */
+    FILE *f = fopen(path_of("b/checkpoint"), "w");
+    fputs("model_checkpoint_path: \"ckpt-1.h5\"\nbogus line\n", f);
+    fclose(f);
+    CT_FAILS(ct_checkpoint_manager_new(m, path_of("b"), NULL), "line 2");
+    ct_checkpoint_manager_free(cm);
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+    ct_model_free(m);
+}
