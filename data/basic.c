@@ -51,8 +51,18 @@ static ct_status restore_input(ct_dataset *ds, ct__iter **input, ct__state_reade
     return ct__iter_restore(*input, r);
 }
 
+/* What the stage's count argument is called. */
+static const char *count_name(const ct_dataset *ds) {
+    if (!strcmp(ds->vt->name, "ShardDataset")) return "num_shards";
+    if (!strcmp(ds->vt->name, "ZipDataset")) return "start"; /* enumerate */
+    return "count";
+}
+
 static ct_status unary_save(ct__iter *it, ct__state_writer *w) {
     unary_it *u = (unary_it *)it;
+    unary_ds *d = (unary_ds *)it->ds;
+    ct__sw_i64(w, d->count);
+    ct__sw_i64(w, d->index);
     ct__sw_i64(w, u->i);
     ct__sw_i64(w, u->flag);
     return save_input(u->input, w);
@@ -60,6 +70,10 @@ static ct_status unary_save(ct__iter *it, ct__state_writer *w) {
 
 static ct_status unary_restore(ct__iter *it, ct__state_reader *r) {
     unary_it *u = (unary_it *)it;
+    unary_ds *d = (unary_ds *)it->ds;
+    if (!ct__sr_param(r, it->ds->vt->name, count_name(it->ds), d->count) ||
+        !ct__sr_param(r, it->ds->vt->name, "index", d->index))
+        return r->st;
     u->i = ct__sr_i64(r);
     u->flag = ct__sr_i64(r);
     if (r->st) return r->st;
@@ -166,7 +180,7 @@ static int64_t repeat_card(const ct_dataset *ds) {
 }
 
 static const ct__dataset_vt repeat_vt = {"RepeatDataset", repeat_iterator, repeat_card, unary_destroy,
-                                     unary_remake};
+                                     unary_remake, .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_repeat(ct_dataset *ds, int64_t count) {
     if (ct__dataset_null(ds, "ct_dataset_repeat")) return NULL;
@@ -209,7 +223,7 @@ static int64_t take_card(const ct_dataset *ds) {
 }
 
 static const ct__dataset_vt take_vt = {"TakeDataset", take_iterator, take_card, unary_destroy,
-                                     unary_remake};
+                                     unary_remake, .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_take(ct_dataset *ds, int64_t count) {
     if (ct__dataset_null(ds, "ct_dataset_take")) return NULL;
@@ -258,7 +272,7 @@ static int64_t skip_card(const ct_dataset *ds) {
 }
 
 static const ct__dataset_vt skip_vt = {"SkipDataset", skip_iterator, skip_card, unary_destroy,
-                                     unary_remake};
+                                     unary_remake, .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_skip(ct_dataset *ds, int64_t count) {
     if (ct__dataset_null(ds, "ct_dataset_skip")) return NULL;
@@ -303,7 +317,7 @@ static int64_t shard_card(const ct_dataset *ds) {
 }
 
 static const ct__dataset_vt shard_vt = {"ShardDataset", shard_iterator, shard_card, unary_destroy,
-                                     unary_remake};
+                                     unary_remake, .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_shard(ct_dataset *ds, int64_t num_shards, int64_t index) {
     if (ct__dataset_null(ds, "ct_dataset_shard")) return NULL;
@@ -407,7 +421,8 @@ static ct_dataset *enumerate_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) 
 }
 
 static const ct__dataset_vt enumerate_vt = {"ZipDataset", enumerate_iterator, enumerate_card,
-                                            unary_destroy, enumerate_remake};
+                                            unary_destroy, enumerate_remake,
+                                            .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_enumerate(ct_dataset *ds, int64_t start) {
     if (ct__dataset_null(ds, "ct_dataset_enumerate")) return NULL;

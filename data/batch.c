@@ -348,6 +348,9 @@ static ct_status batch_next(ct__iter *it, ct_element **out) {
 
 static ct_status batch_save(ct__iter *it, ct__state_writer *w) {
     batch_it *b = (batch_it *)it;
+    const batch_ds *d = (const batch_ds *)it->ds;
+    ct__sw_i64(w, d->batch_size);
+    ct__sw_i64(w, d->drop_remainder);
     ct__sw_i64(w, b->input != NULL);
     if (b->input) ct__iter_save(b->input, w);
     return w->st;
@@ -355,6 +358,10 @@ static ct_status batch_save(ct__iter *it, ct__state_writer *w) {
 
 static ct_status batch_restore(ct__iter *it, ct__state_reader *r) {
     batch_it *b = (batch_it *)it;
+    const batch_ds *d = (const batch_ds *)it->ds;
+    if (!ct__sr_param(r, it->ds->vt->name, "batch_size", d->batch_size) ||
+        !ct__sr_param(r, it->ds->vt->name, "drop_remainder", d->drop_remainder))
+        return r->st;
     int64_t present = ct__sr_i64(r);
     if (r->st) return r->st;
     if (present != 0 && present != 1) return ct__sr_fail(r, "an input flag is not 0 or 1");
@@ -386,9 +393,10 @@ static int64_t batch_card(const ct_dataset *ds) {
 
 static ct_dataset *batch_remake(ct_dataset *ds, ct__remake_fn f, void *ctx);
 static const ct__dataset_vt batch_vt = {"BatchDataset", batch_iterator, batch_card, batch_destroy,
-                                        batch_remake};
+                                        batch_remake, .input = ct__dataset_first_input};
 static const ct__dataset_vt padded_batch_vt = {"PaddedBatchDatasetV2", batch_iterator, batch_card,
-                                               batch_destroy, batch_remake};
+                                               batch_destroy, batch_remake,
+                                               .input = ct__dataset_first_input};
 
 static batch_ds *batch_make(const ct__dataset_vt *vt, ct_dataset *ds, int64_t batch_size,
                             bool drop_remainder, const char *api) {
@@ -624,7 +632,8 @@ static ct_dataset *unbatch_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
 }
 
 static const ct__dataset_vt unbatch_vt = {"UnbatchDataset", unbatch_iterator, unbatch_card,
-                                          unbatch_destroy, unbatch_remake};
+                                          unbatch_destroy, unbatch_remake,
+                                          .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_unbatch(ct_dataset *ds) {
     if (ct__dataset_null(ds, "ct_dataset_unbatch")) return NULL;
@@ -691,7 +700,8 @@ static ct_dataset *rebatch_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
 }
 
 static const ct__dataset_vt rebatch_vt = {"RebatchDatasetV2", rebatch_iterator, rebatch_card,
-                                          rebatch_destroy, rebatch_remake};
+                                          rebatch_destroy, rebatch_remake,
+                                          .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_rebatch(ct_dataset *ds, int64_t batch_size, bool drop_remainder) {
     const char *api = "ct_dataset_rebatch";
@@ -855,7 +865,8 @@ static ct_dataset *window_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
 }
 
 static const ct__dataset_vt window_vt = {"WindowDataset", window_iterator, window_card,
-                                         window_destroy, window_remake};
+                                         window_destroy, window_remake,
+                                         .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_window(ct_dataset *ds, int64_t size, int64_t shift, int64_t stride,
                               bool drop_remainder) {

@@ -305,11 +305,8 @@ static ct_status cache_save(ct__iter *it, ct__state_writer *w) {
         ct__sw_i64(w, c->n);
         for (int64_t i = 0; i < c->n; i++) ct__sw_element(w, c->local[i]);
         break;
-    case MEM_READER:
-        /* The whole cache, so that a fresh process can go on replaying. */
+    case MEM_READER: /* the cache itself is the dataset's state (cache_save_state) */
         ct__sw_i64(w, c->pos);
-        ct__sw_i64(w, d->n);
-        for (int64_t i = 0; i < d->n; i++) ct__sw_element(w, d->data[i]);
         break;
     case FILE_READER:
         ct__sw_i64(w, c->pos);
@@ -368,35 +365,10 @@ static ct_status cache_restore(ct__iter *it, ct__state_reader *r) {
         if (!d->completed && !d->writer_active) c->owns_writer = d->writer_active = true;
         pthread_mutex_unlock(&d->mu);
     } else if (mode == MEM_READER) {
-        int64_t pos = ct__sr_i64(r), n = ct__sr_i64(r);
+        int64_t pos = ct__sr_i64(r);
         if (r->st) return r->st;
-        if (n < 0 || pos < 0 || pos > n || (uint64_t)n > r->n - r->pos)
-            return ct__sr_fail(r, "cache's position");
-        ct_element **data = calloc((size_t)n + 1, sizeof *data);
-        if (!data) return r->st = ct__error(CT_ERR_OUT_OF_MEMORY, "ct_dataset_cache: out of host memory");
-        for (int64_t i = 0; i < n; i++) {
-            data[i] = ct__sr_element(r);
-            if (!data[i]) {
-                for (int64_t k = 0; k < i; k++) ct_element_free(data[k]);
-                free(data);
-                return r->st ? r->st : ct__sr_fail(r, "a cached element is missing");
-            }
-        }
-        pthread_mutex_lock(&d->mu);
-        bool install = !d->completed;
-        if (install) {
-            d->data = data;
-            d->n = n;
-            d->completed = true;
-        }
-        int64_t have = d->n;
-        pthread_mutex_unlock(&d->mu);
-        if (!install) {
-            for (int64_t k = 0; k < n; k++) ct_element_free(data[k]);
-            free(data);
-            if (have != n) return ct__sr_fail(r, "the memory cache differs from the saved one");
-        }
-        c->pos = pos;
+        if (pos < 0) return ct__sr_fail(r, "cache's position");
+        c->pos = pos; /* cache_restore_state installs the cache */
         return CT_OK;
     } else if (mode == FILE_READER) {
         int64_t pos = ct__sr_i64(r), off = ct__sr_i64(r);
@@ -423,6 +395,62 @@ static ct_status cache_restore(ct__iter *it, ct__state_reader *r) {
     c->input = ct__iter_make(d->input);
     if (!c->input) return r->st = ct_last_status();
     return ct__iter_restore(c->input, r);
+}
+
+/* A completed memory cache belongs to the dataset: iterators made after
+ * it replay it, so a checkpoint carries it even when no iterator reads it
+ * (saved at the end of the pass that filled it), and a fresh process
+ * replays the saved elements rather than reading its input again (whose
+ * order, under a shuffle, would differ). A cache completed here already
+ * stays (iterators may be reading it); a saved state without a completed
+ * cache leaves this one as it is. */
+static ct_status cache_save_state(ct_dataset *ds, ct__state_writer *w) {
+    cache_ds *d = (cache_ds *)ds;
+    pthread_mutex_lock(&d->mu);
+    bool completed = d->completed && !d->filename;
+    pthread_mutex_unlock(&d->mu);
+    ct__sw_i64(w, completed);
+    if (!completed) return w->st;
+    ct__sw_i64(w, d->n);
+    for (int64_t i = 0; i < d->n; i++) ct__sw_element(w, d->data[i]);
+    return w->st;
+}
+
+static ct_status cache_restore_state(ct_dataset *ds, ct__state_reader *r, bool apply) {
+    cache_ds *d = (cache_ds *)ds;
+    int64_t completed = ct__sr_i64(r);
+    if (r->st) return r->st;
+    if (completed != 0 && completed != 1) return ct__sr_fail(r, "cache's completed flag");
+    if (!completed) return CT_OK;
+    if (d->filename) return ct__sr_fail(r, "a memory cache restored into a file cache");
+    int64_t n = ct__sr_i64(r);
+    if (r->st) return r->st;
+    if (n < 0 || (uint64_t)n > r->n - r->pos) return ct__sr_fail(r, "cache's element count");
+    ct_element **data = apply ? calloc((size_t)n + 1, sizeof *data) : NULL;
+    if (apply && !data)
+        return r->st = ct__error(CT_ERR_OUT_OF_MEMORY, "ct_dataset_cache: out of host memory");
+    for (int64_t i = 0; i < n && !r->st; i++) {
+        ct_element *e = ct__sr_element(r);
+        if (!e && !r->st) ct__sr_fail(r, "a cached element is missing");
+        if (data) data[i] = e;
+        else ct_element_free(e);
+    }
+    bool install = false;
+    if (!r->st && apply) {
+        pthread_mutex_lock(&d->mu);
+        install = !d->completed;
+        if (install) {
+            d->data = data;
+            d->n = n;
+            d->completed = true;
+        }
+        pthread_mutex_unlock(&d->mu);
+    }
+    if (data && !install) {
+        for (int64_t i = 0; i < n; i++) ct_element_free(data[i]);
+        free(data);
+    }
+    return r->st;
 }
 
 /* ---- iterator, dataset -------------------------------------------------------------------- */
@@ -484,7 +512,9 @@ static ct_dataset *cache_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
 }
 
 static const ct__dataset_vt cache_vt = {"CacheDatasetV2", cache_iterator, cache_card, cache_destroy,
-                                        cache_remake};
+                                        cache_remake, .input = ct__dataset_first_input,
+                                        .save_state = cache_save_state,
+                                        .restore_state = cache_restore_state};
 
 ct_dataset *ct_dataset_cache(ct_dataset *ds, const char *filename) {
     if (ct__dataset_null(ds, "ct_dataset_cache")) return NULL;

@@ -462,6 +462,7 @@ static ct_status csv_next(ct__iter *it, ct_element **out) {
 
 static ct_status csv_save(ct__iter *it, ct__state_writer *w) {
     csv_it *t = (csv_it *)it;
+    ct__sw_i64(w, ((csv_ds *)it->ds)->nfiles);
     ct__sw_i64(w, t->file);
     ct__sw_i64(w, t->open ? (int64_t)rd_tell(&t->r) : -1);
     ct__sw_i64(w, t->open ? t->r.line : 0);
@@ -471,6 +472,7 @@ static ct_status csv_save(ct__iter *it, ct__state_writer *w) {
 static ct_status csv_restore(ct__iter *it, ct__state_reader *r) {
     csv_it *t = (csv_it *)it;
     csv_ds *d = (csv_ds *)it->ds;
+    if (!ct__sr_param(r, it->ds->vt->name, "files", d->nfiles)) return r->st;
     int64_t file = ct__sr_i64(r), off = ct__sr_i64(r), line = ct__sr_i64(r);
     if (r->st) return r->st;
     if (file < 0 || file > d->nfiles || off < -1 || (off >= 0 && (file == d->nfiles || line < 1)))

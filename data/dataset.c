@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "data/internal.h"
+#include "data/pool.h"
 
 /* ---- state streams ---------------------------------------------------------- */
 
@@ -85,6 +86,17 @@ ct_status ct__sr_fail(ct__state_reader *r, const char *what) {
     return r->st;
 }
 
+bool ct__sr_param(ct__state_reader *r, const char *stage, const char *what, int64_t expected) {
+    int64_t v = ct__sr_i64(r);
+    if (r->st) return false;
+    if (v == expected) return true;
+    r->st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                      "ct_iterator_restore: the state was saved from a different pipeline: its "
+                      "%s (stage %lld from the end) has %s %lld, this pipeline's has %lld",
+                      stage, (long long)r->stage, what, (long long)v, (long long)expected);
+    return false;
+}
+
 int64_t ct__sr_i64(ct__state_reader *r) {
     int64_t v = 0;
     sr_raw(r, &v, sizeof v);
@@ -126,23 +138,33 @@ ct_tensor *ct__sr_tensor(ct__state_reader *r) {
     for (int i = 0; i < rank; i++) shape[i] = ct__sr_i64(r);
     int64_t nb = ct__sr_i64(r);
     if (r->st) return NULL;
-    for (int i = 0; i < rank; i++)
+    /* The byte count of the shape, without overflowing on a corrupt one. */
+    int64_t want = (int64_t)ct_dtype_size((ct_dtype)dt);
+    bool zero = false, overflow = false;
+    for (int i = 0; i < rank; i++) {
         if (shape[i] < 0) {
             ct__sr_fail(r, "a tensor's dimension is negative");
             return NULL;
         }
-    if (nb < 0 || (uint64_t)nb > r->n - r->pos ||
-        (size_t)nb != (size_t)ct__numel((int)rank, shape) * ct_dtype_size((ct_dtype)dt)) {
+        zero = zero || shape[i] == 0;
+        overflow = overflow || __builtin_mul_overflow(want, shape[i], &want);
+    }
+    if (zero) want = 0;
+    if (nb < 0 || (uint64_t)nb > r->n - r->pos || (!zero && overflow) || nb != want) {
         ct__sr_fail(r, "a tensor's byte count does not match its shape");
         return NULL;
     }
-    ct_tensor *t = ct_constant(r->buf + r->pos, (ct_dtype)dt, (int)rank, shape);
+    /* In a scope of its own: the caller's (a test's, fit's) must not keep
+     * a reference to what the pipeline owns. */
+    ct_scope_begin();
+    ct_tensor *t = ct__unscope(ct_constant(r->buf + r->pos, (ct_dtype)dt, (int)rank, shape));
+    ct_scope_end();
     if (!t) {
         r->st = ct_last_status();
         return NULL;
     }
     r->pos += (size_t)nb;
-    return ct__unscope(t);
+    return t;
 }
 
 ct_element *ct__sr_element(ct__state_reader *r) {
@@ -229,10 +251,26 @@ ct_status ct__iter_save(ct__iter *it, ct__state_writer *w) {
         return w->st = ct__error(CT_ERR_UNIMPLEMENTED,
                                  "ct_iterator_save: %s cannot be checkpointed",
                                  it->ds->vt->name);
-    ct__sw_i64(w, (int64_t)strlen(it->ds->vt->name));
+    const char *name = it->ds->vt->name;
+    w->stage++;
+    ct__sw_bytes(w, name, strlen(name));
     ct_status st = it->vt->save(it, w);
     if (st && !w->st) w->st = st;
     return w->st;
+}
+
+/* Reads a stage's kind and checks that it is `name`. */
+static ct_status expect_kind(ct__state_reader *r, const char *name, const char *what) {
+    size_t len;
+    char *saved = ct__sr_bytes(r, &len);
+    if (!saved) return r->st;
+    if (len != strlen(name) || memcmp(saved, name, len))
+        r->st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                          "ct_iterator_restore: the state was saved from a different pipeline: "
+                          "%s %lld from the end is %.*s there, %s here", what, (long long)r->stage,
+                          (int)(len > 64 ? 64 : len), saved, name);
+    free(saved);
+    return r->st;
 }
 
 ct_status ct__iter_restore(ct__iter *it, ct__state_reader *r) {
@@ -241,9 +279,8 @@ ct_status ct__iter_restore(ct__iter *it, ct__state_reader *r) {
         return r->st = ct__error(CT_ERR_UNIMPLEMENTED,
                                  "ct_iterator_restore: %s cannot be checkpointed",
                                  it->ds->vt->name);
-    /* A cheap check that the state belongs to this kind of stage. */
-    if (ct__sr_i64(r) != (int64_t)strlen(it->ds->vt->name))
-        return ct__sr_fail(r, it->ds->vt->name);
+    r->stage++;
+    if (expect_kind(r, it->ds->vt->name, "stage")) return r->st;
     ct_status st = it->vt->restore(it, r);
     if (st && !r->st) r->st = st;
     return r->st;
@@ -295,15 +332,90 @@ ct_status ct_iterator_reset(ct_iterator *it) {
     return CT_OK;
 }
 
-#define STATE_MAGIC 0x5449544354ll /* "CTIT" + version 0x54 */
+#define STATE_MAGIC 0x5549544354ll /* "CTIT" + version 0x55 */
 
+/* ---- the datasets' own state ---- */
+
+/* The datasets of a pipeline, each once, depth-first from the last stage. */
+typedef struct {
+    ct_dataset **ds;
+    size_t n, cap;
+} ds_list;
+
+static bool ds_walk(ds_list *l, ct_dataset *ds) {
+    for (size_t i = 0; i < l->n; i++)
+        if (l->ds[i] == ds) return true;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        ct_dataset **p = realloc(l->ds, cap * sizeof *p);
+        if (!p) {
+            ct__error(CT_ERR_OUT_OF_MEMORY, "ct_iterator_save: out of host memory");
+            return false;
+        }
+        l->ds = p;
+        l->cap = cap;
+    }
+    l->ds[l->n++] = ds;
+    if (!ds->vt->input) return true;
+    ct_dataset *in;
+    for (int i = 0; (in = ds->vt->input(ds, i)) != NULL; i++)
+        if (!ds_walk(l, in)) return false;
+    return true;
+}
+
+static ct_status datasets_save(ds_list *l, ct__state_writer *w) {
+    int64_t n = 0;
+    for (size_t i = 0; i < l->n; i++) n += l->ds[i]->vt->save_state != NULL;
+    ct__sw_i64(w, n);
+    for (size_t i = 0; i < l->n && !w->st; i++) {
+        ct_dataset *ds = l->ds[i];
+        if (!ds->vt->save_state) continue;
+        ct__sw_bytes(w, ds->vt->name, strlen(ds->vt->name));
+        ct_status st = ds->vt->save_state(ds, w);
+        if (st && !w->st) w->st = st;
+    }
+    return w->st;
+}
+
+static ct_status datasets_restore(ds_list *l, ct__state_reader *r, bool apply) {
+    int64_t n = 0;
+    for (size_t i = 0; i < l->n; i++) n += l->ds[i]->vt->save_state != NULL;
+    if (!ct__sr_param(r, "pipeline", "datasets with a state of their own, numbering", n))
+        return r->st;
+    for (size_t i = 0; i < l->n && !r->st; i++) {
+        ct_dataset *ds = l->ds[i];
+        if (!ds->vt->save_state) continue;
+        r->stage = (int64_t)i + 1;
+        if (expect_kind(r, ds->vt->name, "dataset with a state of its own")) break;
+        ct_status st = ds->vt->restore_state(ds, r, apply);
+        if (st && !r->st) r->st = st;
+    }
+    r->stage = 0;
+    return r->st;
+}
+
+/* The stream: the magic, the iterators' state (length-prefixed), then the
+ * datasets' own state. */
 ct_status ct_iterator_save(ct_iterator *it, void **buf, size_t *len) {
     if (!it || !buf || !len) return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_iterator_save: NULL argument");
     *buf = NULL;
     *len = 0;
-    ct__state_writer w = {0};
+    ds_list l = {0};
+    if (!ds_walk(&l, it->ds)) {
+        free(l.ds);
+        return ct_last_status();
+    }
+    /* The iterators first: saving waits for work in flight (prefetch,
+     * parallel map), which may still make iterators and so move a seed
+     * generator. */
+    ct__state_writer iw = {0};
+    ct__iter_save(it->it, &iw);
+    ct__state_writer w = {.st = iw.st};
     ct__sw_i64(&w, STATE_MAGIC);
-    ct__iter_save(it->it, &w);
+    ct__sw_bytes(&w, iw.buf, iw.n);
+    free(iw.buf);
+    datasets_save(&l, &w);
+    free(l.ds);
     if (w.st) {
         free(w.buf);
         return w.st;
@@ -313,22 +425,62 @@ ct_status ct_iterator_save(ct_iterator *it, void **buf, size_t *len) {
     return CT_OK;
 }
 
+/* On failure the iterator and its pipeline are as they were. */
 ct_status ct_iterator_restore(ct_iterator *it, const void *buf, size_t len) {
     if (!it || (!buf && len))
         return ct__error(CT_ERR_INVALID_ARGUMENT, "ct_iterator_restore: NULL argument");
     ct__state_reader r = {.buf = buf, .n = len};
-    if (ct__sr_i64(&r) != STATE_MAGIC) return ct__sr_fail(&r, "not an iterator state");
+    if (ct__sr_i64(&r) != STATE_MAGIC)
+        return ct__sr_fail(&r, "not an iterator state (of this version)");
+    int64_t iter_len = ct__sr_i64(&r);
+    if (r.st) return r.st;
+    if (iter_len < 0 || (uint64_t)iter_len > r.n - r.pos)
+        return ct__sr_fail(&r, "the iterators' state is longer than the whole");
+    ds_list l = {0};
+    if (!ds_walk(&l, it->ds)) {
+        free(l.ds);
+        return ct_last_status();
+    }
+    /* Making the fresh iterators moves seed generators, which the saved
+     * state then puts back; should anything fail, the datasets get back
+     * what they had (undo). */
+    ct__state_writer undo = {0};
+    if (datasets_save(&l, &undo)) {
+        free(l.ds);
+        free(undo.buf);
+        return undo.st;
+    }
+    ct__state_reader ir = {.buf = r.buf + r.pos, .n = (size_t)iter_len};
+    r.pos += (size_t)iter_len;
     ct__iter *fresh = ct__iter_make(it->ds);
-    if (!fresh) return ct_last_status();
-    ct__iter_restore(fresh, &r);
-    if (!r.st && r.pos != r.n) ct__sr_fail(&r, "bytes left over after the last stage");
+    if (fresh) {
+        ct__iter_restore(fresh, &ir);
+        if (!ir.st && ir.pos != ir.n) ct__sr_fail(&ir, "bytes left over after the last stage");
+        r.st = ir.st;
+    } else {
+        r.st = ct_last_status();
+    }
+    size_t ds_pos = r.pos;
+    if (!r.st) datasets_restore(&l, &r, false);
+    if (!r.st && r.pos != r.n) ct__sr_fail(&r, "bytes left over after the datasets' state");
+    if (!r.st) {
+        r.pos = ds_pos;
+        datasets_restore(&l, &r, true); /* checked: only out of memory fails now */
+    }
     if (r.st) {
         ct__iter_free(fresh);
-        return r.st;
+        ct__task_error err;
+        ct__error_capture(&err, r.st, "ct_iterator_restore");
+        ct__state_reader back = {.buf = undo.buf, .n = undo.n};
+        datasets_restore(&l, &back, true);
+        ct__error_raise(&err);
+    } else {
+        ct__iter_free(it->it);
+        it->it = fresh;
     }
-    ct__iter_free(it->it);
-    it->it = fresh;
-    return CT_OK;
+    free(undo.buf);
+    free(l.ds);
+    return r.st;
 }
 
 void ct_iterator_free(ct_iterator *it) {
@@ -349,6 +501,14 @@ void *ct__dataset_alloc(size_t size, const ct__dataset_vt *vt, const ct_element_
     ds->vt = vt;
     if (spec) ds->spec = *spec;
     return ds;
+}
+
+ct_dataset *ct__dataset_first_input(const ct_dataset *ds, int i) {
+    typedef struct {
+        ct_dataset base;
+        ct_dataset *input;
+    } unary;
+    return i == 0 ? ((const unary *)ds)->input : NULL;
 }
 
 bool ct__dataset_null(const ct_dataset *input, const char *api) {

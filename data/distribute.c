@@ -256,7 +256,7 @@ static int64_t copy_card(const ct_dataset *ds) {
 static void copy_destroy(ct_dataset *ds) { ct_dataset_free(((copy_ds *)ds)->input); }
 
 static const ct__dataset_vt copy_vt = {"CopyToDeviceDataset", copy_iterator, copy_card,
-                                       copy_destroy};
+                                       copy_destroy, .input = ct__dataset_first_input};
 
 /* prefetch(copy_to_device(input)), remembering input, dev and the buffer. */
 typedef struct {
@@ -310,8 +310,12 @@ static void devpf_destroy(ct_dataset *ds) {
 }
 
 /* TF's prefetch_to_device ends in a PrefetchDataset. */
+static ct_dataset *devpf_input(const ct_dataset *ds, int i) {
+    return i == 0 ? ((const devpf_ds *)ds)->inner : NULL;
+}
+
 static const ct__dataset_vt devpf_vt = {"PrefetchDataset", devpf_iterator, devpf_card,
-                                        devpf_destroy};
+                                        devpf_destroy, .input = devpf_input};
 
 ct_dataset *ct_dataset_prefetch_to_device(ct_dataset *ds, ct_device *dev, int64_t buffer_size) {
     if (ct__dataset_null(ds, DEVICE_API)) return NULL;

@@ -225,7 +225,7 @@ static ct_dataset *flat_map_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
 }
 
 static const ct__dataset_vt flat_map_vt = {"FlatMapDataset", flat_map_iterator, NULL, fn_destroy,
-                                           flat_map_remake};
+                                           flat_map_remake, .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_flat_map(ct_dataset *ds, ct_dataset_fn fn, void *ctx) {
     if (ct__dataset_null(ds, "ct_dataset_flat_map")) return NULL;
@@ -471,6 +471,8 @@ static ct_status il_save(ct__iter *it, ct__state_writer *w) {
     il_it *m = (il_it *)it;
     for (int i = 0; i < m->cycle; i++)
         if (m->slots[i].it) il_quiesce(m, &m->slots[i]);
+    ct__sw_i64(w, m->cycle);
+    ct__sw_i64(w, m->block);
     ct__sw_i64(w, m->cycle_index);
     ct__sw_i64(w, m->block_index);
     ct__sw_i64(w, m->end_of_input);
@@ -499,6 +501,10 @@ static ct_status il_restore(ct__iter *it, ct__state_reader *r) {
     for (int i = 0; i < m->cycle; i++)
         if (m->slots[i].it) il_close(m, &m->slots[i]);
     m->num_open = 0;
+    m->cycle_index = m->block_index = 0;
+    if (!ct__sr_param(r, it->ds->vt->name, "cycle_length", m->cycle) ||
+        !ct__sr_param(r, it->ds->vt->name, "block_length", m->block))
+        return r->st;
     m->cycle_index = (int)ct__sr_i64(r);
     m->block_index = (int)ct__sr_i64(r);
     m->end_of_input = ct__sr_i64(r) != 0;
@@ -593,9 +599,10 @@ static ct__iter *il_iterator(ct_dataset *ds) {
 
 static ct_dataset *il_remake(ct_dataset *ds, ct__remake_fn f, void *ctx);
 static const ct__dataset_vt interleave_vt = {"InterleaveDataset", il_iterator, NULL, fn_destroy,
-                                             il_remake};
+                                             il_remake, .input = ct__dataset_first_input};
 static const ct__dataset_vt par_interleave_vt = {"ParallelInterleaveDatasetV4", il_iterator, NULL,
-                                                 fn_destroy, il_remake};
+                                                 fn_destroy, il_remake,
+                                                 .input = ct__dataset_first_input};
 
 /* The same interleave (cycle, block and parallelism as resolved) over f(input). */
 static ct_dataset *il_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {

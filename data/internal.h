@@ -27,7 +27,14 @@
  * then its inputs' state, in a fixed order; restore reads them back in the
  * same order into a freshly made iterator of the same pipeline. The
  * writer/reader record the first error (st) so a stage can write or read
- * several fields and check once.
+ * several fields and check once. ct__iter_save puts the stage's kind
+ * (TF's class name) before its fields and ct__iter_restore checks it, and
+ * a stage writes first the arguments that change what it produces
+ * (ct__sr_param checks them), so a state restored into a different
+ * pipeline fails naming the stage and what differs. Before the iterators
+ * the stream holds the state of the datasets that have state of their
+ * own (ct__dataset_vt's save_state), in the order of a depth-first walk
+ * of the pipeline from its last stage.
  */
 #ifndef CT_DATA_INTERNAL_H
 #define CT_DATA_INTERNAL_H
@@ -42,7 +49,8 @@
 typedef struct ct__state_writer {
     char *buf;
     size_t n, cap;
-    ct_status st; /* the first error */
+    ct_status st;  /* the first error */
+    int64_t stage; /* stages written so far (for error messages) */
 } ct__state_writer;
 
 void ct__sw_i64(ct__state_writer *w, int64_t v);
@@ -54,7 +62,8 @@ void ct__sw_element(ct__state_writer *w, const ct_element *e);    /* NULL allowe
 typedef struct ct__state_reader {
     const char *buf;
     size_t n, pos;
-    ct_status st; /* the first error: truncated or malformed state */
+    ct_status st;  /* the first error: truncated or malformed state */
+    int64_t stage; /* stages read so far (for error messages) */
 } ct__state_reader;
 
 int64_t ct__sr_i64(ct__state_reader *r);
@@ -66,6 +75,12 @@ ct_tensor *ct__sr_tensor(ct__state_reader *r);   /* caller-owned */
 ct_element *ct__sr_element(ct__state_reader *r); /* NULL if written NULL */
 /* Marks the stream malformed (e.g. a count that does not fit). */
 ct_status ct__sr_fail(ct__state_reader *r, const char *what);
+/* A stage's argument that must be the same in the pipeline a state is
+ * restored into (a batch size, a shuffle buffer): the saver writes it with
+ * ct__sw_i64, the restorer reads it here and compares it with its own,
+ * failing with an error that names the stage (`stage`, the dataset's
+ * kind), the argument (`what`) and both values. Returns false on error. */
+bool ct__sr_param(ct__state_reader *r, const char *stage, const char *what, int64_t expected);
 
 /* ---- iterators ---------------------------------------------------------------- */
 
@@ -118,6 +133,19 @@ typedef struct ct__dataset_vt {
      * order. *num_files gets the length of the list; NULL (no error set)
      * when that is less than num, else NULL with an error on failure. */
     ct_dataset *(*shard_files)(ct_dataset *ds, int64_t num, int64_t index, int64_t *num_files);
+    /* Input i of a transform (0, 1, ... then NULL); NULL member: a
+     * source. ct_iterator_save walks the pipeline with it to find the
+     * datasets with state of their own (below). */
+    ct_dataset *(*input)(const ct_dataset *ds, int i);
+    /* Optional: state that belongs to the dataset rather than to one
+     * iterator and decides what later iterators produce (a shuffle's seed
+     * generator, a completed memory cache), so a checkpoint taken when no
+     * iterator of the stage is alive (the end of a pass, before the
+     * reset) still carries it. restore_state reads what save_state wrote;
+     * with apply false it only checks it (nothing changes), so that a
+     * failed restore leaves the pipeline as it was. */
+    ct_status (*save_state)(ct_dataset *ds, ct__state_writer *w);
+    ct_status (*restore_state)(ct_dataset *ds, ct__state_reader *r, bool apply);
 } ct__dataset_vt;
 /* The hooks above exist (data/distribute.c tests for it). */
 #define CT__DATASET_REMAKE 1
@@ -132,6 +160,10 @@ struct ct_dataset {
 /* Allocates a zeroed dataset of `size` bytes with vt, spec (copied; NULL
  * for none yet) and refcount 1. NULL with an error when out of memory. */
 void *ct__dataset_alloc(size_t size, const ct__dataset_vt *vt, const ct_element_spec *spec);
+
+/* The input hook of transforms whose struct starts with `ct_dataset base;
+ * ct_dataset *input;` (most single-input stages). */
+ct_dataset *ct__dataset_first_input(const ct_dataset *ds, int i);
 
 /* For transforms: when `input` is NULL (a failed earlier stage) returns
  * true, keeping that error; the caller then frees its other inputs and

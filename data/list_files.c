@@ -36,11 +36,13 @@ static ct_status names_next(ct__iter *it, ct_element **out) {
 }
 
 static ct_status names_save(ct__iter *it, ct__state_writer *w) {
+    ct__sw_i64(w, ((names_ds *)it->ds)->n);
     ct__sw_i64(w, ((names_it *)it)->pos);
     return w->st;
 }
 
 static ct_status names_restore(ct__iter *it, ct__state_reader *r) {
+    if (!ct__sr_param(r, "list_files", "matched files", ((names_ds *)it->ds)->n)) return r->st;
     int64_t pos = ct__sr_i64(r);
     if (r->st) return r->st;
     if (pos < 0 || pos > ((names_ds *)it->ds)->n)

@@ -336,9 +336,10 @@ static void map_destroy(ct_dataset *ds) { ct_dataset_free(((map_ds *)ds)->input)
 
 static ct_dataset *map_remake(ct_dataset *ds, ct__remake_fn f, void *ctx);
 static const ct__dataset_vt map_vt = {"MapDataset", map_iterator, map_cardinality, map_destroy,
-                                      map_remake};
+                                      map_remake, .input = ct__dataset_first_input};
 static const ct__dataset_vt par_map_vt = {"ParallelMapDataset", map_iterator, map_cardinality,
-                                          map_destroy, map_remake};
+                                          map_destroy, map_remake,
+                                          .input = ct__dataset_first_input};
 
 /* The same map (function, parallelism and the element spec ds found) over
  * f(input). The function is not probed again: the spec stays ds's, as a
@@ -492,7 +493,7 @@ static ct_dataset *filter_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
 }
 
 static const ct__dataset_vt filter_vt = {"FilterDataset", filter_iterator, NULL, filter_destroy,
-                                         filter_remake};
+                                         filter_remake, .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_filter(ct_dataset *ds, ct_filter_fn fn, void *ctx) {
     if (ct__dataset_null(ds, "ct_dataset_filter")) return NULL;

@@ -35,8 +35,9 @@ typedef struct pf_entry {
 typedef struct prefetch_it {
     ct__iter base;
     ct__iter *input;
-    int64_t cap;       /* buffer_size                                   */
-    pf_entry *buf;     /* a ring of cap entries; head, count under mu  */
+    int64_t cap;       /* buffer_size: the thread fills up to it        */
+    int64_t ring;      /* entries in buf: cap, or more after a restore  */
+    pf_entry *buf;     /* a ring of `ring` entries; head, count under mu */
     int64_t head, count;
     bool ended;        /* the input ended after the queued elements    */
     bool started;      /* the thread runs                              */
@@ -69,7 +70,7 @@ static void *pf_thread(void *arg) {
         if (!st && !e) {
             p->ended = true;
         } else {
-            p->buf[(p->head + p->count) % p->cap] = en;
+            p->buf[(p->head + p->count) % p->ring] = en;
             p->count++;
         }
         pthread_cond_broadcast(&p->got);
@@ -80,13 +81,13 @@ static void *pf_thread(void *arg) {
 
 static ct_status pf_next(ct__iter *it, ct_element **out) {
     prefetch_it *p = (prefetch_it *)it;
-    if (p->cap == 0) return ct__iter_next(p->input, out);
-    if (!p->started && !p->no_thread) {
+    if (p->cap == 0 && p->count == 0) return ct__iter_next(p->input, out);
+    if (!p->started && !p->no_thread && p->cap > 0) {
         if (pthread_create(&p->th, NULL, pf_thread, p) == 0) p->started = true;
         else p->no_thread = true;
     }
     pthread_mutex_lock(&p->mu);
-    if (p->no_thread && p->count == 0 && !p->ended) {
+    if ((p->no_thread || p->cap == 0) && p->count == 0 && !p->ended) {
         pthread_mutex_unlock(&p->mu);
         return ct__iter_next(p->input, out);
     }
@@ -96,7 +97,7 @@ static ct_status pf_next(ct__iter *it, ct_element **out) {
         return CT_OK; /* end of sequence */
     }
     pf_entry en = p->buf[p->head];
-    p->head = (p->head + 1) % p->cap;
+    p->head = (p->head + 1) % p->ring;
     p->count--;
     pthread_cond_signal(&p->room);
     pthread_mutex_unlock(&p->mu);
@@ -125,7 +126,7 @@ static ct_status pf_save(ct__iter *it, ct__state_writer *w) {
     pf_pause(p);
     ct__sw_i64(w, p->count);
     for (int64_t k = 0; k < p->count; k++) {
-        pf_entry *en = &p->buf[(p->head + k) % p->cap];
+        pf_entry *en = &p->buf[(p->head + k) % p->ring];
         ct__sw_i64(w, en->err.st);
         ct__sw_bytes(w, en->err.msg, strlen(en->err.msg));
         ct__sw_element(w, en->err.st ? NULL : en->e);
@@ -137,7 +138,7 @@ static ct_status pf_save(ct__iter *it, ct__state_writer *w) {
 }
 
 static void pf_clear(prefetch_it *p) {
-    for (int64_t k = 0; k < p->count; k++) ct_element_free(p->buf[(p->head + k) % p->cap].e);
+    for (int64_t k = 0; k < p->count; k++) ct_element_free(p->buf[(p->head + k) % p->ring].e);
     p->head = p->count = 0;
     p->ended = false;
 }
@@ -146,9 +147,20 @@ static ct_status pf_restore(ct__iter *it, ct__state_reader *r) {
     prefetch_it *p = (prefetch_it *)it;
     pf_pause(p);
     pf_clear(p);
+    /* The saved buffer may hold more than this one (CT_AUTOTUNE depends
+     * on the machine): the ring grows to hold them, and the thread refills
+     * only once the queue is below buffer_size again. */
     int64_t count = ct__sr_i64(r);
-    if (!r->st && (count < 0 || count > p->cap))
-        ct__sr_fail(r, "prefetch: more buffered elements than the buffer holds");
+    if (!r->st && (count < 0 || (uint64_t)count > r->n - r->pos))
+        ct__sr_fail(r, "prefetch: a buffered element count");
+    if (!r->st && count > p->ring) {
+        pf_entry *b = realloc(p->buf, (size_t)count * sizeof *b);
+        if (!b) r->st = ct__error(CT_ERR_OUT_OF_MEMORY, "ct_dataset_prefetch: out of host memory");
+        else {
+            p->buf = b;
+            p->ring = count;
+        }
+    }
     for (int64_t k = 0; k < count && !r->st; k++) {
         pf_entry en = {0};
         en.err.st = (ct_status)ct__sr_i64(r);
@@ -205,7 +217,7 @@ static ct__iter *pf_iterator(ct_dataset *ds) {
     pthread_cond_init(&p->got, NULL);
     pthread_cond_init(&p->room, NULL);
     p->input = input;
-    p->cap = d->buffer_size;
+    p->cap = p->ring = d->buffer_size;
     if (p->cap > 0 && !(p->buf = calloc((size_t)p->cap, sizeof *p->buf))) {
         pf_free(&p->base);
         ct__error(CT_ERR_OUT_OF_MEMORY,
@@ -232,7 +244,7 @@ static ct_dataset *pf_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
 }
 
 static const ct__dataset_vt prefetch_vt = {"PrefetchDataset", pf_iterator, pf_cardinality,
-                                           pf_destroy, pf_remake};
+                                           pf_destroy, pf_remake, .input = ct__dataset_first_input};
 
 ct_dataset *ct_dataset_prefetch(ct_dataset *ds, int64_t buffer_size) {
     if (ct__dataset_null(ds, "ct_dataset_prefetch")) return NULL;

@@ -43,6 +43,7 @@ typedef struct {
     int64_t buffer_size;
     bool reshuffle;
     uint64_t seed, seed2;   /* resolved once, as TF's RandomSeeds */
+    int64_t op_seed;        /* the seed given (0: none)           */
     pthread_mutex_t mu;     /* guards gen_samples                 */
     int64_t gen_samples;    /* draws the seed generator has made  */
 } shuffle_ds;
@@ -148,10 +149,8 @@ static ct_status shuffle_next(ct__iter *it, ct_element **out) {
 static ct_status shuffle_save(ct__iter *it, ct__state_writer *w) {
     shuffle_it *s = (shuffle_it *)it;
     shuffle_ds *d = (shuffle_ds *)it->ds;
-    pthread_mutex_lock(&d->mu);
-    int64_t gen = d->gen_samples;
-    pthread_mutex_unlock(&d->mu);
-    ct__sw_i64(w, gen);
+    ct__sw_i64(w, d->buffer_size);
+    ct__sw_i64(w, d->reshuffle);
     ct__sw_i64(w, (int64_t)s->seed);
     ct__sw_i64(w, (int64_t)s->seed2);
     ct__sw_i64(w, s->samples);
@@ -165,16 +164,15 @@ static ct_status shuffle_save(ct__iter *it, ct__state_writer *w) {
 static ct_status shuffle_restore(ct__iter *it, ct__state_reader *r) {
     shuffle_it *s = (shuffle_it *)it;
     shuffle_ds *d = (shuffle_ds *)it->ds;
-    int64_t gen = ct__sr_i64(r);
+    const char *name = it->ds->vt->name;
+    if (!ct__sr_param(r, name, "buffer_size", d->buffer_size) ||
+        !ct__sr_param(r, name, "reshuffle_each_iteration", d->reshuffle))
+        return r->st;
     uint64_t seed = (uint64_t)ct__sr_i64(r), seed2 = (uint64_t)ct__sr_i64(r);
     int64_t samples = ct__sr_i64(r), n = ct__sr_i64(r);
     if (r->st) return r->st;
-    if (gen < 0 || samples < 0 || n < 0 || n > d->buffer_size || (uint64_t)n > r->n - r->pos)
+    if (samples < 0 || n < 0 || n > d->buffer_size || (uint64_t)n > r->n - r->pos)
         return ct__sr_fail(r, "shuffle's counters");
-    /* As TF, restoring also puts the dataset's seed generator back. */
-    pthread_mutex_lock(&d->mu);
-    d->gen_samples = gen;
-    pthread_mutex_unlock(&d->mu);
     s->seed = seed;
     s->seed2 = seed2;
     s->samples = samples;
@@ -197,6 +195,45 @@ static ct_status shuffle_restore(ct__iter *it, ct__state_reader *r) {
         return CT_OK;
     }
     return ct__iter_restore(s->input, r);
+}
+
+/* The seed generator: the dataset's seeds and the draws made so far. A
+ * pipeline restored in a new process takes the saved seeds, unless both
+ * were given an explicit seed and they differ (a different pipeline):
+ * seeds drawn at random, or derived from the global seed and an op
+ * counter, may come out otherwise in the new process. */
+static ct_status shuffle_save_state(ct_dataset *ds, ct__state_writer *w) {
+    shuffle_ds *d = (shuffle_ds *)ds;
+    pthread_mutex_lock(&d->mu);
+    int64_t gen = d->gen_samples;
+    pthread_mutex_unlock(&d->mu);
+    ct__sw_i64(w, d->op_seed);
+    ct__sw_i64(w, (int64_t)d->seed);
+    ct__sw_i64(w, (int64_t)d->seed2);
+    ct__sw_i64(w, gen);
+    return w->st;
+}
+
+static ct_status shuffle_restore_state(ct_dataset *ds, ct__state_reader *r, bool apply) {
+    shuffle_ds *d = (shuffle_ds *)ds;
+    int64_t op_seed = ct__sr_i64(r);
+    uint64_t seed = (uint64_t)ct__sr_i64(r), seed2 = (uint64_t)ct__sr_i64(r);
+    int64_t gen = ct__sr_i64(r);
+    if (r->st) return r->st;
+    if (op_seed && d->op_seed && op_seed != d->op_seed)
+        return r->st = ct__error(CT_ERR_INVALID_ARGUMENT,
+                                 "ct_iterator_restore: the state was saved from a different "
+                                 "pipeline: its %s (stage %lld from the end) has seed %lld, this "
+                                 "pipeline's has %lld", ds->vt->name, (long long)r->stage,
+                                 (long long)op_seed, (long long)d->op_seed);
+    if (gen < 0) return ct__sr_fail(r, "shuffle's seed generator");
+    if (!apply) return CT_OK;
+    pthread_mutex_lock(&d->mu);
+    d->seed = seed;
+    d->seed2 = seed2;
+    d->gen_samples = gen;
+    pthread_mutex_unlock(&d->mu);
+    return CT_OK;
 }
 
 static void shuffle_it_free(ct__iter *it) {
@@ -235,7 +272,10 @@ static void shuffle_destroy(ct_dataset *ds) {
 
 static ct_dataset *shuffle_remake(ct_dataset *ds, ct__remake_fn f, void *ctx);
 static const ct__dataset_vt shuffle_vt = {"ShuffleDatasetV3", shuffle_iterator, shuffle_card,
-                                          shuffle_destroy, shuffle_remake};
+                                          shuffle_destroy, shuffle_remake,
+                                          .input = ct__dataset_first_input,
+                                          .save_state = shuffle_save_state,
+                                          .restore_state = shuffle_restore_state};
 
 /* The same shuffle (buffer, seeds resolved at creation) over f(input). */
 static ct_dataset *shuffle_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
@@ -252,6 +292,7 @@ static ct_dataset *shuffle_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
     r->reshuffle = d->reshuffle;
     r->seed = d->seed;
     r->seed2 = d->seed2;
+    r->op_seed = d->op_seed;
     pthread_mutex_init(&r->mu, NULL);
     r->base.opts = ds->opts;
     return &r->base;
@@ -275,7 +316,8 @@ ct_dataset *ct_dataset_shuffle(ct_dataset *ds, int64_t buffer_size, const ct_shu
     d->buffer_size = buffer_size;
     d->reshuffle = !(opts && opts->no_reshuffle_each_iteration);
     uint64_t call;
-    ct__random_seeds(opts ? opts->seed : 0, &d->seed, &d->seed2, &call);
+    d->op_seed = opts ? opts->seed : 0;
+    ct__random_seeds(d->op_seed, &d->seed, &d->seed2, &call);
     pthread_mutex_init(&d->mu, NULL);
     d->base.opts = ds->opts;
     return &d->base;

@@ -29,11 +29,14 @@ static ct_status tensors_next(ct__iter *it, ct_element **out) {
 }
 
 static ct_status tensors_save(ct__iter *it, ct__state_writer *w) {
+    ct__sw_i64(w, ((tensors_ds *)it->ds)->count);
     ct__sw_i64(w, ((tensors_it *)it)->pos);
     return w->st;
 }
 
 static ct_status tensors_restore(ct__iter *it, ct__state_reader *r) {
+    if (!ct__sr_param(r, it->ds->vt->name, "elements", ((tensors_ds *)it->ds)->count))
+        return r->st;
     int64_t pos = ct__sr_i64(r);
     if (r->st) return r->st;
     if (pos < 0 || pos > ((tensors_ds *)it->ds)->count)
@@ -160,10 +163,19 @@ static ct_status range_next(ct__iter *it, ct_element **out) {
 }
 
 static ct_status range_save(ct__iter *it, ct__state_writer *w) {
+    const range_ds *d = (const range_ds *)it->ds;
+    ct__sw_i64(w, d->start);
+    ct__sw_i64(w, d->stop);
+    ct__sw_i64(w, d->step);
     ct__sw_i64(w, ((range_it *)it)->next);
     return w->st;
 }
 static ct_status range_restore(ct__iter *it, ct__state_reader *r) {
+    const range_ds *d = (const range_ds *)it->ds;
+    const char *name = it->ds->vt->name;
+    if (!ct__sr_param(r, name, "start", d->start) || !ct__sr_param(r, name, "stop", d->stop) ||
+        !ct__sr_param(r, name, "step", d->step))
+        return r->st;
     ((range_it *)it)->next = ct__sr_i64(r);
     return r->st;
 }

@@ -311,6 +311,7 @@ static ct_status text_next(ct__iter *it, ct_element **out) {
 
 static ct_status text_save(ct__iter *it, ct__state_writer *w) {
     text_it *t = (text_it *)it;
+    ct__sw_i64(w, ((text_ds *)it->ds)->n);
     ct__sw_i64(w, t->file);
     ct__sw_i64(w, t->s ? (int64_t)(ct__fstream_tell(t->s) - (t->lim - t->pos)) : -1);
     return w->st;
@@ -319,6 +320,7 @@ static ct_status text_save(ct__iter *it, ct__state_writer *w) {
 static ct_status text_restore(ct__iter *it, ct__state_reader *r) {
     text_it *t = (text_it *)it;
     text_ds *d = (text_ds *)it->ds;
+    if (!ct__sr_param(r, it->ds->vt->name, "files", d->n)) return r->st;
     int64_t file = ct__sr_i64(r), off = ct__sr_i64(r);
     if (r->st) return r->st;
     if (file < 0 || file > d->n || off < -1 || (off >= 0 && file == d->n))

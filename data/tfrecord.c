@@ -839,6 +839,7 @@ static ct_status tfr_next(ct__iter *it, ct_element **out) {
 
 static ct_status tfr_save(ct__iter *it, ct__state_writer *w) {
     tfr_it *t = (tfr_it *)it;
+    ct__sw_i64(w, ((tfr_ds *)it->ds)->n);
     ct__sw_i64(w, t->file);
     ct__sw_i64(w, t->r ? (int64_t)ct__tfrecord_reader_offset(t->r) : 0);
     return w->st;
@@ -847,6 +848,7 @@ static ct_status tfr_save(ct__iter *it, ct__state_writer *w) {
 static ct_status tfr_restore(ct__iter *it, ct__state_reader *rd) {
     tfr_it *t = (tfr_it *)it;
     tfr_ds *d = (tfr_ds *)it->ds;
+    if (!ct__sr_param(rd, it->ds->vt->name, "files", d->n)) return rd->st;
     int64_t file = ct__sr_i64(rd), offset = ct__sr_i64(rd);
     if (rd->st) return rd->st;
     if (file < 0 || file > d->n || offset < 0)

@@ -165,8 +165,13 @@ static ct_dataset *zip_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
     return r;
 }
 
+static ct_dataset *zip_input(const ct_dataset *ds, int i) {
+    const zip_ds *d = (const zip_ds *)ds;
+    return i < d->n ? d->inputs[i] : NULL;
+}
+
 static const ct__dataset_vt zip_vt = {"ZipDataset", zip_iterator, zip_card, zip_destroy,
-                                      zip_remake};
+                                      zip_remake, .input = zip_input};
 
 ct_dataset *ct_dataset_zip(int n, ct_dataset *const *datasets) {
     const char *api = "ct_dataset_zip";
@@ -303,8 +308,12 @@ static ct_dataset *concat_remake(ct_dataset *ds, ct__remake_fn f, void *ctx) {
     return r;
 }
 
+static ct_dataset *concat_input(const ct_dataset *ds, int i) {
+    return i < 2 ? ((const concat_ds *)ds)->in[i] : NULL;
+}
+
 static const ct__dataset_vt concat_vt = {"ConcatenateDataset", concat_iterator, concat_card,
-                                         concat_destroy, concat_remake};
+                                         concat_destroy, concat_remake, .input = concat_input};
 
 static bool same_name(const char *a, const char *b) {
     return a == b || (a && b && !strcmp(a, b));
