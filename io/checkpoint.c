@@ -826,7 +826,7 @@ ct_status ct__checkpoint_manager_restore_state(ct_checkpoint_manager *cm, const 
     return quiet_restore(cm, path, out);
 }
 
-ct_status ct__checkpoint_manager_delete_all(ct_checkpoint_manager *cm) {
+ct_status ct_checkpoint_manager_delete_all(ct_checkpoint_manager *cm) {
     ct_status st = CT_OK;
     if (rank_of(cm) == 0) {
         char *lp = list_path(cm);

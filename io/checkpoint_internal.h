@@ -39,8 +39,5 @@ const char *ct__checkpoint_manager_save_state(ct_checkpoint_manager *cm,
  * (this replica's info and streams; the caller clears it). */
 ct_status ct__checkpoint_manager_restore_state(ct_checkpoint_manager *cm, const char *path,
                                                ct__train_state *out);
-/* Removes every checkpoint of the directory and its list
- * (BackupAndRestore's delete_checkpoint). Collective. */
-ct_status ct__checkpoint_manager_delete_all(ct_checkpoint_manager *cm);
 
 #endif

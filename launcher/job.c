@@ -1000,6 +1000,7 @@ static int callback_paths(job *j, json_t *cfg, const char *cls, const char *path
     const char *key = !strcmp(cls, "CSVLogger")         ? "filename"
                       : !strcmp(cls, "TensorBoard")     ? "log_dir"
                       : !strcmp(cls, "ModelCheckpoint") ? "filepath"
+                      : !strcmp(cls, "BackupAndRestore") ? "backup_dir"
                                                         : NULL;
     if (!key) return 0;
     const json_t *f = json_object_get(cfg, key);
@@ -1036,11 +1037,6 @@ static int parse_callbacks(job *j, const json_t *v) {
         if (opt_string(j, c, p, "class_name", &cls)) return -1;
         if (!cls) return fail(j, p, false, "a callback needs a \"class_name\" (EarlyStopping, ...)");
         child(q, p, "class_name");
-        /* Keras callbacks that need saving, which arrives with checkpoints. */
-        static const char *const later[] = {"BackupAndRestore", NULL};
-        if (in_list(cls, later))
-            return fail(j, q, false, "%s is not available yet (it arrives with checkpoints)",
-                        cls);
         const json_t *cfg = json_object_get(c, "config");
         child(q, p, "config");
         if (cfg && want_object(j, cfg, q)) return -1;

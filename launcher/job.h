@@ -173,6 +173,9 @@ typedef struct job {
     int epochs;
     int64_t batch_size;  /* 0: unset                                      */
     job_where batch_size_where;
+    /* --resume: "auto" (NULL), "never" or a checkpoint file or directory
+     * (borrowed from argv). */
+    const char *resume;
     bool batch_size_from_flag; /* --batch-size: replaces the train
                                   pipeline's batch size                  */
     int64_t validation_batch_size;

@@ -59,7 +59,15 @@ static const char HELP_TRAIN[] =
     "  --verbose N           fit.verbose: 0 silent, 1 progress bar, 2 one line per epoch\n"
     "  --seed N              seed (tf.random.set_seed)\n"
     "  --threads N           threads (the runtime's thread budget)\n"
-    "  -h, --help            this text\n";
+    "  --resume WHAT         with a BackupAndRestore callback: auto (the default)\n"
+    "                        resumes from its backup_dir's latest checkpoint when\n"
+    "                        there is one; never removes them and starts afresh;\n"
+    "                        a checkpoint file or directory resumes from it\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "SIGINT or SIGTERM stops training after the batch under way. With a\n"
+    "BackupAndRestore callback every rank saves there and ctrain exits 75: run\n"
+    "the same command again to resume. Without one it exits 130 or 143.\n";
 
 static const char HELP_EVALUATE[] =
     "usage: ctrain evaluate JOB.json [flags]\n"
@@ -131,6 +139,7 @@ typedef struct flags {
     bool has_epochs, has_batch_size, has_steps_per_epoch, has_steps, has_seed, has_threads,
         has_verbose;
     const char *output;
+    const char *resume;
 } flags;
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
@@ -152,7 +161,7 @@ static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out) {
 /* Which flags each command takes. */
 static bool takes(command c, const char *flag) {
     static const char *const train[] = {"epochs", "batch-size", "steps-per-epoch", "verbose",
-                                        "seed", "threads", NULL};
+                                        "seed", "threads", "resume", NULL};
     static const char *const evaluate[] = {"steps", "batch-size", "verbose", "seed", "threads", NULL};
     static const char *const predict[] = {"output", "steps", "batch-size", "verbose", "seed",
                                           "threads", NULL};
@@ -192,6 +201,11 @@ static int parse_args(command c, int argc, char **argv, int first, const char **
         else return usage_error(cmd, "flag \"%s\" needs a value", a);
         if (!strcmp(name, "output")) {
             f->output = value;
+            continue;
+        }
+        if (!strcmp(name, "resume")) {
+            if (!*value) return usage_error(cmd, "--resume: expected auto, never or a checkpoint, got \"%s\"", value);
+            f->resume = value;
             continue;
         }
         struct {
@@ -239,6 +253,7 @@ static void apply_flags(command c, job *j, const flags *f) {
         j->seed = f->seed;
     }
     if (f->has_threads) j->threads = (int)f->threads;
+    if (f->resume && strcmp(f->resume, "auto")) j->resume = f->resume;
     if (f->has_verbose) {
         if (c == CMD_TRAIN) j->verbose = verbose[f->verbose];
         if (c == CMD_EVALUATE) j->evaluate_verbose = verbose[f->verbose];

@@ -18,10 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "ctrain/checkpoint.h"
 #include "ctrain/strategy.h"
 #include "launcher/cli.h"
 #include "launcher/jsonpos.h"
@@ -305,6 +307,9 @@ static int write_predictions(const ct_tensor *y, const char *path) {
     return 0;
 }
 
+/* Preempted with the training state saved (BSD's EX_TEMPFAIL: try again). */
+#define EXIT_PREEMPTED 75
+
 /* ---- commands ------------------------------------------------------------------------- */
 
 typedef struct session {
@@ -405,6 +410,81 @@ static int do_predict(session *s) {
     return rc;
 }
 
+/* The job's BackupAndRestore callback, or -1. */
+static int backup_index(const job *j) {
+    for (int i = 0; i < j->ncallbacks; i++)
+        if (!strcmp(j->callbacks[i].class_name, "BackupAndRestore")) return i;
+    return -1;
+}
+
+/* --resume never: the backup's checkpoints go; --resume PATH: the fit
+ * resumes from PATH (a checkpoint file, or a directory's latest), through
+ * the job's BackupAndRestore or, without one, a BackupAndRestore that
+ * keeps its checkpoints in PATH's directory. Every rank runs this. */
+static int apply_resume(session *s) {
+    job *j = s->j;
+    if (!j->resume) return 0;
+    int bi = backup_index(j);
+    json_error_t e;
+    json_t *cfg = bi >= 0 ? json_loads(j->callbacks[bi].config_json, 0, &e) : json_object();
+    if (!cfg) return cli_fail("out of memory");
+    int rc = 0;
+    char *file = NULL;
+    if (!strcmp(j->resume, "never")) {
+        const json_t *dir = json_object_get(cfg, "backup_dir");
+        if (json_is_string(dir)) {
+            ct_checkpoint_manager *cm = ct_checkpoint_manager_new(s->m, json_string_value(dir), NULL);
+            if (!cm || ct_checkpoint_manager_delete_all(cm)) rc = cli_fail("--resume never: %s", ct_last_error());
+            ct_checkpoint_manager_free(cm);
+        }
+        json_decref(cfg);
+        return rc;
+    }
+    struct stat sb;
+    if (stat(j->resume, &sb) != 0) {
+        rc = cli_fail("--resume %s: %s (expected auto, never, or a checkpoint file or directory)",
+                      j->resume, strerror(errno));
+    } else if (S_ISDIR(sb.st_mode)) {
+        ct_checkpoint_manager *cm = ct_checkpoint_manager_new(s->m, j->resume, NULL);
+        const char *latest = cm ? ct_checkpoint_manager_latest(cm) : NULL;
+        if (!cm) rc = cli_fail("--resume %s: %s", j->resume, ct_last_error());
+        else if (!latest) rc = cli_fail("--resume %s: the directory holds no complete checkpoint (no \"checkpoint\" list naming one)", j->resume);
+        else file = cli_strdup(latest);
+        ct_checkpoint_manager_free(cm);
+    } else {
+        file = cli_strdup(j->resume);
+    }
+    if (!rc && !file) rc = cli_fail("out of memory");
+    if (!rc) {
+        json_object_set_new(cfg, "restore_from", json_string(file));
+        if (bi < 0) {
+            char *dir = cli_dirname(file);
+            json_object_set_new(cfg, "backup_dir", json_string(dir ? dir : "."));
+            json_object_set_new(cfg, "delete_checkpoint", json_false());
+            free(dir);
+            job_callback *more = realloc(j->callbacks, (size_t)(j->ncallbacks + 1) * sizeof *more);
+            if (!more) rc = cli_fail("out of memory");
+            else {
+                j->callbacks = more;
+                bi = j->ncallbacks++;
+                memset(&j->callbacks[bi], 0, sizeof j->callbacks[bi]);
+                j->callbacks[bi].class_name = cli_strdup("BackupAndRestore");
+            }
+        }
+    }
+    if (!rc) {
+        char *text = json_dumps(cfg, JSON_COMPACT);
+        if (!text) rc = cli_fail("out of memory");
+        else {
+            free(j->callbacks[bi].config_json);
+            j->callbacks[bi].config_json = text;
+        }
+    }
+    free(file);
+    json_decref(cfg);
+    return rc;
+}
+
 static int do_fit(session *s) {
     job *j = s->j;
     job_where data_where = job_where_of(j, "data");
@@ -418,6 +498,7 @@ static int do_fit(session *s) {
                            "batch_size %lld conflicts with %s (%lld): the train data are batched "
                            "by their transforms; remove one",
                            (long long)j->batch_size, bt->where.path, (long long)bt->n);
+    if (apply_resume(s)) return -1;
     /* Callbacks before the data: a typo in their config should not wait
      * for a data set to load. */
     if (j->ncallbacks && !(s->cbs = calloc((size_t)j->ncallbacks, sizeof *s->cbs)))
@@ -506,6 +587,17 @@ int run_train(job *j) {
     if (!rc) rc = do_fit(&s);
     stop_signals(false, saved);
     int sig = ct_stop_requested();
+    if (!rc && sig && ct_model_preempted(s.m)) {
+        /* Saved where it stopped: the same command resumes there. */
+        int bi = backup_index(j);
+        if (world_rank() == 0)
+            fprintf(stderr, "ctrain train: stopped by %s; the training state is saved (%s): run "
+                            "the same command again to resume\n",
+                    sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a stop request",
+                    bi >= 0 ? "BackupAndRestore" : "--resume");
+        session_end(&s);
+        return EXIT_PREEMPTED;
+    }
     if (!rc && sig) {
         /* Stopped on request: the job's later sections are not run, and
          * the exit status is the shell's for that signal. */

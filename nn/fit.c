@@ -2387,7 +2387,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     st = l.st;
     /* Training is over (not preempted): the backup has served. */
     if (!st && bk.cm && !m->preempted && bk.cfg->delete_checkpoint)
-        st = ct__checkpoint_manager_delete_all(bk.cm);
+        st = ct_checkpoint_manager_delete_all(bk.cm);
 
 out:
     if (list_ready) cblist_done(&l, &pb);
