@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +478,19 @@ const char *ct_checkpoint_manager_checkpoint(const ct_checkpoint_manager *cm, in
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
+/* Tests kill the process in the middle of a save: CTRAIN_TEST_CRASH_IN_SAVE
+ * = "<stage>:<n>" sends this process SIGKILL at stage "write" (its file
+ * half written under the temporary name) or "part" (its file in place, the
+ * list not updated) of its n-th save (from 1). */
+static int saves_begun;
+
+static void crash_point(const char *stage) {
+    const char *spec = getenv("CTRAIN_TEST_CRASH_IN_SAVE");
+    size_t k = strlen(stage);
+    if (spec && !strncmp(spec, stage, k) && spec[k] == ':' && atoi(spec + k + 1) == saves_begun)
+        raise(SIGKILL);
+}
+
 typedef struct {
     const char *where;
     const char *json;
@@ -506,8 +520,13 @@ static ct_status write_state_group(hid_t f, void *ctx) {
                        : ct__error(CT_ERR_INTERNAL,
                                    "%s: cannot write attribute training_state/state", w->where);
     for (int k = 0; k < 2; k++)
-        for (int i = 0; !st && w->parts[k] && i < w->parts[k]->n; i++)
+        for (int i = 0; !st && w->parts[k] && i < w->parts[k]->n; i++) {
             st = write_bytes(g, w->where, &w->parts[k]->parts[i]);
+            if (i == 0) {
+                H5Fflush(f, H5F_SCOPE_GLOBAL);
+                crash_point("write");
+            }
+        }
     H5Gclose(g);
     return st;
 }
@@ -603,6 +622,7 @@ static const char *save(ct_checkpoint_manager *cm, const ct__train_state *fit) {
     }
     int rank = rank_of(cm), world = world_of(cm);
     int64_t n = cm->next++;
+    saves_begun++;
     char *path = file_path(cm, n, rank);
     char where[4200];
     snprintf(where, sizeof where, "CheckpointManager: saving '%s'", path ? path : "?");
@@ -636,6 +656,7 @@ static const char *save(ct_checkpoint_manager *cm, const ct__train_state *fit) {
     free(json);
     json_decref(info);
     ct__train_state_clear(&own);
+    if (!st) crash_point("part");
     st = vote(cm, st, where);
     if (st && path) unlink(path);
     if (!st && rank == 0) st = commit(cm, n, where);

@@ -241,10 +241,10 @@ static void format_logs(const ct_logs *logs, char *buf, size_t cap) {
 }
 
 /* How many epochs of fit validated (val_ keys have that many values). */
-static int validated_epochs(const job *j, int epochs) {
+static int validated_epochs(const job *j, const ct_history *h) {
     int freq = j->validation_freq ? j->validation_freq : 1, n = 0;
-    for (int e = j->initial_epoch; e < j->initial_epoch + epochs; e++)
-        if ((e + 1) % freq == 0) n++;
+    for (int i = 0; i < ct_history_epochs(h); i++)
+        if ((ct_history_epoch(h, i) + 1) % freq == 0) n++;
     return n;
 }
 
@@ -255,10 +255,10 @@ static void print_final(const job *j, const ct_history *h) {
         printf("final: no epoch ran\n");
         return;
     }
-    printf("final (epoch %d):", j->initial_epoch + epochs);
+    printf("final (epoch %d):", ct_history_epoch(h, epochs - 1) + 1);
     for (int k = 0, first = 1; k < ct_history_num_keys(h); k++) {
         const char *key = ct_history_key(h, k);
-        int i = strncmp(key, "val_", 4) ? epochs - 1 : validated_epochs(j, epochs) - 1;
+        int i = strncmp(key, "val_", 4) ? epochs - 1 : validated_epochs(j, h) - 1;
         if (i < 0) continue;
         double v = ct_history_value(h, key, i);
         printf("%s %s: %.4f", first ? "" : " -", key, v);

@@ -120,6 +120,7 @@ ct_status ct_logs_set(ct_logs *logs, const char *key, double value) {
  * has fewer values, as in Keras). */
 struct ct_history {
     int epochs;
+    int *epoch; /* history.epoch: each record's epoch number */
     int nkeys, cap;
     char **keys;
     int *count;
@@ -141,11 +142,15 @@ void ct_history_free(ct_history *h) {
     free(h->keys);
     free(h->count);
     free(h->vals);
+    free(h->epoch);
     free(h);
 }
 
-static ct_status history_record(ct_history *h, const ct_logs *logs) {
-    h->epochs++;
+static ct_status history_record(ct_history *h, int epoch, const ct_logs *logs) {
+    int *e = realloc(h->epoch, (size_t)(h->epochs + 1) * sizeof *e);
+    if (!e) return ct__error(CT_ERR_OUT_OF_MEMORY, "History: out of memory");
+    h->epoch = e;
+    e[h->epochs++] = epoch;
     for (int i = 0; i < ct_logs_size(logs); i++) {
         int k = 0;
         while (k < h->nkeys && strcmp(h->keys[k], logs->keys[i]))
@@ -180,6 +185,9 @@ static ct_status history_record(ct_history *h, const ct_logs *logs) {
 }
 
 int ct_history_epochs(const ct_history *h) { return h ? h->epochs : 0; }
+int ct_history_epoch(const ct_history *h, int i) {
+    return h && i >= 0 && i < h->epochs ? h->epoch[i] : -1;
+}
 int ct_history_num_keys(const ct_history *h) { return h ? h->nkeys : 0; }
 
 const char *ct_history_key(const ct_history *h, int i) {
@@ -1564,7 +1572,7 @@ static void cb_epoch_end(cblist *l, int epoch, ct_logs *logs) {
     if (l->pb) bar_finalize(l, logs);
     DISPATCH(l, on_epoch_end, epoch, logs);
     if (l->history && !l->st) {
-        ct_status st = history_record(l->history, logs);
+        ct_status st = history_record(l->history, epoch, logs);
         if (st) l->st = st;
     }
 }

@@ -659,6 +659,10 @@ typedef struct ct_fit_opts {
 typedef struct ct_history ct_history;
 ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts);
 int ct_history_epochs(const ct_history *h);
+/* history.epoch[i]: the epoch number (from 0) of the i-th epoch recorded
+ * (a fit from initial_epoch, or resumed by BackupAndRestore, starts past
+ * 0); -1 out of range. */
+int ct_history_epoch(const ct_history *h, int i);
 int ct_history_num_keys(const ct_history *h);
 const char *ct_history_key(const ct_history *h, int i);
 /* history.history[key][i]: the i-th value logged for key (val_ keys have
