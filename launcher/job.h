@@ -176,6 +176,8 @@ typedef struct job {
     /* --resume: "auto" (NULL), "never" or a checkpoint file or directory
      * (borrowed from argv). */
     const char *resume;
+    /* --weights FILE (evaluate, predict): trained weights to load. */
+    const char *weights;
     bool batch_size_from_flag; /* --batch-size: replaces the train
                                   pipeline's batch size                  */
     int64_t validation_batch_size;

@@ -77,12 +77,12 @@ static const char HELP_EVALUATE[] =
     "\n"
     "  evaluate: loss: 2.3026 - accuracy: 0.1000\n"
     "\n"
-    "Note: the weights are freshly initialised. Loading trained weights arrives\n"
-    "with checkpoints; until then, `ctrain train` on a job with an \"evaluate\"\n"
-    "section evaluates the model it has just trained.\n"
+    "The weights are freshly initialised unless --weights gives trained ones.\n"
     "\n"
     "flags:\n"
     "  --steps N             evaluate.steps\n"
+    "  --weights FILE        load trained weights first: a weights file, a model\n"
+    "                        file (ModelCheckpoint's) or a training checkpoint\n"
     "  --batch-size N        fit.batch_size (the batch of unbatched test data)\n"
     "  --verbose N           evaluate.verbose: 0, 1 or 2\n"
     "  --seed N              seed\n"
@@ -97,14 +97,13 @@ static const char HELP_PREDICT[] =
     "header. The file is predict.output (relative to the job file), else\n"
     "--output, else standard output.\n"
     "\n"
-    "Note: the weights are freshly initialised. Loading trained weights arrives\n"
-    "with checkpoints; until then, `ctrain train` on a job with a \"predict\"\n"
-    "section predicts with the model it has just trained.\n"
+    "The weights are freshly initialised unless --weights gives trained ones.\n"
     "\n"
     "flags:\n"
     "  --output FILE         predict.output (FILE relative to the current directory;\n"
     "                        \"-\" for standard output)\n"
     "  --steps N             predict.steps\n"
+    "  --weights FILE        load trained weights first (as evaluate)\n"
     "  --batch-size N        fit.batch_size (the batch of unbatched test data)\n"
     "  --verbose N           predict.verbose: 0, 1 or 2\n"
     "  --seed N              seed\n"
@@ -140,6 +139,7 @@ typedef struct flags {
         has_verbose;
     const char *output;
     const char *resume;
+    const char *weights;
 } flags;
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
@@ -162,9 +162,10 @@ static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out) {
 static bool takes(command c, const char *flag) {
     static const char *const train[] = {"epochs", "batch-size", "steps-per-epoch", "verbose",
                                         "seed", "threads", "resume", NULL};
-    static const char *const evaluate[] = {"steps", "batch-size", "verbose", "seed", "threads", NULL};
+    static const char *const evaluate[] = {"steps", "batch-size", "verbose", "seed", "threads",
+                                           "weights", NULL};
     static const char *const predict[] = {"output", "steps", "batch-size", "verbose", "seed",
-                                          "threads", NULL};
+                                          "threads", "weights", NULL};
     const char *const *list = c == CMD_TRAIN ? train : c == CMD_EVALUATE ? evaluate
                                                    : c == CMD_PREDICT    ? predict
                                                                          : NULL;
@@ -201,6 +202,10 @@ static int parse_args(command c, int argc, char **argv, int first, const char **
         else return usage_error(cmd, "flag \"%s\" needs a value", a);
         if (!strcmp(name, "output")) {
             f->output = value;
+            continue;
+        }
+        if (!strcmp(name, "weights")) {
+            f->weights = value;
             continue;
         }
         if (!strcmp(name, "resume")) {
@@ -254,6 +259,7 @@ static void apply_flags(command c, job *j, const flags *f) {
     }
     if (f->has_threads) j->threads = (int)f->threads;
     if (f->resume && strcmp(f->resume, "auto")) j->resume = f->resume;
+    if (f->weights) j->weights = f->weights;
     if (f->has_verbose) {
         if (c == CMD_TRAIN) j->verbose = verbose[f->verbose];
         if (c == CMD_EVALUATE) j->evaluate_verbose = verbose[f->verbose];

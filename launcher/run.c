@@ -614,28 +614,50 @@ int run_train(job *j) {
     return rc ? report("train") : 0;
 }
 
-static void fresh_weights_note(const char *command) {
-    fprintf(stderr,
-            "ctrain %s: note: the model's weights are freshly initialised; loading trained "
-            "weights arrives with checkpoints (issue #7). Until then `ctrain train` runs the "
-            "job's \"%s\" section after fitting.\n",
-            command, command);
+/* A model without a declared input shape, built for the job's training
+ * data as fit would build it (*ds: that data, for the caller to free). */
+static int build_for_train(const job *j, pipeline *p, ct_model *m, ct_dataset **ds) {
+    if (ct_layer_built(ct_model_layer(m)) || !j->train.present) return 0;
+    if (!(*ds = pipeline_build(p, &j->train, &(pipeline_opts){.default_batch = j->batch_size})))
+        return -1;
+    const ct_element_spec *spec = ct_dataset_element_spec(*ds);
+    if (spec && ct_model_build(m, spec->c[0].rank, spec->c[0].shape))
+        return lib_fail_at(j, &j->model_where);
+    return 0;
+}
+
+/* --weights FILE, or a note that the weights are fresh. */
+static int load_weights(session *s, const char *command) {
+    const job *j = s->j;
+    if (!j->weights) {
+        fprintf(stderr,
+                "ctrain %s: note: the model's weights are freshly initialised; give --weights "
+                "FILE (a weights, model or checkpoint .h5 file) to %s trained ones\n",
+                command, command);
+        return 0;
+    }
+    ct_dataset *ds = NULL;
+    int rc = build_for_train(j, s->p, s->m, &ds);
+    ct_dataset_free(ds);
+    if (!rc && ct_model_load_weights(s->m, j->weights, NULL))
+        rc = cli_fail("--weights: %s", ct_last_error());
+    return rc;
 }
 
 int run_evaluate(job *j) {
-    fresh_weights_note("evaluate");
     session s;
     int rc = session_begin(&s, j, true);
+    if (!rc) rc = load_weights(&s, "evaluate");
     if (!rc) rc = do_evaluate(&s);
     session_end(&s);
     return rc ? report("evaluate") : 0;
 }
 
 int run_predict(job *j) {
-    fresh_weights_note("predict");
     session s;
     /* Compiled when the job says how (predict itself needs no loss). */
     int rc = session_begin(&s, j, j->has_compile);
+    if (!rc) rc = load_weights(&s, "predict");
     if (!rc) rc = do_predict(&s);
     session_end(&s);
     return rc ? report("predict") : 0;
@@ -666,14 +688,8 @@ int run_summary(const char *path) {
     }
     /* A model without a declared input shape is built for the job's
      * training data, as fit would build it. */
-    if (!rc && !ct_layer_built(ct_model_layer(m)) && j && j->train.present) {
-        if (!(p = pipeline_new(j)) ||
-            !(ds = pipeline_build(p, &j->train, &(pipeline_opts){.default_batch = j->batch_size})))
-            rc = -1;
-        const ct_element_spec *spec = ds ? ct_dataset_element_spec(ds) : NULL;
-        if (!rc && spec && ct_model_build(m, spec->c[0].rank, spec->c[0].shape))
-            rc = lib_fail_at(j, &j->model_where);
-    }
+    if (!rc && j && !(p = pipeline_new(j))) rc = cli_fail("out of memory");
+    if (!rc && j && build_for_train(j, p, m, &ds)) rc = -1;
     if (!rc && ct_model_summary(m, stdout)) rc = cli_fail("%s", ct_last_error());
     ct_dataset_free(ds);
     pipeline_free(p);

@@ -482,3 +482,61 @@ Test(cli, help_and_usage) {
     cr_assert_eq(r.rc, 2);
     result_free(&r);
 }
+
+/* A run that fails (exit 1) with needle in its stderr. */
+static void fails_mentioning(const char *args, const char *needle) {
+    result r = run(args);
+    cr_assert_eq(r.rc, 1, "%s: exit %d, stderr: %s", args, r.rc, r.err);
+    cr_assert(strstr(r.err, needle), "%s: stderr \"%s\" does not mention \"%s\"", args, r.err,
+              needle);
+    result_free(&r);
+}
+
+/* The evaluate line's loss ("evaluate: loss: 0.1234 - ..."). */
+static double evaluate_loss(const char *out) {
+    const char *ev = strstr(out, "evaluate: loss: ");
+    return ev ? atof(ev + 16) : NAN;
+}
+
+Test(cli, evaluate_and_predict_load_trained_weights) {
+    make_dir();
+    csv_job("job.json", "{\"epochs\": 5, \"verbose\": 0}",
+            ",\n \"callbacks\": [{\"class_name\": \"ModelCheckpoint\", \"config\": "
+            "{\"filepath\": \"w.weights.h5\", \"save_weights_only\": true}}],\n"
+            " \"evaluate\": {\"verbose\": 0}");
+    result r = run("train job.json");
+    cr_assert_eq(r.rc, 0, "stderr: %s", r.err);
+    double trained = evaluate_loss(r.out);
+    result_free(&r);
+    r = run("evaluate job.json --verbose 0 --weights w.weights.h5");
+    cr_assert_eq(r.rc, 0, "stderr: %s", r.err);
+    cr_assert(!strstr(r.err, "freshly initialised"), "%s", r.err);
+    cr_assert_float_eq(evaluate_loss(r.out), trained, 1e-4, "%s vs %g", r.out, trained);
+    result_free(&r);
+    r = run("predict job.json --verbose 0 --steps 1 --weights w.weights.h5");
+    cr_assert_eq(r.rc, 0, "stderr: %s", r.err);
+    result_free(&r);
+    fails_mentioning("evaluate job.json --weights missing.h5", "--weights: ct_model_load_weights: 'missing.h5': cannot read it");
+}
+
+Test(cli, resume_flag) {
+    make_dir();
+    csv_job("job.json", "{\"epochs\": 2, \"verbose\": 0}",
+            ",\n \"callbacks\": [{\"class_name\": \"BackupAndRestore\", \"config\": "
+            "{\"backup_dir\": \"bk\", \"delete_checkpoint\": false}}]");
+    result r = run("train job.json");
+    cr_assert_eq(r.rc, 0, "stderr: %s", r.err);
+    cr_assert(strstr(r.out, "final (epoch 2)"), "%s", r.out);
+    result_free(&r);
+    /* Everything was trained: auto resumes after the last epoch. */
+    r = run("train job.json --epochs 3");
+    cr_assert_eq(r.rc, 0, "stderr: %s", r.err);
+    cr_assert(strstr(r.out, "final (epoch 3)"), "%s", r.out);
+    result_free(&r);
+    r = run("train job.json --epochs 3 --resume never");
+    cr_assert_eq(r.rc, 0, "stderr: %s", r.err);
+    cr_assert(strstr(r.out, "final (epoch 3)"), "%s", r.out);
+    result_free(&r);
+    fails_mentioning("train job.json --resume nowhere", "--resume nowhere: No such file");
+    fails_mentioning("train job.json --resume .", "no complete checkpoint");
+}
