@@ -280,7 +280,7 @@ def check_optimizer_weights(f, fn, layers, slots):
     if set(g.keys()) != tops:
         fail(f"{fn}: optimizer_weights members {sorted(g.keys())}, want {sorted(tops)}")
 
-def check_model_file(path, fn, cls, layers, compiled, slots):
+def check_model_file(path, fn, cls, layers, compiled, slots, extra=frozenset()):
     with h5py.File(path, "r") as f:
         check_scalar_str(f, fn, f, "backend", "tensorflow")
         check_scalar_str(f, fn, f, "keras_version", "2.15.0")
@@ -296,11 +296,42 @@ def check_model_file(path, fn, cls, layers, compiled, slots):
         if "model_weights" not in f or not isinstance(f["model_weights"], h5py.Group):
             return fail(f"{fn}: no group model_weights")
         check_weights_group(f["model_weights"], fn, layers)
-        want = {"model_weights"} | ({"optimizer_weights"} if slots else set())
+        want = {"model_weights"} | ({"optimizer_weights"} if slots else set()) | set(extra)
         if set(f.keys()) != want:
             fail(f"{fn}: root members {sorted(f.keys())}, want {sorted(want)}")
         if slots:
             check_optimizer_weights(f, fn, layers, slots)
+
+def check_checkpoint(d):
+    """A CheckpointManager's directory: the CheckpointState list names
+    ckpt-1.h5, a full-model file with a training_state group."""
+    fn = "ckpts/ckpt-1.h5"
+    try:
+        with open(os.path.join(d, "ckpts", "checkpoint")) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        return fail(f"ckpts/checkpoint: {e}")
+    keys = [l.split(":", 1)[0] for l in lines]
+    if keys != ["model_checkpoint_path", "all_model_checkpoint_paths",
+                "all_model_checkpoint_timestamps", "last_preserved_timestamp"]:
+        fail(f"ckpts/checkpoint: keys {keys}")
+    if lines and lines[0] != 'model_checkpoint_path: "ckpt-1.h5"':
+        fail(f"ckpts/checkpoint: first line {lines[0]!r}")
+    check_model_file(os.path.join(d, fn), fn, *MODELS["cnn_model.h5"], extra={"training_state"})
+    with h5py.File(os.path.join(d, fn), "r") as f:
+        g = f.get("training_state")
+        if not isinstance(g, h5py.Group):
+            return fail(f"{fn}: no group training_state")
+        state = json_attr(g, fn, "state")
+        if state is not None:
+            for k, v in (("format", "ctrain.training_state"), ("version", 1),
+                         ("world_size", 1), ("rank", 0), ("checkpoint", 1)):
+                if state.get(k) != v:
+                    fail(f"{fn}: training_state/state {k} = {state.get(k)!r}, want {v!r}")
+        if set(g.keys()) != {"rng"}:
+            fail(f"{fn}: training_state members {sorted(g.keys())}, want ['rng']")
+        elif g["rng"].dtype != np.dtype("u1") or g["rng"].ndim != 1 or g["rng"].shape[0] < 2500:
+            fail(f"{fn}: training_state/rng is {g['rng'].dtype} {g['rng'].shape}")
 
 def main():
     d = sys.argv[1]
@@ -308,10 +339,11 @@ def main():
         check_file(os.path.join(d, fn), fn, layers)
     for fn, (cls, layers, compiled, slots) in MODELS.items():
         check_model_file(os.path.join(d, fn), fn, cls, layers, compiled, slots)
+    check_checkpoint(d)
     if failures:
         print(f"check_keras_h5: {len(failures)} failures")
         sys.exit(1)
-    print(f"check_keras_h5: {len(EXPECTED) + len(MODELS)} files passed")
+    print(f"check_keras_h5: {len(EXPECTED) + len(MODELS) + 1} files passed")
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,8 @@
  *   cnn.h5, two_inputs.h5, nested.h5, embedding.h5, long_names.h5
  * and full-model files (ct_model_save):
  *   cnn_model.h5 (compiled with Adam, trained two steps: training_config
- *   and optimizer_weights), two_inputs_model.h5 (not compiled).
+ *   and optimizer_weights), two_inputs_model.h5 (not compiled); and a
+ *   training checkpoint of the trained CNN (CheckpointManager): ckpts/.
  * Weights hold h5m_fill's pattern. */
 #include "h5_models.h"
 
@@ -67,6 +68,26 @@ static int write_model(const char *dir, const char *file, ct_model *(*make)(void
     return 0;
 }
 
+/* A training checkpoint of the trained CNN: ckpts/ckpt-1.h5 and the list
+ * ckpts/checkpoint (CheckpointManager). */
+static int write_checkpoint(const char *dir) {
+    ct_layer_reset_names();
+    ct_model *m = h5m_cnn();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ckpts", dir);
+    ct_status st = m ? train_cnn(m) : ct_last_status();
+    if (st == CT_OK) st = h5m_fill(m, 0);
+    ct_checkpoint_manager *cm = st == CT_OK ? ct_checkpoint_manager_new(m, path, NULL) : NULL;
+    if (st == CT_OK && (!cm || !ct_checkpoint_manager_save(cm))) st = ct_last_status();
+    ct_checkpoint_manager_free(cm);
+    if (m) ct_model_free(m);
+    if (st != CT_OK) {
+        fprintf(stderr, "write_sample_h5: ckpts: %s\n", ct_last_error());
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: write_sample_h5 DIR\n");
@@ -78,6 +99,7 @@ int main(int argc, char **argv) {
               write_one(argv[1], "embedding.h5", h5m_embedding) +
               write_one(argv[1], "long_names.h5", long_names) +
               write_model(argv[1], "cnn_model.h5", h5m_cnn, train_cnn) +
-              write_model(argv[1], "two_inputs_model.h5", h5m_two_inputs, NULL);
+              write_model(argv[1], "two_inputs_model.h5", h5m_two_inputs, NULL) +
+              write_checkpoint(argv[1]);
     return bad ? 1 : 0;
 }
