@@ -1785,6 +1785,22 @@ static ct_status agree_stop(ct_model *m, bool *stop, bool *preempt) {
     return CT_OK;
 }
 
+/* Every replica's outcome of a step that may fail on some of them only:
+ * CT_OK when all succeeded, else this replica's error or one saying that
+ * another failed (so that no replica goes on alone into a collective). */
+static ct_status agree_ok(ct_model *m, ct_status st, const char *who) {
+    if (ct__strategy_replicas(m->strategy) < 2) return st;
+    char why[1024];
+    snprintf(why, sizeof why, "%s", st ? ct_last_error() : "");
+    double failed = st ? 1 : 0;
+    ct_status r = ct__strategy_sum_doubles(m->strategy, &failed, 1);
+    if (st) return ct__error(st, "%s", why);
+    if (r) return r;
+    if (failed > 0)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: another replica could not resume", who);
+    return CT_OK;
+}
+
 /* ---- resuming (BackupAndRestore) ------------------------------------------------------------ */
 
 /* A fit's position in a training checkpoint: per replica, info fields
@@ -2263,9 +2279,9 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     l.history = h;
     if ((st = agree_batches(&train)) || (has_val && (st = agree_batches(&val)))) goto out;
     l.target = source_target(&train);
-    if ((st = find_backup(o->ncallbacks, o->callbacks, &bk, who)) ||
-        (st = backup_open(m, &bk, &train, &resume, who)))
-        goto out;
+    if ((st = find_backup(o->ncallbacks, o->callbacks, &bk, who))) goto out;
+    st = backup_open(m, &bk, &train, &resume, who);
+    if (bk.cfg && (st = agree_ok(m, st, who))) goto out;
     int first_epoch = o->initial_epoch;
     int64_t first_step = 0;
     if (resume.info) {
@@ -2294,7 +2310,7 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     }
     cb_train_begin(&l);
     if ((st = l.st)) goto out;
-    if (resume.info && (st = backup_callbacks(&l, &resume, who))) goto out;
+    if (resume.info && (st = agree_ok(m, backup_callbacks(&l, &resume, who), who))) goto out;
     bool trained = false;
     ct_optimizer *opt = m->optimizer;
     for (int epoch = first_epoch; epoch < epochs; epoch++) {
