@@ -43,6 +43,9 @@ struct ct_callback {
     /* A built-in's resumable state (ct__callback_get_state), or NULL. */
     json_t *(*get_state)(void *ctx);
     ct_status (*set_state)(void *ctx, const json_t *state);
+    /* Tensors that go with the state (ct__callback_tensors), or NULL. */
+    int (*get_tensors)(void *ctx, ct_tensor *const **out);
+    ct_status (*set_tensors)(void *ctx, int n, ct_tensor *const *t);
 };
 
 const ct_callback_hooks *ct__callback_hooks(const ct_callback *cb) { return &cb->hooks; }
@@ -56,6 +59,21 @@ json_t *ct__callback_get_state(const ct_callback *cb) {
 ct_status ct__callback_set_state(ct_callback *cb, const json_t *state) {
     if (!cb || !cb->set_state) return CT_OK;
     return cb->set_state(cb->hooks.ctx, state);
+}
+
+int ct__callback_tensors(const ct_callback *cb, ct_tensor *const **out) {
+    *out = NULL;
+    return cb && cb->get_tensors ? cb->get_tensors(cb->hooks.ctx, out) : 0;
+}
+
+ct_status ct__callback_set_tensors(ct_callback *cb, int n, ct_tensor *const *t) {
+    if (!cb || !cb->set_tensors)
+        return n ? ct__error(CT_ERR_INVALID_ARGUMENT,
+                             "%s: resumed state: this callback keeps no tensors, the checkpoint "
+                             "has %d",
+                             cb && cb->cls ? cb->cls : "a callback", n)
+                 : CT_OK;
+    return cb->set_tensors(cb->hooks.ctx, n, t);
 }
 
 ct_status ct__callback_take_error(ct_callback *cb) {
@@ -491,15 +509,25 @@ static void es_train_end(void *ctx, ct_model *m, ct_logs *logs) {
  * the monitor's direction ("less" / "greater", null until the first epoch
  * end picks it, as Keras's monitor_op; with it the sign of min_delta).
  *
- * restore_best_weights's best weights are not in it: they are a copy of
- * every model weight, as large as the model, and a JSON state (text in the
- * training checkpoint) is no place for them. After a resume the callback
- * has none, so it snapshots the weights again at the first epoch it
- * considers, as it does at the start of training (best_epoch then names
- * that epoch): the weights restored at the end are the best ones seen
- * since the resume, while wait, best and the stopping epoch follow the
- * uninterrupted run exactly. Keeping them across a resume needs fit to
- * save them with the model's weights in the checkpoint. */
+ * restore_best_weights's best weights are not in it but go beside it as
+ * tensors, which a training checkpoint stores as bytes. */
+static int es_get_tensors(void *ctx, ct_tensor *const **out) {
+    const early_stopping *s = ctx;
+    *out = s->best_weights;
+    return s->best_weights ? s->nbest : 0;
+}
+
+static ct_status es_set_tensors(void *ctx, int n, ct_tensor *const *t) {
+    early_stopping *s = ctx;
+    ct_tensor **w = n ? calloc((size_t)n, sizeof *w) : NULL;
+    if (n && !w) return ct__error(CT_ERR_OUT_OF_MEMORY, "EarlyStopping: out of memory");
+    for (int i = 0; i < n; i++) w[i] = ct_tensor_ref(t[i]);
+    free_weights(s->best_weights, s->nbest);
+    s->best_weights = w;
+    s->nbest = n;
+    return CT_OK;
+}
+
 static json_t *es_get_state(void *ctx) {
     const early_stopping *s = ctx;
     json_t *op = s->op ? json_string(s->op < 0 ? "less" : "greater") : json_null();
@@ -1702,7 +1730,10 @@ ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
                                .on_epoch_end = es_epoch_end,
                                .on_train_end = es_train_end};
         cb = make_builtin(class_name, config_json, sizeof(early_stopping), es_init, &h, es_destroy);
-        if (cb) cb->get_state = es_get_state, cb->set_state = es_set_state;
+        if (cb) {
+            cb->get_state = es_get_state, cb->set_state = es_set_state;
+            cb->get_tensors = es_get_tensors, cb->set_tensors = es_set_tensors;
+        }
     } else if (!strcmp(class_name, "ReduceLROnPlateau")) {
         ct_callback_hooks h = {.on_train_begin = rl_train_begin, .on_epoch_end = rl_epoch_end};
         cb = make_builtin(class_name, config_json, sizeof(reduce_lr), rl_init, &h, rl_destroy);

@@ -1889,6 +1889,68 @@ static ct_status set_vars_bytes(int n, ct_variable *const *vars, const ct__state
     return st;
 }
 
+/* A callback's tensors as bytes: count, then each tensor's dtype, rank,
+ * shape and values. */
+static ct_status tensors_bytes(int n, ct_tensor *const *t, void **out, size_t *len) {
+    size_t total = sizeof(int32_t);
+    for (int i = 0; i < n; i++)
+        total += 2 * sizeof(int32_t) + (size_t)ct_tensor_rank(t[i]) * sizeof(int64_t) +
+                 (size_t)ct_tensor_size(t[i]) * ct_dtype_size(ct_tensor_dtype(t[i]));
+    char *buf = malloc(total), *p = buf;
+    if (!buf) return ct__error(CT_ERR_OUT_OF_MEMORY, "saving a callback's state: out of memory");
+    int32_t k = n;
+    memcpy(p, &k, sizeof k), p += sizeof k;
+    for (int i = 0; i < n; i++) {
+        int32_t dt = (int32_t)ct_tensor_dtype(t[i]), r = ct_tensor_rank(t[i]);
+        memcpy(p, &dt, sizeof dt), p += sizeof dt;
+        memcpy(p, &r, sizeof r), p += sizeof r;
+        memcpy(p, ct_tensor_shape(t[i]), (size_t)r * sizeof(int64_t)), p += (size_t)r * sizeof(int64_t);
+        int64_t size = ct_tensor_size(t[i]);
+        if (ct_tensor_read(t[i], (ct_dtype)dt, p, size)) {
+            free(buf);
+            return ct_last_status();
+        }
+        p += (size_t)size * ct_dtype_size((ct_dtype)dt);
+    }
+    *out = buf;
+    *len = total;
+    return CT_OK;
+}
+
+/* tensors_bytes back into tensors of the current scope (*n, t[]: malloc'ed). */
+static ct_status bytes_tensors(const ct__state_part *p, int *n, ct_tensor ***t, const char *where) {
+    const char *b = p->data, *end = b + p->len;
+    int32_t k = -1;
+    if (p->len >= sizeof k) memcpy(&k, b, sizeof k), b += sizeof k;
+    if (k < 0 || k > 1 << 20) goto bad;
+    *t = calloc((size_t)(k ? k : 1), sizeof **t);
+    if (!*t) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    *n = 0;
+    for (int i = 0; i < k; i++) {
+        int32_t dt, r;
+        if (end - b < (ptrdiff_t)(2 * sizeof(int32_t))) goto bad;
+        memcpy(&dt, b, sizeof dt), b += sizeof dt;
+        memcpy(&r, b, sizeof r), b += sizeof r;
+        if (r < 0 || r > CT_MAX_RANK || end - b < (ptrdiff_t)(r * sizeof(int64_t))) goto bad;
+        int64_t shape[CT_MAX_RANK], size = 1;
+        memcpy(shape, b, (size_t)r * sizeof(int64_t)), b += (size_t)r * sizeof(int64_t);
+        for (int d = 0; d < r; d++) {
+            if (shape[d] < 0 || (shape[d] && size > INT64_MAX / shape[d])) goto bad;
+            size *= shape[d];
+        }
+        size_t es = ct_dtype_size((ct_dtype)dt);
+        if (!es || (uint64_t)size > (uint64_t)(end - b) / es) goto bad;
+        ct_tensor *x = ct_constant(b, (ct_dtype)dt, r, shape);
+        if (!x) return ct_last_status();
+        (*t)[(*n)++] = x;
+        b += (size_t)size * es;
+    }
+    if (b == end) return CT_OK;
+bad:
+    return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: stream %s is damaged (%zu bytes)", where,
+                     p->name, p->len);
+}
+
 /* Fit's state at a save point into ts. */
 static ct_status fit_state(ct_model *m, const source *src, int epoch, int64_t step, double lr,
                            const cblist *l, ct__train_state *ts) {
@@ -1912,6 +1974,21 @@ static ct_status fit_state(ct_model *m, const source *src, int epoch, int64_t st
         json_array_append_new(cbs, cs ? cs : json_null());
     }
     json_object_set_new(info, "callbacks", cbs);
+    for (int i = 0; i < l->n; i++) {
+        ct_tensor *const *t;
+        int n = ct__callback_tensors(l->cbs[i], &t);
+        if (!n) continue;
+        void *buf = NULL;
+        size_t len = 0;
+        char name[64];
+        snprintf(name, sizeof name, "callback.%d", i);
+        ct_status st = tensors_bytes(n, t, &buf, &len);
+        if (!st) st = ct__train_state_put(ts, name, buf, len);
+        if (st) {
+            json_decref(so);
+            return st;
+        }
+    }
     json_object_set_new(so, "pos", json_integer(src->pos));
     json_object_set_new(so, "taken", json_integer(src->taken));
     json_object_set_new(so, "open", json_boolean(src->open));
@@ -2083,6 +2160,18 @@ static ct_status backup_callbacks(const cblist *l, const ct__train_state *ts, co
         const json_t *cs = json_array_get(cbs, i);
         if (json_is_null(cs)) continue;
         ct_status st = ct__callback_set_state(l->cbs[i], cs);
+        if (st) return st;
+        char name[64];
+        snprintf(name, sizeof name, "callback.%d", i);
+        const ct__state_part *p = ct__train_state_get(ts, name);
+        if (!p) continue;
+        int n = 0;
+        ct_tensor **t = NULL;
+        ct_scope_begin();
+        st = bytes_tensors(p, &n, &t, who);
+        if (!st) st = ct__callback_set_tensors(l->cbs[i], n, t);
+        ct_scope_end();
+        free(t);
         if (st) return st;
     }
     return CT_OK;

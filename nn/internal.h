@@ -262,6 +262,12 @@ ct_status ct__callback_take_error(ct_callback *cb);
  * names what is wrong). */
 json_t *ct__callback_get_state(const ct_callback *cb);
 ct_status ct__callback_set_state(ct_callback *cb, const json_t *state);
+/* Tensors that go with a built-in callback's state (EarlyStopping's best
+ * weights): their count and *out (borrowed until the callback's next
+ * hook); set_tensors gives a callback, after set_state, the tensors saved
+ * (it takes new references). */
+int ct__callback_tensors(const ct_callback *cb, ct_tensor *const **out);
+ct_status ct__callback_set_tensors(ct_callback *cb, int n, ct_tensor *const *t);
 /* The Keras class name of a built-in callback ("EarlyStopping"), or NULL
  * for a custom one. */
 const char *ct__callback_class(const ct_callback *cb);

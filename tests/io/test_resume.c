@@ -187,6 +187,17 @@ Test(resume, callbacks_state) {
     check_resume(&su, 12);
 }
 
+/* EarlyStopping keeps epoch 0's weights as the best (min_delta is too
+ * large for later epochs to count as better) and puts them back at the
+ * end: a resumed run must have them too. */
+Test(resume, early_stopping_best_weights) {
+    setup su = {.backup = backup_cfg(""),
+                .extra_cb = "EarlyStopping",
+                .extra_cfg = "{\"monitor\": \"loss\", \"patience\": 10, \"min_delta\": 5, "
+                             "\"restore_best_weights\": true}"};
+    check_resume(&su, 16); /* in epoch 2 */
+}
+
 Test(resume, backup_removed_when_training_ends) {
     setup su = {.backup = backup_cfg("")};
     outcome r = run(&su, -1);
