@@ -1477,6 +1477,36 @@ static void mc_destroy(void *p) {
     free(s);
 }
 
+/* save_freq of ModelCheckpoint and BackupAndRestore: "epoch" (0, the
+ * default) or a positive number of batches; BackupAndRestore also takes
+ * false (-1: saves only on a stop request). Keras's messages. */
+static ct_status read_save_freq(ct__cfg *c, bool backup, int64_t *out) {
+    const json_t *freq = ct__cfg_json(c, "save_freq");
+    *out = 0;
+    if (!freq || (json_is_string(freq) && !strcmp(json_string_value(freq), "epoch")))
+        return CT_OK;
+    if (json_is_integer(freq) && json_integer_value(freq) > 0) {
+        *out = json_integer_value(freq);
+        return CT_OK;
+    }
+    if (backup && json_is_false(freq)) {
+        *out = -1;
+        return CT_OK;
+    }
+    char *text = ct__json_dump(freq);
+    ct_status st =
+        backup ? ct__cfg_check(c, false, "save_freq",
+                               "Invalid value for argument `save_freq`. Received: save_freq=%s. "
+                               "Expected either 'epoch' or a positive integer (batches)",
+                               text ? text : "?")
+               : ct__cfg_check(c, false, "save_freq",
+                               "Unrecognized save_freq: %s. Expected save_freq are 'epoch' or "
+                               "positive integer values (batches)",
+                               text ? text : "?");
+    free(text);
+    return st;
+}
+
 static bool ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && !strcmp(s + n - k, suffix);
@@ -1495,20 +1525,7 @@ static ct_status mc_init(ct__cfg *c, void *p) {
                    ct__cfg_str(c, "mode", "auto", NULL, &mode);
     if (st) return st;
     if ((st = ct__cfg_check(c, filepath && *filepath, "filepath", "must not be empty"))) return st;
-    const json_t *freq = ct__cfg_json(c, "save_freq");
-    if (freq && json_is_string(freq) && !strcmp(json_string_value(freq), "epoch"))
-        s->save_freq = 0;
-    else if (freq && json_is_integer(freq) && json_integer_value(freq) > 0)
-        s->save_freq = json_integer_value(freq);
-    else if (freq) {
-        char *text = ct__json_dump(freq);
-        st = ct__cfg_check(c, false, "save_freq",
-                           "Unrecognized save_freq: %s. Expected save_freq are 'epoch' or "
-                           "positive integer values (batches)",
-                           text ? text : "?");
-        free(text);
-        return st;
-    }
+    if ((st = read_save_freq(c, false, &s->save_freq))) return st;
     bool has_threshold = ct__cfg_has(c, "initial_value_threshold");
     double threshold = 0;
     if ((st = ct__cfg_double(c, "initial_value_threshold", 0, &threshold))) return st;
@@ -1688,22 +1705,7 @@ static ct_status br_init(ct__cfg *c, void *p) {
         return ct__error(CT_ERR_OUT_OF_MEMORY, "BackupAndRestore: out of memory");
     if ((st = ct__cfg_check(c, dir && *dir, "backup_dir", "Empty `backup_dir` argument passed")))
         return st;
-    const json_t *freq = ct__cfg_json(c, "save_freq");
-    if (freq && json_is_string(freq) && !strcmp(json_string_value(freq), "epoch"))
-        s->cfg.save_freq = 0;
-    else if (freq && json_is_integer(freq) && json_integer_value(freq) > 0)
-        s->cfg.save_freq = json_integer_value(freq);
-    else if (freq && !(json_is_false(freq))) {
-        char *text = ct__json_dump(freq);
-        st = ct__cfg_check(c, false, "save_freq",
-                           "Invalid value for argument `save_freq`. Received: save_freq=%s. "
-                           "Expected either 'epoch' or a positive integer (batches)",
-                           text ? text : "?");
-        free(text);
-        return st;
-    } else if (freq) {
-        s->cfg.save_freq = -1; /* False: only on preemption */
-    }
+    if ((st = read_save_freq(c, true, &s->cfg.save_freq))) return st;
     /* Saves are atomic, so one checkpoint is always whole; double_checkpoint
      * (Keras 3) keeps the one before it too. */
     s->cfg.max_to_keep = twice ? 2 : 1;
