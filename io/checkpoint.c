@@ -281,13 +281,7 @@ static void remove_files(const ct_checkpoint_manager *cm, int64_t n) {
     struct dirent *e;
     while ((e = readdir(d))) {
         bool tmp = false;
-        if (number_of(cm, e->d_name, &tmp) != n || tmp) continue;
-        size_t cap = strlen(cm->dir) + strlen(e->d_name) + 2;
-        char *p = malloc(cap);
-        if (!p) break;
-        snprintf(p, cap, "%s/%s", cm->dir, e->d_name);
-        unlink(p);
-        free(p);
+        if (number_of(cm, e->d_name, &tmp) == n && !tmp) unlinkat(dirfd(d), e->d_name, 0);
     }
     closedir(d);
 }
@@ -305,14 +299,7 @@ static int64_t scan_directory(ct_checkpoint_manager *cm) {
         int64_t n = number_of(cm, e->d_name, &tmp);
         if (n < 0) continue;
         if (n > top) top = n;
-        if (tmp || n > newest) {
-            size_t cap = strlen(cm->dir) + strlen(e->d_name) + 2;
-            char *p = malloc(cap);
-            if (!p) continue;
-            snprintf(p, cap, "%s/%s", cm->dir, e->d_name);
-            unlink(p);
-            free(p);
-        }
+        if (tmp || n > newest) unlinkat(dirfd(d), e->d_name, 0);
     }
     closedir(d);
     return top + 1;
