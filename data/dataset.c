@@ -332,7 +332,7 @@ ct_status ct_iterator_reset(ct_iterator *it) {
     return CT_OK;
 }
 
-#define STATE_MAGIC 0x5549544354ll /* "CTIT" + version 0x55 */
+#define STATE_MAGIC 0x5649544354ll /* "CTIT" + version 0x56 (0x56: a shuffle saves by replay) */
 
 /* ---- the datasets' own state ---- */
 

@@ -10,9 +10,11 @@
  * A "new process" here is a pipeline built again after the same
  * ct_set_random_seed (or none), as a resumed job would do.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -785,4 +787,376 @@ Test(iterckpt, generator_save_fails_naming_it) {
     cr_expect_null(state);
     ct_iterator_free(it);
     ct_dataset_free(ds);
+}
+
+/* ---- shuffle saved by replay ----------------------------------------------------------
+ *
+ * A shuffle saves its input's state at the start of the pass, its seeds
+ * and the number of elements produced, and restore replays the pass up to
+ * there (data/shuffle.c). These check that replay at every position of a
+ * pass, and the cases that fall back to saving the buffer, still resume
+ * bit for bit, and that the saved state no longer holds the buffer. */
+
+static ct_dataset *slices_elements_build(void *ctx) {
+    const slices_opts *o = ctx;
+    slices_opts e = *o;
+    e.batch = 1;
+    return ct_dataset_unbatch(slices_build(&e));
+}
+
+/* Every save position of the first and second pass (after the reset),
+ * one element at a time, with buffers smaller than, equal to and larger
+ * than the data, reshuffling or not, seeded or not, after a parallel map. */
+Test(iterckpt, replay_at_every_position) {
+    const int64_t buffers[] = {1, 8, N_SLICES, 1000};
+    for (size_t b = 0; b < sizeof buffers / sizeof *buffers; b++)
+        for (int variant = 0; variant < 4; variant++) {
+            slices_opts o = {.buffer = buffers[b],
+                             .no_reshuffle = variant == 1,
+                             .shuffle_seed = variant == 2 ? 17 : 0,
+                             .parallel = variant == 3 ? 2 : 0};
+            pipeline pl = {slices_elements_build, &o, .global_seed = variant != 2};
+            for (int p = 0; p < 2; p++)
+                for (int64_t k = -1; k <= N_SLICES; k++) {
+                    const point pts[] = {{p, k}};
+                    cr_assert_eq(check_resume(&pl, pts, 1), N_SLICES);
+                }
+        }
+}
+
+/* repeat then shuffle: one pass of the shuffle's input spans the repeat's
+ * three epochs, and replay runs through them. */
+static ct_dataset *repeat_shuffle_build(void *ctx) {
+    (void)ctx;
+    ct_dataset *ds = ct_dataset_repeat(ct_dataset_range(0, 7, 1), 3);
+    ds = ct_dataset_shuffle(ds, 5, NULL);
+    return ct_dataset_batch(ds, 2, false);
+}
+
+Test(iterckpt, repeat_then_shuffle_replays_across_repeats) {
+    pipeline pl = {repeat_shuffle_build, NULL, .global_seed = true};
+    const point pts[] = {{0, 0}, {0, 3}, {0, 4}, {0, 7}, {0, 10}, {0, -1}, {1, 0}, {1, 6}};
+    cr_expect_eq(check_resume(&pl, pts, 8), 11);
+}
+
+/* An infinite input: no pass end, so the shuffle saves its buffer. */
+static ct_dataset *repeat_forever_shuffle_build(void *ctx) {
+    (void)ctx;
+    ct_dataset *ds = ct_dataset_repeat(ct_dataset_range(0, 7, 1), -1);
+    ds = ct_dataset_shuffle(ds, 5, NULL);
+    return ct_dataset_batch(ct_dataset_take(ds, 20), 3, false);
+}
+
+Test(iterckpt, shuffle_of_an_infinite_input_saves_its_buffer) {
+    pipeline pl = {repeat_forever_shuffle_build, NULL, .global_seed = true};
+    const point pts[] = {{0, 0}, {0, 2}, {0, 5}, {0, -1}, {1, 0}, {1, 4}};
+    cr_expect_eq(check_resume(&pl, pts, 6), 7);
+}
+
+/* An input of unknown size that never ends (a filter over repeat()): the
+ * shuffle replays while its pass is short beside its buffer (16 buffers),
+ * then saves its buffer. */
+static ct_dataset *repeat_forever_filter_shuffle_build(void *ctx) {
+    (void)ctx;
+    ct_dataset *ds = ct_dataset_repeat(ct_dataset_range(0, 7, 1), -1);
+    ds = ct_dataset_shuffle(ct_dataset_filter(ds, odd_fn, NULL), 3, NULL);
+    return ct_dataset_batch(ct_dataset_take(ds, 100), 5, false);
+}
+
+Test(iterckpt, shuffle_of_an_endless_unknown_input_replays_then_saves_its_buffer) {
+    pipeline pl = {repeat_forever_filter_shuffle_build, NULL, .global_seed = true};
+    const point pts[] = {{0, 0}, {0, 2}, {0, 9}, {0, 10}, {0, 12}, {0, -1}, {1, 0}, {1, 15}};
+    cr_expect_eq(check_resume(&pl, pts, 8), 20);
+}
+
+/* A shuffle over a shuffle under a repeat: the inner seed generator moves
+ * during the outer pass (a dataset state of its own), so the outer shuffle
+ * saves its buffer; the inner ones replay. */
+static ct_dataset *shuffle_repeat_shuffle_build(void *ctx) {
+    (void)ctx;
+    ct_dataset *ds = ct_dataset_shuffle(ct_dataset_range(0, 9, 1), 4, NULL);
+    ds = ct_dataset_shuffle(ct_dataset_repeat(ds, 2), 6, NULL);
+    return ct_dataset_batch(ds, 4, false);
+}
+
+Test(iterckpt, shuffle_over_a_reshuffling_input_saves_its_buffer) {
+    pipeline pl = {shuffle_repeat_shuffle_build, NULL, .global_seed = true};
+    const point pts[] = {{0, 0}, {0, 1}, {0, 2}, {0, 4}, {0, -1}, {1, 0}, {1, 3}, {2, -1}};
+    cr_expect_eq(check_resume(&pl, pts, 8), 5);
+}
+
+/* A state restored by replay saves by replay again, and resumes again. */
+Test(iterckpt, replayed_state_saves_and_resumes_again) {
+    slices_opts o = {.buffer = 1000, .batch = 1};
+    pipeline pl = {slices_elements_build, &o, .global_seed = true};
+    ct_dataset *ds = make(&pl);
+    ct_iterator *it = ct_dataset_iterator(ds);
+    void *s0;
+    size_t l0;
+    CT_STATUS_OK(ct_iterator_save(it, &s0, &l0));
+    blob b;
+    for (int i = 0; i < 3; i++) {
+        cr_assert(next_fp(it, &b));
+        free(b.p);
+    }
+    void *s1;
+    size_t l1;
+    CT_STATUS_OK(ct_iterator_save(it, &s1, &l1));
+    pass rest = {0};
+    while (next_fp(it, &b)) {
+        rest.e = realloc(rest.e, (size_t)(rest.n + 1) * sizeof *rest.e);
+        rest.e[rest.n++] = b;
+    }
+    cr_assert_eq(rest.n, N_SLICES - 3);
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+
+    ds = make(&pl);
+    it = ct_dataset_iterator(ds);
+    CT_STATUS_OK(ct_iterator_restore(it, s1, l1));
+    for (int i = 0; i < 5; i++) {
+        cr_assert(next_fp(it, &b));
+        cr_assert(b.n == rest.e[i].n && !memcmp(b.p, rest.e[i].p, b.n));
+        free(b.p);
+    }
+    void *s2;
+    size_t l2;
+    CT_STATUS_OK(ct_iterator_save(it, &s2, &l2));
+    /* The buffer (20 elements of 3 floats and an int64) is not in it. */
+    cr_expect_eq(l2, l1, "a replayed state grew from %zu to %zu bytes", l1, l2);
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+
+    ds = make(&pl);
+    it = ct_dataset_iterator(ds);
+    CT_STATUS_OK(ct_iterator_restore(it, s2, l2));
+    int64_t i = 5;
+    for (; next_fp(it, &b); i++) {
+        cr_assert_lt(i, rest.n);
+        cr_assert(b.n == rest.e[i].n && !memcmp(b.p, rest.e[i].p, b.n), "element %lld differs",
+                  (long long)i);
+        free(b.p);
+    }
+    cr_expect_eq(i, rest.n);
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+
+    /* Saved at the pass's start (nothing buffered: no replay needed),
+     * restored and run 3 elements: the same state as the first run's. */
+    ds = make(&pl);
+    it = ct_dataset_iterator(ds);
+    CT_STATUS_OK(ct_iterator_restore(it, s0, l0));
+    for (int k = 0; k < 3; k++) {
+        cr_assert(next_fp(it, &b));
+        free(b.p);
+    }
+    void *s3;
+    size_t l3;
+    CT_STATUS_OK(ct_iterator_save(it, &s3, &l3));
+    cr_expect(l3 == l1 && !memcmp(s3, s1, l1), "saved after a restore at the start: %zu bytes, "
+              "%zu uninterrupted", l3, l1);
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+    pass_free(&rest);
+    free(s0);
+    free(s1);
+    free(s2);
+    free(s3);
+}
+
+/* A generator cannot be saved at the pass's start; once it is exhausted
+ * (a buffer larger than its data) the shuffle saves its buffer. */
+Test(iterckpt, shuffle_of_a_generator_saves_its_buffer_once_it_ended) {
+    ct_element_spec spec = {.n = 1, .c = {{.dtype = CT_INT64, .rank = 0}}};
+    int n = 0;
+    ct_set_random_seed(1234);
+    ct_dataset *ds = ct_dataset_shuffle(ct_dataset_from_generator(gen_fn, NULL, &n, &spec), 10, NULL);
+    ct_iterator *it = ct_dataset_iterator(ds);
+    cr_expect_str_empty(ct_last_error());
+    blob first, b;
+    cr_assert(next_fp(it, &first));
+    void *state;
+    size_t len;
+    CT_STATUS_OK(ct_iterator_save(it, &state, &len));
+    pass rest = {0};
+    while (next_fp(it, &b)) {
+        rest.e = realloc(rest.e, (size_t)(rest.n + 1) * sizeof *rest.e);
+        rest.e[rest.n++] = b;
+    }
+    cr_assert_eq(rest.n, 2);
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+
+    int m = 0;
+    ct_set_random_seed(1234);
+    ds = ct_dataset_shuffle(ct_dataset_from_generator(gen_fn, NULL, &m, &spec), 10, NULL);
+    it = ct_dataset_iterator(ds);
+    CT_STATUS_OK(ct_iterator_restore(it, state, len));
+    int64_t i = 0;
+    for (; next_fp(it, &b); i++) {
+        cr_assert_lt(i, rest.n);
+        cr_assert(b.n == rest.e[i].n && !memcmp(b.p, rest.e[i].p, b.n));
+        free(b.p);
+    }
+    cr_expect_eq(i, rest.n);
+    cr_expect_eq(m, 0, "the restored generator was read");
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+    pass_free(&rest);
+    free(first.p);
+    free(state);
+}
+
+/* A map that fails on one element: the pass goes on after the error (the
+ * caller saw it), which a replay would not, so the shuffle saves its
+ * buffer from then on. */
+static ct_status fail_on_5(const ct_element *in, void *ctx, ct_element **out) {
+    (void)ctx;
+    *out = NULL;
+    if ((int64_t)ct_item(in->t[1]) == 5) return CT_ERR_INVALID_ARGUMENT;
+    *out = ct_element_copy(in);
+    return *out ? CT_OK : ct_last_status();
+}
+
+static ct_dataset *failing_build(void) {
+    float x[N_SLICES];
+    int64_t y[N_SLICES];
+    for (int i = 0; i < N_SLICES; i++) {
+        x[i] = (float)i * 0.5f;
+        y[i] = i;
+    }
+    ct_set_random_seed(1234);
+    ct_scope_begin();
+    ct_tensor *tx = ct_constant(x, CT_FLOAT32, CT_DIMS(N_SLICES));
+    ct_tensor *ty = ct_constant(y, CT_INT64, CT_DIMS(N_SLICES));
+    ct_dataset *ds = ct_dataset_from_tensor_slices(&(ct_element){.n = 2, .t = {tx, ty}});
+    ct_scope_end();
+    ds = ct_dataset_map(ds, fail_on_5, NULL, 0);
+    return ct_dataset_shuffle(ds, 4, &(ct_shuffle_opts){.seed = 3});
+}
+
+Test(iterckpt, shuffle_after_an_error_saves_its_buffer) {
+    ct_dataset *ds = failing_build();
+    CT_OK(ds);
+    ct_iterator *it = ct_dataset_iterator(ds);
+    int errors = 0;
+    int64_t got = 0;
+    ct_element *e;
+    /* Up to and past the error. */
+    while (errors == 0 || got < 8) {
+        ct_status st = ct_iterator_next(it, &e);
+        if (st) {
+            errors++;
+            ct_clear_error();
+            continue;
+        }
+        cr_assert_not_null(e);
+        ct_element_free(e);
+        got++;
+    }
+    cr_assert_eq(errors, 1);
+    void *state;
+    size_t len;
+    CT_STATUS_OK(ct_iterator_save(it, &state, &len));
+    pass rest = {0};
+    blob b;
+    while (next_fp(it, &b)) {
+        rest.e = realloc(rest.e, (size_t)(rest.n + 1) * sizeof *rest.e);
+        rest.e[rest.n++] = b;
+    }
+    cr_assert_eq(got + rest.n, N_SLICES - 1);
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+
+    ds = failing_build();
+    it = ct_dataset_iterator(ds);
+    CT_STATUS_OK(ct_iterator_restore(it, state, len));
+    int64_t i = 0;
+    for (; next_fp(it, &b); i++) {
+        cr_assert_lt(i, rest.n);
+        cr_assert(b.n == rest.e[i].n && !memcmp(b.p, rest.e[i].p, b.n));
+        free(b.p);
+    }
+    cr_expect_eq(i, rest.n);
+    ct_iterator_free(it);
+    ct_dataset_free(ds);
+    pass_free(&rest);
+    free(state);
+}
+
+/* ctrain's main job: Fashion-MNIST sized (60000 x 784 float32, 188 MB),
+ * shuffle(60000), batch(128), saved after one batch. The state must not
+ * hold the buffer; the restore (which replays the pass so far) is timed
+ * and printed, not asserted. */
+#define BIG_N 60000
+#define BIG_D 784
+
+static ct_dataset *big_build(bool fallback) {
+    float *x = malloc((size_t)BIG_N * BIG_D * sizeof *x);
+    cr_assert_not_null(x);
+    for (size_t i = 0; i < (size_t)BIG_N * BIG_D; i++) x[i] = (float)(i % 251) / 255.0f;
+    int64_t *y = malloc(BIG_N * sizeof *y);
+    cr_assert_not_null(y);
+    for (int64_t i = 0; i < BIG_N; i++) y[i] = i % 10;
+    ct_scope_begin();
+    ct_tensor *tx = ct_constant(x, CT_FLOAT32, CT_DIMS(BIG_N, BIG_D));
+    ct_tensor *ty = ct_constant(y, CT_INT64, CT_DIMS(BIG_N));
+    ct_dataset *ds = ct_dataset_from_tensor_slices(&(ct_element){.n = 2, .t = {tx, ty}});
+    ct_scope_end();
+    free(x);
+    free(y);
+    /* A shuffle of buffer 1 (the identity) below: a dataset with a state
+     * of its own, so the shuffle falls back to saving its buffer, as every
+     * shuffle did before replay. */
+    if (fallback) ds = ct_dataset_shuffle(ds, 1, NULL);
+    ds = ct_dataset_shuffle(ds, BIG_N, NULL);
+    return ct_dataset_batch(ds, 128, false);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+Test(iterckpt, fashion_mnist_sized_state_is_small, .timeout = 600) {
+    size_t sizes[2];
+    for (int fallback = 0; fallback < 2; fallback++) {
+        ct_set_random_seed(1234);
+        ct_dataset *ds = big_build(fallback);
+        CT_OK(ds);
+        ct_iterator *it = ct_dataset_iterator(ds);
+        blob b;
+        cr_assert(next_fp(it, &b));
+        free(b.p);
+        void *state;
+        size_t len;
+        double t0 = now_s();
+        CT_STATUS_OK(ct_iterator_save(it, &state, &len));
+        double t_save = now_s() - t0;
+        blob want;
+        cr_assert(next_fp(it, &want));
+        ct_iterator_free(it);
+        ct_dataset_free(ds);
+        sizes[fallback] = len;
+
+        ct_set_random_seed(1234);
+        ds = big_build(fallback);
+        it = ct_dataset_iterator(ds);
+        t0 = now_s();
+        CT_STATUS_OK(ct_iterator_restore(it, state, len));
+        double t_restore = now_s() - t0;
+        cr_assert(next_fp(it, &b));
+        cr_expect(b.n == want.n && !memcmp(b.p, want.p, b.n), "the batch after the restore differs");
+        free(b.p);
+        free(want.p);
+        fprintf(stderr, "shuffle(60000) of 60000 x 784 float32, batch 128, saved after 1 batch (%s): "
+                        "state %zu bytes, save %.3f s, restore %.3f s\n",
+                fallback ? "buffer saved" : "replay", len, t_save, t_restore);
+        ct_iterator_free(it);
+        ct_dataset_free(ds);
+        free(state);
+    }
+    cr_expect_lt(sizes[0], (size_t)1 << 20, "the state is %zu bytes", sizes[0]);
+    cr_expect_gt(sizes[1], (size_t)BIG_N * BIG_D * 4 / 2, "the buffer save is %zu bytes", sizes[1]);
 }

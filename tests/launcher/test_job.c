@@ -381,15 +381,18 @@ Test(job, callback_paths_are_relative_to_the_job) {
     job_free(j);
 }
 
-Test(job, callbacks_not_available_yet) {
+/* BackupAndRestore's backup_dir is relative to the job file too. */
+Test(job, backup_dir_is_relative_to_the_job) {
     char text[512];
     snprintf(text, sizeof text,
              "{\"model\": %s, \"callbacks\": [{\"class_name\": \"BackupAndRestore\", \"config\": "
-             "{\"backup_dir\": \"b\"}}]}",
+             "{\"backup_dir\": \"b\", \"save_freq\": 10}}]}",
              MODEL);
-    cr_assert_null(parse(text));
-    cr_assert(strstr(cli_error(), "callbacks[0].class_name: BackupAndRestore is not available yet"),
-              "%s", cli_error());
+    job *j = parse(text);
+    cr_assert_not_null(j, "%s", cli_error());
+    cr_assert(strstr(j->callbacks[0].config_json, "\"/jobs/b\""), "%s",
+              j->callbacks[0].config_json);
+    job_free(j);
 }
 
 Test(job, duplicate_keys_are_rejected) {
