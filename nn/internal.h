@@ -200,6 +200,10 @@ extern const ct__layer_vt *const ct__pool_layers[];    /* nn/layers/pool.c    */
 extern const ct__layer_vt *const ct__norm_layers[];    /* nn/layers/norm.c    */
 extern const ct__layer_vt *const ct__model_layers[];   /* nn/model.c          */
 const ct__layer_vt *ct__layer_lookup(const char *class_name);
+/* The registered classes: how many, and class i's Keras name (NULL when
+ * i is out of range). */
+int ct__layer_num_classes(void);
+const char *ct__layer_class(int i);
 /* A layer from {"class_name", "config"} / its config as that (new ref). */
 ct_layer *ct__layer_from_json(const json_t *j);
 json_t *ct__layer_to_json(const ct_layer *l);

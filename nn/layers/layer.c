@@ -143,6 +143,24 @@ const ct__layer_vt *ct__layer_lookup(const char *class_name) {
     return NULL;
 }
 
+/* Every registered class, families in order (aliases are not classes):
+ * lets a test walk the registry so that a class added later cannot go
+ * untested. */
+int ct__layer_num_classes(void) {
+    int n = 0;
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const ct__layer_vt *const *v = families[f]; v && *v; v++) n++;
+    return n;
+}
+
+const char *ct__layer_class(int i) {
+    if (i < 0) return NULL;
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
+        for (const ct__layer_vt *const *v = families[f]; v && *v; v++)
+            if (i-- == 0) return (*v)->class_name;
+    return NULL;
+}
+
 /* ---- construction ---------------------------------------------------------------- */
 
 static ct_status parse_dtype(const json_t *j, ct_dtype *out, const char *cls) {
