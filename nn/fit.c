@@ -1361,6 +1361,7 @@ typedef struct {
     bool dynamic;   /* a terminal: redraw in place             */
     int64_t target; /* steps; -1 unknown                       */
     double start, last_update, after_first, epoch_start, epoch_end;
+    int64_t first;  /* steps done before the bar began (a resumed epoch) */
     int total_width;
     ct_logs *values; /* the latest value of every key seen      */
 } progbar;
@@ -1378,6 +1379,7 @@ static void progbar_reset(progbar *p, int64_t target) {
     p->after_first = -1;
     p->epoch_start = p->start;
     p->epoch_end = -1;
+    p->first = 0;
     p->total_width = 0;
     logs_clear(p->values);
 }
@@ -1434,11 +1436,12 @@ static void progbar_update(progbar *p, int64_t current, const ct_logs *logs, boo
     /* Progbar._estimate_step_duration (the first step is left out of the
      * estimate once there are more). */
     double per_step = 0;
-    if (current > 0) {
-        per_step = p->after_first >= 0 && current > 1
-                       ? (now - p->after_first) / (double)(current - 1)
-                       : (now - p->start) / (double)current;
-        if (current == 1) p->after_first = now;
+    int64_t done = current - p->first; /* the steps this bar timed */
+    if (done > 0) {
+        per_step = p->after_first >= 0 && done > 1
+                       ? (now - p->after_first) / (double)(done - 1)
+                       : (now - p->start) / (double)done;
+        if (done == 1) p->after_first = now;
     }
     char msg[4096];
     size_t len = 0;
@@ -1524,6 +1527,7 @@ typedef struct {
     progbar *pb;    /* NULL: silent                         */
     int epochs;     /* for "Epoch i/n"                      */
     int64_t seen;   /* steps of the bar's pass so far       */
+    int64_t resumed_at; /* the next epoch begins at this step (resuming) */
     int64_t target; /* the steps of a pass (-1 unknown)     */
     bool in_fit;    /* validation inside fit shows no bar   */
     ct_history *history;
@@ -1552,7 +1556,7 @@ static void cb_train_begin(cblist *l) { DISPATCH(l, on_train_begin, l->empty); }
 static void cb_epoch_begin(cblist *l, int epoch) {
     if (l->pb) {
         progbar_reset(l->pb, l->target);
-        l->seen = 0;
+        l->seen = l->pb->first = l->resumed_at;
         if (l->epochs > 1) {
             fprintf(l->pb->out, "Epoch %d/%d\n", epoch + 1, l->epochs);
             fflush(l->pb->out);
@@ -2410,7 +2414,9 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
         bool resumed = resume.info && epoch == first_epoch && first_step > 0;
         reset_metrics(m);
         l.target = source_target(&train);
+        l.resumed_at = resumed ? first_step : 0;
         cb_epoch_begin(&l, epoch);
+        l.resumed_at = 0;
         if ((st = l.st)) goto out;
         /* Resuming in the middle of an epoch: the source is where the
          * checkpoint left it, the metrics hold the epoch's batches so far. */
