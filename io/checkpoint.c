@@ -288,7 +288,10 @@ static void remove_files(const ct_checkpoint_manager *cm, int64_t n) {
 
 /* Rank 0, when the manager is made: the next number is past every file
  * of the directory's; files of checkpoints newer than the newest listed
- * (a save that did not finish) and temporary files are removed. */
+ * (a save that did not finish) and temporary files are removed, the
+ * list's own ("checkpoint.tmp-<pid>", left by a process killed while it
+ * replaced the list) included: else delete_all could not remove the
+ * directory. */
 static int64_t scan_directory(ct_checkpoint_manager *cm) {
     int64_t newest = cm->n ? cm->list[cm->n - 1].number : 0, top = newest;
     DIR *d = opendir(cm->dir);
@@ -297,9 +300,10 @@ static int64_t scan_directory(ct_checkpoint_manager *cm) {
     while ((e = readdir(d))) {
         bool tmp = false;
         int64_t n = number_of(cm, e->d_name, &tmp);
-        if (n < 0) continue;
+        bool list_tmp = !strncmp(e->d_name, "checkpoint.tmp-", 15);
+        if (n < 0 && !list_tmp) continue;
         if (n > top) top = n;
-        if (tmp || n > newest) unlinkat(dirfd(d), e->d_name, 0);
+        if (list_tmp || tmp || n > newest) unlinkat(dirfd(d), e->d_name, 0);
     }
     closedir(d);
     return top + 1;

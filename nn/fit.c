@@ -1844,6 +1844,27 @@ static int metric_vars(ct_model *m, ct_variable **vars) {
     return k;
 }
 
+/* The model's non-trainable variables (BatchNormalization's moving
+ * statistics): under a strategy each replica keeps its own, which the
+ * model file (rank 0's) does not hold. *n = -1 when out of memory. */
+static ct_variable **local_vars(ct_model *m, int *n) {
+    int total = ct__layer_collect(&m->base, NULL, 0);
+    ct__wref *refs = malloc((size_t)(total ? total : 1) * sizeof *refs);
+    ct_variable **vars = malloc((size_t)(total ? total : 1) * sizeof *vars);
+    *n = -1;
+    if (!refs || !vars) {
+        free(refs);
+        free(vars);
+        return NULL;
+    }
+    ct__layer_collect(&m->base, refs, total);
+    *n = 0;
+    for (int i = 0; i < total; i++)
+        if (!refs[i].trainable) vars[(*n)++] = refs[i].w->var;
+    free(refs);
+    return vars;
+}
+
 /* The bytes of every variable of vars, one after the other. */
 static ct_status vars_bytes(int n, ct_variable *const *vars, void **out, size_t *len) {
     size_t total = 0;
@@ -1869,27 +1890,31 @@ static ct_status vars_bytes(int n, ct_variable *const *vars, void **out, size_t 
     return CT_OK;
 }
 
+/* vars from a stream of vars_bytes (what: what they are, for the error);
+ * checks the size before it assigns any. */
 static ct_status set_vars_bytes(int n, ct_variable *const *vars, const ct__state_part *p,
-                                const char *where) {
-    size_t off = 0;
+                                const char *what, const char *where) {
+    size_t total = 0, off = 0;
+    for (int i = 0; i < n; i++) {
+        const ct_tensor *v = ct_variable_value(vars[i]);
+        total += (size_t)ct_tensor_size(v) * ct_dtype_size(ct_tensor_dtype(v));
+    }
+    if (!p || p->len != total)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: the checkpoint's %s (%zu bytes) do not fit this fit's (%zu bytes in "
+                         "%d variables)",
+                         where, what, p ? p->len : 0, total, n);
     ct_status st = CT_OK;
     ct_scope_begin();
     for (int i = 0; !st && i < n; i++) {
         const ct_tensor *v = ct_variable_value(vars[i]);
-        ct_dtype dt = ct_tensor_dtype(v);
-        size_t bytes = (size_t)ct_tensor_size(v) * ct_dtype_size(dt);
-        if (!p || off + bytes > p->len) break;
-        ct_tensor *t = ct_constant((const char *)p->data + off, dt, ct_tensor_rank(v),
-                                   ct_tensor_shape(v));
+        size_t bytes = (size_t)ct_tensor_size(v) * ct_dtype_size(ct_tensor_dtype(v));
+        ct_tensor *t = ct_constant((const char *)p->data + off, ct_tensor_dtype(v),
+                                   ct_tensor_rank(v), ct_tensor_shape(v));
         st = t ? ct_variable_assign(vars[i], t) : ct_last_status();
         off += bytes;
     }
     ct_scope_end();
-    if (!st && (!p || off != p->len))
-        st = ct__error(CT_ERR_INVALID_ARGUMENT,
-                       "%s: the checkpoint's metric state (%zu bytes) does not fit the compiled "
-                       "metrics (was the model compiled with other metrics?)",
-                       where, p ? p->len : 0);
     return st;
 }
 
@@ -2007,6 +2032,14 @@ static ct_status fit_state(ct_model *m, const source *src, int epoch, int64_t st
     ct_status st = vars_bytes(nv, vars, &buf, &len);
     free(vars);
     if (!st) st = ct__train_state_put(ts, "metrics", buf, len);
+    if (!st && ct__strategy_replicas(m->strategy) > 1) {
+        int nl;
+        ct_variable **lv = local_vars(m, &nl);
+        if (nl < 0) return ct__error(CT_ERR_OUT_OF_MEMORY, "saving fit's state: out of memory");
+        if (!(st = vars_bytes(nl, lv, &buf, &len)))
+            st = ct__train_state_put(ts, "model.local", buf, len);
+        free(lv);
+    }
     if (!st && src->it) {
         if (!(st = ct_iterator_save(src->it, &buf, &len)))
             st = ct__train_state_put(ts, "source.iterator", buf, len);
@@ -2188,7 +2221,8 @@ static ct_status backup_metrics(ct_model *m, const ct__train_state *ts, const ch
     metric_vars(m, vars);
     char where[512];
     snprintf(where, sizeof where, "%s: BackupAndRestore", who);
-    ct_status st = set_vars_bytes(nv, vars, ct__train_state_get(ts, "metrics"), where);
+    ct_status st = set_vars_bytes(nv, vars, ct__train_state_get(ts, "metrics"),
+                                  "metric accumulators (compiled with other metrics?)", where);
     free(vars);
     return st;
 }
@@ -2400,6 +2434,16 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
         free(w);
         free(vars);
         if (st) goto out;
+        /* Resuming: each replica's own moving statistics, as they were. */
+        const ct__state_part *lp = resume.info ? ct__train_state_get(&resume, "model.local") : NULL;
+        if (lp) {
+            int nl;
+            ct_variable **lv = local_vars(m, &nl);
+            st = nl < 0 ? ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who)
+                        : set_vars_bytes(nl, lv, lp, "replica's non-trainable weights", who);
+            free(lv);
+            if ((st = agree_ok(m, st, who))) goto out;
+        }
     }
     cb_train_begin(&l);
     if ((st = l.st)) goto out;
