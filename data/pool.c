@@ -92,6 +92,7 @@ static void run_here(ct__future *f) {
 
 static void *worker(void *unused) {
     (void)unused;
+    ct__worker_thread_signals();
     pthread_mutex_lock(&mu);
     for (;;) {
         while (!head && !stopping) {

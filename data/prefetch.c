@@ -53,6 +53,7 @@ typedef struct prefetch_it {
 
 static void *pf_thread(void *arg) {
     prefetch_it *p = arg;
+    ct__worker_thread_signals();
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->cancel && (p->pause || p->ended || p->count >= p->cap))

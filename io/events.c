@@ -218,6 +218,7 @@ out:
 /* flush_millis without a write: wakes every flush_millis and writes what
  * waits. Its errors stay in w for the next call to report. */
 static void *flusher_main(void *arg) {
+    ct__worker_thread_signals();
     ct_summary_writer *w = arg;
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {

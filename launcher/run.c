@@ -14,7 +14,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,33 +561,63 @@ static int do_fit(session *s) {
 
 /* SIGINT / SIGTERM during fit: stop after the current batch (every rank
  * at the same one), as Keras's model.stop_training; a second signal of
- * the same kind ends the process at once (SA_RESETHAND). */
-static void on_stop_signal(int signo) { ct_request_stop(signo); }
+ * the same kind ends the process at once.
+ *
+ * The signals are blocked in the training thread and every thread it
+ * starts, and taken by a thread of their own (sigwait): a handler that
+ * interrupted the training thread corrupted the heap now and then on this
+ * project's machines (a handler that did nothing at all did it too), so
+ * no thread that computes is interrupted. A thread started before main
+ * (OpenBLAS's) may still take one through the handler, which does the
+ * same. After fit, a signal ends the process as by default. */
+static atomic_bool fitting;
+static int first_signal;
 
-static void stop_signals(bool install, struct sigaction *saved) {
-    static const int sigs[2] = {SIGINT, SIGTERM};
-    for (int i = 0; i < 2; i++) {
-        if (!install) {
-            sigaction(sigs[i], &saved[i], NULL);
-            continue;
-        }
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_stop_signal;
-        sa.sa_flags = SA_RESETHAND;
-        sigemptyset(&sa.sa_mask);
-        sigaction(sigs[i], &sa, &saved[i]);
+static void on_stop_signal(int signo) {
+    if (!atomic_load(&fitting) || first_signal == signo) _exit(128 + signo);
+    if (!first_signal) first_signal = signo;
+    ct_request_stop(signo);
+}
+
+static void *signal_thread(void *arg) {
+    const sigset_t *set = arg;
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) == 0) on_stop_signal(sig);
     }
+    return NULL;
+}
+
+static void stop_signals(void) {
+    static sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_create(&th, &attr, signal_thread, &set);
+    pthread_attr_destroy(&attr);
 }
 
 int run_train(job *j) {
+    /* Before any thread starts (the session's build makes them). */
+    stop_signals();
     session s;
     int rc = session_begin(&s, j, true);
-    struct sigaction saved[2];
     ct_clear_stop_request();
-    stop_signals(true, saved);
+    atomic_store(&fitting, true);
     if (!rc) rc = do_fit(&s);
-    stop_signals(false, saved);
+    atomic_store(&fitting, false);
     int sig = ct_stop_requested();
     if (!rc && sig && ct_model_preempted(s.m)) {
         /* Saved where it stopped: the same command resumes there. */

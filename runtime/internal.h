@@ -171,6 +171,11 @@ void ct__random_seeds(int64_t op_seed, uint64_t *seed, uint64_t *seed2, uint64_t
  * a process that restores them draws what the saving one would have
  * drawn next. For training checkpoints. */
 ct_status ct__rng_get_state(void **buf, size_t *len);
+/* Called first by every thread the library starts (data pool, prefetch,
+ * event-file flusher): blocks the asynchronous signals (SIGINT, SIGTERM,
+ * SIGUSR1, ...) in it, so that the process's signals are handled on the
+ * application's threads, never on ours. */
+void ct__worker_thread_signals(void);
 ct_status ct__rng_set_state(const void *buf, size_t len);
 
 /* ---- tape hooks (tape.c) -------------------------------------------------- */

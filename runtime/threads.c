@@ -6,6 +6,7 @@
  */
 #include <omp.h>
 #include <pthread.h>
+#include <signal.h>
 #if defined(__SSE3__) || defined(__x86_64__)
 #include <pmmintrin.h>
 #include <xmmintrin.h>
@@ -104,4 +105,16 @@ int ct__threads_for(int64_t n, int64_t cost_per_elem) {
     int b = ct_get_num_threads();
     int64_t t = work / grain_ns;
     return t < b ? (int)t : b;
+}
+
+void ct__worker_thread_signals(void) {
+    sigset_t set;
+    sigfillset(&set);
+    /* Faults stay deliverable where they happen. */
+    sigdelset(&set, SIGSEGV);
+    sigdelset(&set, SIGBUS);
+    sigdelset(&set, SIGFPE);
+    sigdelset(&set, SIGILL);
+    sigdelset(&set, SIGTRAP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
