@@ -7,6 +7,7 @@
  * and SIGTERMs. */
 #include <criterion/criterion.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctrain/checkpoint.h"
@@ -328,5 +329,39 @@ Test(resume, bad_checkpoints) {
     ct_checkpoint_manager_free(cm);
     ct_iterator_free(it);
     ct_dataset_free(ds);
+    ct_model_free(m);
+}
+
+/* TF's sweep: of the checkpoints max_to_keep drops, one every
+ * keep_checkpoint_every_n_hours stays on disk, unlisted. The list's
+ * timestamps are moved back: ckpt-1 half an hour old, the last preserved
+ * one three hours. */
+Test(resume, manager_keeps_one_every_n_hours) {
+    ct_model *m = small_model();
+    const char *dir = path_of("hours");
+    ct_checkpoint_manager_opts o = {.max_to_keep = 1, .keep_checkpoint_every_n_hours = 1};
+    ct_checkpoint_manager *cm = ct_checkpoint_manager_new(m, dir, &o);
+    CT_OK(cm);
+    CT_OK(ct_checkpoint_manager_save(cm));
+    ct_checkpoint_manager_free(cm);
+    double now = (double)time(NULL);
+    FILE *f = fopen(path_of("hours/checkpoint"), "w");
+    fprintf(f, "model_checkpoint_path: \"ckpt-1.h5\"\nall_model_checkpoint_paths: \"ckpt-1.h5\"\n"
+               "all_model_checkpoint_timestamps: %.3f\nlast_preserved_timestamp: %.3f\n",
+            now - 1800, now - 3 * 3600);
+    fclose(f);
+    cm = ct_checkpoint_manager_new(m, dir, &o);
+    CT_OK(cm);
+    /* Drops ckpt-1 from the list; 2.5 hours after the last preserved one,
+     * its file stays. */
+    CT_OK(ct_checkpoint_manager_save(cm));
+    /* Drops ckpt-2, which is not an hour newer than ckpt-1: removed. */
+    CT_OK(ct_checkpoint_manager_save(cm));
+    cr_assert_eq(ct_checkpoint_manager_num_checkpoints(cm), 1);
+    struct stat sb;
+    cr_expect_eq(stat(path_of("hours/ckpt-1.h5"), &sb), 0, "ckpt-1 was not preserved");
+    cr_expect_neq(stat(path_of("hours/ckpt-2.h5"), &sb), 0, "ckpt-2 was preserved");
+    cr_expect_eq(stat(path_of("hours/ckpt-3.h5"), &sb), 0);
+    ct_checkpoint_manager_free(cm);
     ct_model_free(m);
 }
