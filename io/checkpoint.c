@@ -846,7 +846,17 @@ ct_status ct_checkpoint_manager_delete_all(ct_checkpoint_manager *cm) {
             st = ct__error(CT_ERR_INTERNAL, "BackupAndRestore: cannot remove '%s': %s", lp,
                            strerror(errno));
         free(lp);
-        for (int i = 0; i < cm->n; i++) remove_files(cm, cm->list[i].number);
+        /* Every checkpoint file of this name, listed or not: a process
+         * killed between replacing the list and removing what it dropped
+         * leaves an older unlisted one behind. */
+        DIR *d = opendir(cm->dir);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            bool tmp = false;
+            if (number_of(cm, e->d_name, &tmp) >= 0 || !strncmp(e->d_name, "checkpoint.tmp-", 15))
+                unlinkat(dirfd(d), e->d_name, 0);
+        }
+        if (d) closedir(d);
         cm->n = 0;
         sync_dir(cm->dir);
         rmdir(cm->dir); /* when nothing else is in it */

@@ -175,8 +175,10 @@ const char *ct_checkpoint_manager_checkpoint(const ct_checkpoint_manager *cm, in
  * with this world size, that its weights fit the model and that every
  * tracked iterator has a position in it; an error names what differs. */
 ct_status ct_checkpoint_manager_restore(ct_checkpoint_manager *cm, const char *path);
-/* Removes every listed checkpoint, the list, and the directory when
- * nothing else is left in it (BackupAndRestore's delete_checkpoint). */
+/* Removes every checkpoint file of the directory (listed or not: a process
+ * killed while it dropped old ones can leave one unlisted), the list, and
+ * the directory when nothing else is left in it (BackupAndRestore's
+ * delete_checkpoint). */
 ct_status ct_checkpoint_manager_delete_all(ct_checkpoint_manager *cm);
 
 #ifdef __cplusplus

@@ -250,6 +250,12 @@ Test(resume, manager_keeps_newest) {
     const char *p = ct_checkpoint_manager_save(cm);
     CT_OK(p);
     cr_expect(strstr(p, "ckpt-6.h5"), "%s", p);
+    /* delete_all removes an older unlisted file too (a sweep cut short),
+     * then the directory. */
+    f = fopen(path_of("ckpts/ckpt-2.h5"), "w");
+    fclose(f);
+    CT_STATUS_OK(ct_checkpoint_manager_delete_all(cm));
+    cr_expect_neq(stat(dir, &sb), 0, "the directory is still there");
     ct_checkpoint_manager_free(cm);
     ct_model_free(m);
 }
