@@ -898,25 +898,6 @@ static ct_status read_scalar_str(hid_t f, const char *name, const char *where, c
     return st;
 }
 
-/* The model's trainable variables in fit's order (what the optimizer
- * tracks); *n = -1 when out of memory. */
-static ct_variable **trainable_vars(ct_model *m, int *n) {
-    int total = ct__layer_collect(ct_model_layer(m), NULL, 0);
-    ct__wref *refs = malloc((size_t)(total ? total : 1) * sizeof *refs);
-    ct_variable **vars = malloc((size_t)(total ? total : 1) * sizeof *vars);
-    if (!refs || !vars) {
-        free(refs);
-        free(vars);
-        *n = -1;
-        return NULL;
-    }
-    ct__layer_collect(ct_model_layer(m), refs, total);
-    *n = 0;
-    for (int i = 0; i < total; i++)
-        if (refs[i].trainable) vars[(*n)++] = refs[i].w->var;
-    free(refs);
-    return vars;
-}
 
 /* Builds the optimizer's state for m's trainable variables and sets it
  * from group optimizer_weights (by position, as Keras); checks the count
@@ -924,7 +905,7 @@ static ct_variable **trainable_vars(ct_model *m, int *n) {
 static ct_status load_optimizer_weights(ct_model *m, hid_t f, const char *where) {
     ct_optimizer *o = m->optimizer;
     int nv;
-    ct_variable **vars = trainable_vars(m, &nv);
+    ct_variable **vars = ct__model_variables(m, CT__VARS_TRAINABLE, &nv);
     if (nv < 0) return ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
     ct_status st = ct__optimizer_build(o, nv, vars);
     free(vars);

@@ -1844,26 +1844,6 @@ static int metric_vars(ct_model *m, ct_variable **vars) {
     return k;
 }
 
-/* The model's non-trainable variables (BatchNormalization's moving
- * statistics): under a strategy each replica keeps its own, which the
- * model file (rank 0's) does not hold. *n = -1 when out of memory. */
-static ct_variable **local_vars(ct_model *m, int *n) {
-    int total = ct__layer_collect(&m->base, NULL, 0);
-    ct__wref *refs = malloc((size_t)(total ? total : 1) * sizeof *refs);
-    ct_variable **vars = malloc((size_t)(total ? total : 1) * sizeof *vars);
-    *n = -1;
-    if (!refs || !vars) {
-        free(refs);
-        free(vars);
-        return NULL;
-    }
-    ct__layer_collect(&m->base, refs, total);
-    *n = 0;
-    for (int i = 0; i < total; i++)
-        if (!refs[i].trainable) vars[(*n)++] = refs[i].w->var;
-    free(refs);
-    return vars;
-}
 
 /* The bytes of every variable of vars, one after the other. */
 static ct_status vars_bytes(int n, ct_variable *const *vars, void **out, size_t *len) {
@@ -2034,7 +2014,7 @@ static ct_status fit_state(ct_model *m, const source *src, int epoch, int64_t st
     if (!st) st = ct__train_state_put(ts, "metrics", buf, len);
     if (!st && ct__strategy_replicas(m->strategy) > 1) {
         int nl;
-        ct_variable **lv = local_vars(m, &nl);
+        ct_variable **lv = ct__model_variables(m, CT__VARS_NON_TRAINABLE, &nl);
         if (nl < 0) return ct__error(CT_ERR_OUT_OF_MEMORY, "saving fit's state: out of memory");
         if (!(st = vars_bytes(nl, lv, &buf, &len)))
             st = ct__train_state_put(ts, "model.local", buf, len);
@@ -2419,26 +2399,20 @@ ct_history *ct_model_fit(ct_model *m, const ct_fit_opts *opts) {
     m->stop_training = false;
     if (distributed) {
         /* Replicas start from rank 0's weights, checked by a checksum. */
-        int nw = ct__layer_collect(&m->base, NULL, 0);
-        ct__wref *w = malloc((size_t)(nw ? nw : 1) * sizeof *w);
-        ct_variable **vars = malloc((size_t)(nw ? nw : 1) * sizeof *vars);
-        if (!w || !vars) {
-            free(w);
-            free(vars);
+        int nw;
+        ct_variable **vars = ct__model_variables(m, CT__VARS_ALL, &nw);
+        if (!vars) {
             st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who);
             goto out;
         }
-        ct__layer_collect(&m->base, w, nw);
-        for (int i = 0; i < nw; i++) vars[i] = w[i].w->var;
         st = ct__strategy_sync_variables(m->strategy, nw, vars);
-        free(w);
         free(vars);
         if (st) goto out;
         /* Resuming: each replica's own moving statistics, as they were. */
         const ct__state_part *lp = resume.info ? ct__train_state_get(&resume, "model.local") : NULL;
         if (lp) {
             int nl;
-            ct_variable **lv = local_vars(m, &nl);
+            ct_variable **lv = ct__model_variables(m, CT__VARS_NON_TRAINABLE, &nl);
             st = nl < 0 ? ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", who)
                         : set_vars_bytes(nl, lv, lp, "replica's non-trainable weights", who);
             free(lv);

@@ -326,6 +326,13 @@ struct ct_model {
     bool preempted;
 };
 
+/* The variables of m's weights in ct__layer_collect's order (fit's), all
+ * of them or only the trainable (what the optimizer tracks) or the
+ * non-trainable ones (BatchNormalization's moving statistics): malloc'ed
+ * (free it); NULL and *n = -1 when out of memory. */
+enum { CT__VARS_ALL, CT__VARS_TRAINABLE, CT__VARS_NON_TRAINABLE };
+ct_variable **ct__model_variables(ct_model *m, int which, int *n);
+
 /* apply_gradients without the sum over replicas a replica context adds:
  * for fit's step, which has summed them already. */
 ct_status ct__optimizer_apply_summed(ct_optimizer *o, int n, ct_tensor *const *grads,

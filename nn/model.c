@@ -959,3 +959,22 @@ ct_status ct_model_summary(const ct_model *m, FILE *out) {
     free(t.p);
     return st;
 }
+
+ct_variable **ct__model_variables(ct_model *m, int which, int *n) {
+    int total = ct__layer_collect(&m->base, NULL, 0);
+    ct__wref *refs = malloc((size_t)(total ? total : 1) * sizeof *refs);
+    ct_variable **vars = malloc((size_t)(total ? total : 1) * sizeof *vars);
+    *n = -1;
+    if (!refs || !vars) {
+        free(refs);
+        free(vars);
+        return NULL;
+    }
+    ct__layer_collect(&m->base, refs, total);
+    *n = 0;
+    for (int i = 0; i < total; i++)
+        if (which == CT__VARS_ALL || refs[i].trainable == (which == CT__VARS_TRAINABLE))
+            vars[(*n)++] = refs[i].w->var;
+    free(refs);
+    return vars;
+}
