@@ -606,7 +606,10 @@ static ct_status commit(ct_checkpoint_manager *cm, int64_t n, const char *where)
     return st;
 }
 
-static const char *save(ct_checkpoint_manager *cm, const ct__train_state *fit) {
+/* failed: this replica could not gather its state (its error is set): it
+ * writes nothing but takes part in the votes, so that every replica
+ * fails the save together. */
+static const char *save(ct_checkpoint_manager *cm, const ct__train_state *fit, ct_status failed) {
     if (!cm) {
         ct__error(CT_ERR_INVALID_ARGUMENT, "ct_checkpoint_manager_save: the manager is NULL");
         return NULL;
@@ -618,8 +621,10 @@ static const char *save(ct_checkpoint_manager *cm, const ct__train_state *fit) {
     char where[4200];
     snprintf(where, sizeof where, "CheckpointManager: saving '%s'", path ? path : "?");
     ct__train_state own = {0};
-    json_t *info = fit && fit->info ? json_deep_copy(fit->info) : json_object();
-    ct_status st = path && info ? CT_OK : ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
+    json_t *info = failed ? NULL : fit && fit->info ? json_deep_copy(fit->info) : json_object();
+    ct_status st = failed                ? failed
+                   : path && info ? CT_OK
+                                  : ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", where);
     if (!st) {
         json_object_set_new(info, "format", json_string(STATE_FORMAT));
         json_object_set_new(info, "version", json_integer(STATE_VERSION));
@@ -653,7 +658,7 @@ static const char *save(ct_checkpoint_manager *cm, const ct__train_state *fit) {
     if (!st && rank == 0) st = commit(cm, n, where);
     if (world > 1) {
         /* Rank 0 tells whether the list took it. */
-        st = vote(cm, rank == 0 ? st : CT_OK, where);
+        st = vote(cm, st, where);
         if (st && rank != 0) unlink(path);
     }
     free(path);
@@ -664,11 +669,13 @@ static const char *save(ct_checkpoint_manager *cm, const ct__train_state *fit) {
     return cm->path;
 }
 
-const char *ct_checkpoint_manager_save(ct_checkpoint_manager *cm) { return save(cm, NULL); }
+const char *ct_checkpoint_manager_save(ct_checkpoint_manager *cm) {
+    return save(cm, NULL, CT_OK);
+}
 
 const char *ct__checkpoint_manager_save_state(ct_checkpoint_manager *cm,
-                                              const ct__train_state *ts) {
-    return save(cm, ts);
+                                              const ct__train_state *ts, ct_status failed) {
+    return save(cm, ts, failed);
 }
 
 /* ---- reading -------------------------------------------------------------------------------- */

@@ -32,9 +32,11 @@ void ct__train_state_clear(ct__train_state *s);
 
 /* ct_checkpoint_manager_save with fit's state added: ts's info fields
  * and streams (this replica's; rank 0's info is the one kept for the
- * fields every replica shares). */
+ * fields every replica shares). failed: this replica could not gather ts
+ * (its error set): it still takes part in the save's votes, and every
+ * replica fails. */
 const char *ct__checkpoint_manager_save_state(ct_checkpoint_manager *cm,
-                                              const ct__train_state *ts);
+                                              const ct__train_state *ts, ct_status failed);
 /* ct_checkpoint_manager_restore, with what fit saved handed back in *out
  * (this replica's info and streams; the caller clears it). */
 ct_status ct__checkpoint_manager_restore_state(ct_checkpoint_manager *cm, const char *path,

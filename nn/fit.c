@@ -2041,19 +2041,14 @@ static ct_status backup_save(ct_model *m, backup *bk, const source *src, int epo
                              double lr, const cblist *l) {
     ct__train_state ts = {0};
     ct_status st = fit_state(m, src, epoch, step, lr, l, &ts);
-    /* A replica that could not gather its state still takes part in the
-     * save's votes (the manager fails them all). */
     if (st) {
         char why[1024];
         snprintf(why, sizeof why, "%s", ct_last_error());
-        ct__train_state_clear(&ts);
-        if (ct__strategy_replicas(m->strategy) > 1) {
-            double failed = 1;
-            ct__strategy_sum_doubles(m->strategy, &failed, 1);
-        }
-        return ct__error(st, "BackupAndRestore: %s", why);
+        st = ct__error(st, "BackupAndRestore: %s", why);
     }
-    const char *path = ct__checkpoint_manager_save_state(bk->cm, &ts);
+    /* A replica that could not gather its state still takes part in the
+     * save's votes (the manager fails them all). */
+    const char *path = ct__checkpoint_manager_save_state(bk->cm, &ts, st);
     ct__train_state_clear(&ts);
     return path ? CT_OK : ct_last_status();
 }
