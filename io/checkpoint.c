@@ -825,14 +825,9 @@ static ct_status restore(ct_checkpoint_manager *cm, const char *path, ct__train_
     return st;
 }
 
-/* restore with HDF5's own error printing off (our errors say it). */
 static ct_status quiet_restore(ct_checkpoint_manager *cm, const char *path, ct__train_state *out) {
-    H5E_auto2_t old_fn;
-    void *old_data;
-    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    ct_status st = restore(cm, path, out);
-    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    ct_status st;
+    QUIET_HDF5(restore(cm, path, out));
     return st;
 }
 
@@ -846,6 +841,9 @@ ct_status ct__checkpoint_manager_restore_state(ct_checkpoint_manager *cm, const 
 }
 
 ct_status ct_checkpoint_manager_delete_all(ct_checkpoint_manager *cm) {
+    if (!cm)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "ct_checkpoint_manager_delete_all: the manager is NULL");
     ct_status st = CT_OK;
     if (rank_of(cm) == 0) {
         char *lp = list_path(cm);

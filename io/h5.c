@@ -41,17 +41,6 @@
 /* Keras's HDF5_OBJECT_HEADER_LIMIT: the most bytes one attribute holds. */
 #define HEADER_LIMIT 64512
 
-/* Runs fn with HDF5's automatic error printing off. */
-#define QUIET_HDF5(call)                                                                           \
-    do {                                                                                           \
-        H5E_auto2_t old_fn;                                                                        \
-        void *old_data;                                                                            \
-        H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);                                             \
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);                                                     \
-        st = (call);                                                                               \
-        H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);                                               \
-    } while (0)
-
 /* ---- small helpers ------------------------------------------------------------------------ */
 
 typedef struct strlist {

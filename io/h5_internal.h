@@ -10,6 +10,18 @@
 
 #include "ctrain/nn.h"
 
+/* st = call, with HDF5's automatic error printing off (our errors say
+ * what went wrong). */
+#define QUIET_HDF5(call)                                                                           \
+    do {                                                                                           \
+        H5E_auto2_t old_fn;                                                                        \
+        void *old_data;                                                                            \
+        H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);                                             \
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);                                                     \
+        st = (call);                                                                               \
+        H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);                                               \
+    } while (0)
+
 /* Adds groups of its own to the file being written (f is its root). */
 typedef ct_status (*ct__h5_extra_fn)(hid_t f, void *ctx);
 
