@@ -9,7 +9,7 @@
 #
 #   resume_kill.sh MODE CTRAIN SOURCE_DIR [MPIRUN ARGS...]
 #
-#   sigkill   two kill -9 at random points (each after a checkpoint is listed)
+#   sigkill   two kill -9 at random points (each some saves after the last)
 #   sigterm   SIGTERM in epoch 2: exit 75 and the message, then the rerun
 #   crash     SIGKILL inside the 3rd save (CTRAIN_TEST_CRASH_IN_SAVE write:3
 #             and part:3): the previous checkpoint stays listed and whole,
@@ -113,13 +113,20 @@ sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 latest() { head -n 1 "$1/backup/checkpoint" 2>/dev/null; }
 latest_file() { latest "$1" | sed -n 's/^model_checkpoint_path: "\(.*\)"$/\1/p'; }
 
-# wait_listed DIR OLD: until DIR's list names another checkpoint than OLD
-# (or the run has ended).
-wait_listed() {
+# The number of DIR's listed checkpoint (ckpt-<n>.h5; 0 when none).
+latest_number() {
+    local f
+    f=$(latest_file "$1")
+    f=${f#ckpt-}
+    echo "${f%.h5}" | grep -x '[0-9][0-9]*' || echo 0
+}
+
+# wait_number DIR N: until DIR's list names a checkpoint numbered above N
+# (or the run has ended). Counting saves, not time, places a kill at the
+# same point of a run however fast the machine is at that moment.
+wait_number() {
     while alive "$pid"; do
-        local l
-        l=$(latest "$1")
-        [ -n "$l" ] && [ "$l" != "$2" ] && return 0
+        [ "$(latest_number "$1")" -gt "$2" ] && return 0
         sleep 0.01
     done
     return 1
@@ -177,14 +184,18 @@ echo "resume_kill: the uninterrupted run took ${t_run} ms"
 case $mode in
 sigkill)
     d=$(newdir killed)
-    kills=0 prev=
+    kills=0
     for attempt in 1 2 3 4 5 6; do
         launch "$d"
         if [ $kills -lt 2 ]; then
-            # A kill lands after a checkpoint newer than the last one is
-            # listed, so each rerun really resumes.
-            if wait_listed "$d" "$prev"; then
-                delay=$((t_run * (2 + RANDOM % 30) / 100))
+            # A kill lands 1 to 16 saves (of the run's 64) after the
+            # checkpoint resumed from, so each rerun really resumes, then
+            # up to one save's interval later, so that it can land in a
+            # step or in a save. Counting saves rather than time keeps
+            # both kills inside the run when the machine's load drops.
+            target=$(($(latest_number "$d") + 1 + RANDOM % 16))
+            if wait_number "$d" $((target - 1)); then
+                delay=$((t_run * (RANDOM % 100) / 100 / 64))
                 echo "resume_kill: kill $((kills + 1)) of 2: SIGKILL ${delay} ms after $(latest_file "$d") was listed"
                 sleep_ms $delay
                 kill -9 "$pid" 2>/dev/null
@@ -198,7 +209,6 @@ sigkill)
         [ "$rc" = 137 ] || fail "run $attempt exited $rc (expected 137, killed)"
         kills=$((kills + 1))
         listed_whole "$d"
-        prev=$(latest "$d")
     done
     [ "$rc" = 0 ] || fail "no run ended within 6 tries"
     [ $kills -ge 1 ] || fail "no kill landed"
@@ -319,12 +329,20 @@ mpi)
         "$out_file" || fail "-np 1: no error naming the world sizes"
     # SIGTERM to the ranks themselves (as a batch system signals every
     # task): each saves and exits 75, and so does mpirun.
-    prev=$(latest "$d")
+    # The kill lands 1 to 4 saves (25 to 100 batches) into the resumed
+    # run: a delay in time could outlast the run when the machine's load
+    # drops after the straight run was timed.
+    target=$(($(latest_number "$d") + 1 + RANDOM % 4))
     launch "$d"
-    wait_listed "$d" "$prev" || fail "the resumed run ended before it saved"
-    sleep_ms $((t_run * (RANDOM % 20) / 100))
+    wait_number "$d" $((target - 1)) || {
+        finish
+        fail "the resumed run ended before ckpt-$target.h5 was listed"
+    }
     ranks=$(pgrep -P "$pid" -x "$(basename "$ctrain")" | tr '\n' ' ')
-    [ -n "$ranks" ] || fail "no ranks found under mpirun ($pid)"
+    [ -n "$ranks" ] || {
+        finish
+        fail "no ranks found under mpirun"
+    }
     echo "resume_kill: SIGTERM to the ranks $ranks"
     # shellcheck disable=SC2086
     kill -TERM $ranks
