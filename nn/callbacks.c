@@ -18,6 +18,7 @@
  * to stdout as Keras's io_utils.print_msg does; warnings to stderr.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -980,6 +981,14 @@ static ct_status csv_set_state(void *ctx, const json_t *state) {
  * (tag "keras") at step 0. Under a strategy only rank 0 writes: the epoch
  * logs are the merged ones. write_images, profile_batch and embeddings
  * are not supported (an error for a value that would ask for them). */
+/* An event file in one of the runs (train, validation): one this training
+ * wrote, and its size at the last checkpoint; or (size -1) another
+ * training's, named as if this one had written it (see tb_train_begin). */
+typedef struct {
+    char *name;
+    int64_t size;
+} tb_file;
+
 typedef struct {
     state_head head;
     char *log_dir;
@@ -987,19 +996,66 @@ typedef struct {
     bool write_graph, steps_per_second;
     ct_summary_writer *train, *val;
     bool active;                         /* this rank writes          */
+    bool graph_pending;                  /* the graph is still to write */
     int64_t global_batch;
     double epoch_start, batch_start;
     int64_t epoch_batches;
+    /* For resuming (tb_set_state): when this training began (wall clock,
+     * seconds: its files are named no earlier), and the files of the
+     * processes before this one that a checkpoint holds events of. */
+    int64_t started;
+    tb_file *kept[2]; /* [0] train, [1] validation */
+    int nkept[2];
 } tensorboard;
 
+static const char *const TB_RUNS[2] = {"train", "validation"};
+static const char TB_PREFIX[] = "events.out.tfevents.";
+
+/* Whether name is an event file's; *t its creation time (seconds). */
+static bool tb_event_file(const char *name, int64_t *t) {
+    if (strncmp(name, TB_PREFIX, strlen(TB_PREFIX))) return false;
+    char *end;
+    *t = strtoll(name + strlen(TB_PREFIX), &end, 10);
+    return *end == '.';
+}
+
+static bool tb_keep(tensorboard *s, int r, const char *name, int64_t size) {
+    tb_file *k = realloc(s->kept[r], (size_t)(s->nkept[r] + 1) * sizeof *k);
+    if (!k) return false;
+    s->kept[r] = k;
+    if (!(k[s->nkept[r]].name = dup_str(name))) return false;
+    k[s->nkept[r]++].size = size;
+    return true;
+}
+
+static void tb_forget_kept(tensorboard *s) {
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < s->nkept[r]; i++)
+            free(s->kept[r][i].name);
+        free(s->kept[r]);
+        s->kept[r] = NULL;
+        s->nkept[r] = 0;
+    }
+}
+
+/* Closes the writers; their files join the kept ones, so that a state
+ * taken after the training ended still names them. */
 static void tb_close(tensorboard *s) {
-    if (s->train && ct_summary_writer_close(s->train) && !s->head.cb->error)
-        raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
-    if (s->val && ct_summary_writer_close(s->val) && !s->head.cb->error)
-        raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
-    ct_summary_writer_free(s->train);
-    ct_summary_writer_free(s->val);
-    s->train = s->val = NULL;
+    ct_summary_writer **ws[2] = {&s->train, &s->val};
+    for (int r = 0; r < 2; r++) {
+        ct_summary_writer *w = *ws[r];
+        if (!w) continue;
+        if (ct_summary_writer_close(w) && !s->head.cb->error)
+            raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
+        const char *path = ct_summary_writer_path(w), *slash = strrchr(path, '/');
+        struct stat sb;
+        if ((stat(path, &sb) || !tb_keep(s, r, slash ? slash + 1 : path, (int64_t)sb.st_size)) &&
+            !s->head.cb->error)
+            raise_error(s->head.cb, CT_ERR_INTERNAL, "TensorBoard: cannot keep the size of '%s'",
+                        path);
+        ct_summary_writer_free(w);
+        *ws[r] = NULL;
+    }
 }
 
 static void tb_destroy(void *p) {
@@ -1007,6 +1063,7 @@ static void tb_destroy(void *p) {
     if (!s) return;
     ct_summary_writer_free(s->train);
     ct_summary_writer_free(s->val);
+    tb_forget_kept(s);
     free(s->log_dir);
     free(s);
 }
@@ -1078,13 +1135,35 @@ static void tb_scalar(tensorboard *s, bool val, const char *prefix, const char *
         raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
 }
 
+/* The graph is written when the first epoch begins rather than here, so
+ * that a resumed training (tb_set_state, which runs after on_train_begin)
+ * does not write it a second time. */
 static void tb_train_begin(void *ctx, ct_model *m, ct_logs *logs) {
     (void)logs;
     tensorboard *s = ctx;
     tb_close(s);
+    tb_forget_kept(s);
     s->global_batch = 0;
+    s->started = (int64_t)time(NULL);
     s->active = !m || ct__strategy_rank(m->strategy) == 0;
-    if (!s->active || !s->write_graph || !m) return;
+    s->graph_pending = s->active && s->write_graph && m;
+    /* Event files already there and named from now on (another training
+     * of this second) are not this training's: a resume leaves them. */
+    for (int r = 0; r < 2 && s->active; r++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", s->log_dir, TB_RUNS[r]);
+        DIR *d = opendir(dir);
+        const struct dirent *e;
+        int64_t t;
+        while (d && (e = readdir(d)))
+            if (tb_event_file(e->d_name, &t) && t >= s->started && !tb_keep(s, r, e->d_name, -1))
+                raise_error(s->head.cb, CT_ERR_OUT_OF_MEMORY, "TensorBoard: out of memory");
+        if (d) closedir(d);
+    }
+}
+
+static void tb_write_graph(tensorboard *s, ct_model *m) {
+    s->graph_pending = false;
     char *json = ct_model_to_json(m);
     if (!json) { /* a subclassed model has no config: nothing to draw */
         ct_clear_error();
@@ -1097,8 +1176,9 @@ static void tb_train_begin(void *ctx, ct_model *m, ct_logs *logs) {
 }
 
 static void tb_epoch_begin(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
-    (void)m, (void)epoch, (void)logs;
+    (void)epoch, (void)logs;
     tensorboard *s = ctx;
+    if (s->graph_pending && m) tb_write_graph(s, m);
     s->epoch_start = s->batch_start = tb_now();
     s->epoch_batches = 0;
 }
@@ -1164,25 +1244,168 @@ static void tb_train_end(void *ctx, ct_model *m, ct_logs *logs) {
 }
 
 /* The state: the global batch count that steps the batch summaries
- * (Keras's _global_train_batch). The epoch summaries are stepped by the
- * epoch fit passes; the per-epoch batch count and the clocks behind
- * steps_per_second start afresh with each epoch (a resumed epoch's rate
- * counts from the resume). */
+ * (Keras's _global_train_batch); when the training began ("started",
+ * seconds since the epoch); and per run ("train", "validation") the event
+ * files written so far, each [name, size] with the size after a flush at
+ * the checkpoint. The epoch summaries are stepped by the epoch fit passes;
+ * the per-epoch batch count and the clocks behind steps_per_second start
+ * afresh with each epoch (a resumed epoch's rate counts from the resume).
+ *
+ * Resuming rolls the log directory back to the checkpoint, as CSVLogger
+ * does its file: each listed file is cut back to its size, and any other
+ * event file named from the training's start on (what a process wrote
+ * after the checkpoint before it was killed, and did not checkpoint) is
+ * removed. TensorBoard then shows each step once, as the uninterrupted run
+ * would have written it; the resumed process writes to a new file, as TF
+ * does. Other trainings' event files in the same log directory are left
+ * alone: those named before the start, and those there at the start
+ * (listed with size -1). Under a strategy only rank 0 touches the files. */
+static json_t *tb_files_state(tensorboard *s, int r) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < s->nkept[r]; i++)
+        if (json_array_append_new(a, json_pack("[s, I]", s->kept[r][i].name,
+                                               (json_int_t)s->kept[r][i].size))) {
+            json_decref(a);
+            return NULL;
+        }
+    ct_summary_writer *w = r ? s->val : s->train;
+    if (!a || !w) return a;
+    struct stat sb;
+    const char *path = ct_summary_writer_path(w), *slash = strrchr(path, '/');
+    if (ct_summary_flush(w)) {
+        json_decref(a);
+        return NULL;
+    }
+    if (stat(path, &sb)) {
+        json_decref(a);
+        ct__error(CT_ERR_INTERNAL, "TensorBoard: cannot read the size of '%s': %s", path,
+                  strerror(errno));
+        return NULL;
+    }
+    if (json_array_append_new(a, json_pack("[s, I]", slash ? slash + 1 : path,
+                                           (json_int_t)sb.st_size))) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
 static json_t *tb_get_state(void *ctx) {
-    const tensorboard *s = ctx;
+    tensorboard *s = ctx;
+    json_t *train = tb_files_state(s, 0), *val = train ? tb_files_state(s, 1) : NULL;
+    if (!train || !val) {
+        json_decref(train);
+        if (ct_last_status() == CT_OK)
+            ct__error(CT_ERR_OUT_OF_MEMORY, "TensorBoard: out of memory writing its state");
+        return NULL;
+    }
     return state_made("TensorBoard",
-                      json_pack("{s:I}", "global_batch", (json_int_t)s->global_batch));
+                      json_pack("{s:I, s:I, s:o, s:o}", "global_batch",
+                                (json_int_t)s->global_batch, "started", (json_int_t)s->started,
+                                "train", train, "validation", val));
+}
+
+/* The files of a run in the state: a list of [name, size], each name an
+ * event file's (no directory). */
+static ct_status tb_read_files(const json_t *state, int r, tb_file **out, int *n) {
+    const json_t *a = json_object_get(state, TB_RUNS[r]);
+    bool ok = json_is_array(a);
+    for (size_t i = 0; ok && i < json_array_size(a); i++) {
+        const json_t *e = json_array_get(a, i);
+        const char *name = json_string_value(json_array_get(e, 0));
+        const json_t *size = json_array_get(e, 1);
+        int64_t t;
+        ok = json_array_size(e) == 2 && name && tb_event_file(name, &t) && !strchr(name, '/') &&
+             json_is_integer(size) && json_integer_value(size) >= -1;
+    }
+    if (!ok)
+        return state_bad("TensorBoard", TB_RUNS[r],
+                         "a list of [event file name, size >= -1] pairs", a);
+    *n = (int)json_array_size(a);
+    *out = *n ? calloc((size_t)*n, sizeof **out) : NULL;
+    if (*n && !*out) return ct__error(CT_ERR_OUT_OF_MEMORY, "TensorBoard: out of memory");
+    for (int i = 0; i < *n; i++) {
+        const json_t *e = json_array_get(a, (size_t)i);
+        (*out)[i].name = dup_str(json_string_value(json_array_get(e, 0)));
+        (*out)[i].size = json_integer_value(json_array_get(e, 1));
+        if (!(*out)[i].name) return ct__error(CT_ERR_OUT_OF_MEMORY, "TensorBoard: out of memory");
+    }
+    return CT_OK;
+}
+
+/* Rolls <log_dir>/<run> back to the checkpoint (see tb_get_state). */
+static ct_status tb_roll_back(tensorboard *s, int r) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", s->log_dir, TB_RUNS[r]);
+    DIR *d = opendir(dir);
+    if (!d) return CT_OK; /* nothing was written there */
+    ct_status st = CT_OK;
+    const struct dirent *e;
+    while (!st && (e = readdir(d))) {
+        const char *name = e->d_name;
+        int64_t t;
+        if (!tb_event_file(name, &t)) continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        const tb_file *kept = NULL;
+        for (int i = 0; i < s->nkept[r] && !kept; i++)
+            if (!strcmp(s->kept[r][i].name, name)) kept = &s->kept[r][i];
+        struct stat sb;
+        if (kept) {
+            /* Shorter than at the checkpoint: the machine went down before
+             * the events reached the disk; they are lost, nothing to cut.
+             * Another training's (size -1): left as it is. */
+            if (kept->size >= 0 && !stat(path, &sb) && sb.st_size > kept->size &&
+                truncate(path, kept->size))
+                st = ct__error(CT_ERR_INTERNAL,
+                               "TensorBoard: resuming: cannot cut '%s' back to the checkpoint's "
+                               "%lld bytes: %s",
+                               path, (long long)kept->size, strerror(errno));
+            continue;
+        }
+        if (t < s->started) continue; /* an earlier training's */
+        if (unlink(path) && errno != ENOENT)
+            st = ct__error(CT_ERR_INTERNAL,
+                           "TensorBoard: resuming: cannot remove '%s', written after the "
+                           "checkpoint: %s",
+                           path, strerror(errno));
+    }
+    closedir(d);
+    return st;
 }
 
 static ct_status tb_set_state(void *ctx, const json_t *state) {
-    static const char *const keys[] = {"global_batch", NULL};
+    static const char *const keys[] = {"global_batch", "started", "train", "validation", NULL};
     tensorboard *s = ctx;
-    int64_t global_batch = 0;
+    int64_t global_batch = 0, started = 0;
     ct_status st = state_check_keys("TensorBoard", state, keys) ||
-                   state_int("TensorBoard", state, "global_batch", 0, &global_batch);
+                   state_int("TensorBoard", state, "global_batch", 0, &global_batch) ||
+                   state_int("TensorBoard", state, "started", 0, &started);
+    if (st) return st;
+    tb_file *files[2] = {NULL, NULL};
+    int nfiles[2] = {0, 0};
+    for (int r = 0; r < 2 && !st; r++)
+        st = tb_read_files(state, r, &files[r], &nfiles[r]);
+    if (!st) {
+        tb_close(s);
+        tb_forget_kept(s);
+    }
+    for (int r = 0; r < 2; r++) {
+        if (!st) {
+            s->kept[r] = files[r], s->nkept[r] = nfiles[r];
+            continue;
+        }
+        for (int i = 0; i < nfiles[r]; i++)
+            free(files[r][i].name);
+        free(files[r]);
+    }
     if (st) return st;
     s->global_batch = global_batch;
-    return CT_OK;
+    s->started = started;
+    s->graph_pending = false; /* written by the training resumed */
+    for (int r = 0; r < 2 && s->active && !st; r++)
+        st = tb_roll_back(s, r);
+    return st;
 }
 
 /* ---- ModelCheckpoint ---------------------------------------------------------------------- */

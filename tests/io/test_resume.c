@@ -6,6 +6,7 @@
  * a new model. tests/io/resume_kill.sh does the same with real SIGKILLs
  * and SIGTERMs. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,13 +52,20 @@ static ct_status jitter(const ct_element *in, void *ctx, ct_element **out) {
 }
 
 typedef struct {
-    int64_t stop_at; /* the global batch after which a stop is requested; -1 none */
+    int64_t stop_at;  /* the global batch after which a stop is requested; -1 none */
+    int64_t copy_at;  /* ... after which the backup is copied to backup.copy; 0 none */
     int64_t seen;
 } stopper;
 
 static void stop_batch_end(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
     (void)m, (void)batch, (void)logs;
     stopper *s = ctx;
+    if (s->copy_at && s->seen == s->copy_at) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", path_of("backup.copy"),
+                 path_of("backup"), path_of("backup.copy"));
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+    }
     if (s->seen++ == s->stop_at) ct_request_stop(15);
 }
 
@@ -65,6 +73,8 @@ typedef struct {
     bool dataset;       /* shuffle + parallel map + batch instead of arrays */
     const char *backup; /* BackupAndRestore's config */
     const char *extra_cb, *extra_cfg;
+    double validation_split;
+    int64_t copy_at;    /* see stopper */
 } setup;
 
 typedef struct {
@@ -100,7 +110,7 @@ static outcome run(const setup *su, int64_t stop_at) {
         ds = ct_dataset_batch(ds, 16, false);
         CT_OK(ds);
     }
-    stopper sp = {.stop_at = stop_at};
+    stopper sp = {.stop_at = stop_at, .copy_at = su->copy_at};
     ct_callback *cbs[3];
     int ncb = 0;
     cbs[ncb++] = ct_callback_custom(&(ct_callback_hooks){.ctx = &sp, .on_train_batch_end = stop_batch_end});
@@ -112,6 +122,7 @@ static outcome run(const setup *su, int64_t stop_at) {
                                                    .dataset = ds,
                                                    .batch_size = 16,
                                                    .epochs = EPOCHS,
+                                                   .validation_split = su->validation_split,
                                                    .verbose = CT_VERBOSE_SILENT,
                                                    .ncallbacks = ncb,
                                                    .callbacks = cbs});
@@ -209,6 +220,145 @@ Test(resume, backup_removed_when_training_ends) {
     r = run(&su, -1);
     free(r.w);
     cr_expect_eq(stat(path_of("backup/checkpoint"), &sb), 0, "the backup was deleted");
+}
+
+/* The events of the event files in dir, in TensorBoard's order (by file
+ * name), as one byte string: each Event's fields but its wall_time (field
+ * 1), the file_version events left out. */
+static size_t events_of(const char *dir, uint8_t **out, int *nfiles) {
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    cr_assert_geq(n, 0, "no %s", dir);
+    size_t len = 0, cap = 1 << 16;
+    *out = malloc(cap);
+    *nfiles = 0;
+    for (int i = 0; i < n; i++) {
+        if (strncmp(names[i]->d_name, "events.out.tfevents.", 20)) {
+            free(names[i]);
+            continue;
+        }
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        free(names[i]);
+        ++*nfiles;
+        FILE *f = fopen(path, "rb");
+        cr_assert_not_null(f, "%s", path);
+        uint8_t head[12];
+        while (fread(head, 1, 12, f) == 12) {
+            uint64_t rn;
+            memcpy(&rn, head, 8);
+            uint8_t *rec = malloc(rn + 4);
+            cr_assert_eq(fread(rec, 1, rn + 4, f), rn + 4, "%s: a torn record", path);
+            /* An Event: wall_time is field 1 (a double, key 0x09, first). */
+            size_t skip = rn >= 9 && rec[0] == 0x09 ? 9 : 0;
+            bool version = rn > skip && rec[skip] == 0x1a; /* field 3: file_version */
+            if (!version) {
+                while (len + rn + 8 > cap) *out = realloc(*out, cap *= 2);
+                memcpy(*out + len, &rn, 8);
+                memcpy(*out + len + 8, rec + skip, rn - skip);
+                len += 8 + rn - skip;
+            }
+            free(rec);
+        }
+        fclose(f);
+    }
+    free(names);
+    return len;
+}
+
+static void copy_back(void) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", path_of("backup"),
+             path_of("backup.copy"), path_of("backup"));
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* A process killed after its last checkpoint has written events past it,
+ * and one killed before its first leaves a whole file of them; resuming
+ * rolls both back, so that TensorBoard's logs are event for event those of
+ * a run never interrupted (the graph, batch and epoch scalars, validation,
+ * histograms). The kills are played here by putting back a copy of the
+ * backup taken earlier. */
+Test(resume, tensorboard_logs_roll_back_to_the_checkpoint) {
+    char tb[2][400];
+    const char *dirs[2] = {"logs.straight", "logs"};
+    for (int i = 0; i < 2; i++)
+        snprintf(tb[i], sizeof tb[i],
+                 "{\"log_dir\": \"%s\", \"update_freq\": \"batch\", \"histogram_freq\": 1}",
+                 path_of(dirs[i]));
+    /* 80 examples to train on: 5 batches an epoch, 15 in all. */
+    setup su = {.backup = backup_cfg(", \"save_freq\": 3"),
+                .extra_cb = "TensorBoard",
+                .extra_cfg = tb[0],
+                .validation_split = 0.2};
+    outcome straight = run(&su, -1);
+    cr_assert_eq(straight.nepochs, EPOCHS);
+    su.extra_cfg = tb[1];
+    /* Earlier trainings' files in the same log directory stay: one of
+     * long ago, one named in the second this training starts. */
+    char old[2][300];
+    snprintf(old[0], sizeof old[0], "%s",
+             path_of("logs/train/events.out.tfevents.0000000001.x.1.0.v2"));
+    snprintf(old[1], sizeof old[1], "%s/logs/train/events.out.tfevents.%010lld.y.1.0.v2", h5_dir,
+             (long long)time(NULL));
+    cr_assert_eq(mkdir(path_of("logs"), 0755), 0);
+    cr_assert_eq(mkdir(path_of("logs/train"), 0755), 0);
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(old[i], "w");
+        cr_assert_not_null(f);
+        fclose(f);
+    }
+    /* The first process: checkpoints after batches 3 and 6, copied after
+     * batch 5 (while the one of batch 3 is the latest), stopped after
+     * batch 8; its files hold epoch 0's end and validation. Back to the
+     * copy: batch 3. */
+    su.copy_at = 4;
+    outcome r = run(&su, 7);
+    cr_assert(r.preempted);
+    free(r.w);
+    copy_back();
+    /* The second: resumes after batch 3, a file of its own up to batch 7;
+     * back to batch 3 again, so that file is all past the checkpoint. */
+    su.copy_at = 0;
+    r = run(&su, 3);
+    cr_assert(r.preempted);
+    free(r.w);
+    copy_back();
+    int nfiles;
+    uint8_t *ev;
+    events_of(path_of("logs/train"), &ev, &nfiles);
+    free(ev);
+    cr_assert_eq(nfiles, 4, "the second process wrote no file of its own");
+    /* The third resumes after batch 3 and ends. */
+    r = run(&su, -1);
+    cr_assert_not(r.preempted);
+    cr_assert_eq(r.nw, straight.nw);
+    cr_assert_eq(memcmp(r.w, straight.w, (size_t)r.nw * sizeof *r.w), 0);
+    free(r.w);
+    free(straight.w);
+    const char *runs[2] = {"train", "validation"};
+    for (int k = 0; k < 2; k++) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "logs.straight/%s", runs[k]);
+        snprintf(b, sizeof b, "logs/%s", runs[k]);
+        uint8_t *want, *got;
+        int nwant, ngot;
+        size_t lwant = events_of(path_of(a), &want, &nwant);
+        size_t lgot = events_of(path_of(b), &got, &ngot);
+        cr_expect_eq(nwant, 1);
+        /* train: the earlier trainings' two, the first process's file
+         * cut back, the third's; the second's removed. validation: only
+         * the third's (the first's validation came after batch 3). */
+        cr_expect_eq(ngot, k ? 1 : 4, "%s: %d event files", runs[k], ngot);
+        cr_assert_gt(lwant, k ? 300 : 3000, "%s: %zu bytes of events", runs[k], lwant);
+        cr_expect_eq(lgot, lwant, "%s: %zu bytes of events, not %zu", runs[k], lgot, lwant);
+        cr_expect(lgot == lwant && !memcmp(got, want, lwant), "%s: the events differ", runs[k]);
+        free(want);
+        free(got);
+    }
+    struct stat sb;
+    for (int i = 0; i < 2; i++)
+        cr_expect_eq(stat(old[i], &sb), 0, "an earlier training's file was removed: %s", old[i]);
 }
 
 /* ---- CheckpointManager ---------------------------------------------------------------- */

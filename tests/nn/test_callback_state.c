@@ -694,8 +694,21 @@ Test(callback_state, bad_states_name_the_callback_and_key) {
                "ReduceLROnPlateau: resumed state: 'cooldown_counter' must be an integer");
     expect_bad("ReduceLROnPlateau", NULL, "{\"wait\": 0, \"cooldown_counter\": 1}",
                "ReduceLROnPlateau: resumed state: 'best' is missing");
-    expect_bad("TensorBoard", NULL, "{\"global_batch\": true}",
+    expect_bad("TensorBoard", NULL,
+               "{\"global_batch\": true, \"started\": 0, \"train\": [], \"validation\": []}",
                "TensorBoard: resumed state: 'global_batch' must be an integer");
+    expect_bad("TensorBoard", NULL,
+               "{\"global_batch\": 1, \"started\": 0, \"train\": [[\"../x\", 1]], "
+               "\"validation\": []}",
+               "TensorBoard: resumed state: 'train' must be a list of [event file name, size >= "
+               "-1] pairs, got [[\"../x\",1]]");
+    expect_bad("TensorBoard", NULL,
+               "{\"global_batch\": 1, \"started\": 0, \"train\": [], "
+               "\"validation\": [[\"events.out.tfevents.1.h.2.0.v2\", -2]]}",
+               "'validation' must be a list of [event file name, size >= -1] pairs");
+    expect_bad("TensorBoard", NULL,
+               "{\"global_batch\": 1, \"started\": 0, \"train\": [], \"validation\": {}}",
+               "'validation' must be a list");
     expect_bad("TensorBoard", NULL, "{}", "TensorBoard: resumed state: 'global_batch' is missing");
     const char *mc = "{\"filepath\": \"/tmp/ct_never_written.h5\"}";
     expect_bad("ModelCheckpoint", mc,
