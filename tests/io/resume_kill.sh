@@ -1,11 +1,12 @@
 #!/bin/bash
 # End-to-end kill-and-resume of `ctrain train` with a BackupAndRestore
 # callback (tests/io/resume/job.json: shuffled CSV data reshuffled each
-# epoch, a model with BatchNormalization and Dropout, a CSVLogger and a
-# ModelCheckpoint of the final weights). Each mode interrupts a run, runs
-# the same command again until it ends, and compares the outcome with a
-# run that was never interrupted: the CSVLogger file byte for byte and the
-# weights bitwise in one process; both within 1e-6 under mpirun.
+# epoch, a model with BatchNormalization and Dropout, a CSVLogger, a
+# TensorBoard callback and a ModelCheckpoint of the final weights). Each
+# mode interrupts a run, runs the same command again until it ends, and
+# compares the outcome with a run that was never interrupted: the
+# CSVLogger file and TensorBoard's scalars byte for byte and the weights
+# bitwise in one process; all within 1e-6 under mpirun.
 #
 #   resume_kill.sh MODE CTRAIN SOURCE_DIR [MPIRUN ARGS...]
 #
@@ -30,6 +31,7 @@ shift 3
 mpirun=("$@")
 here=$src/tests/io/resume
 py=/usr/bin/python3
+tb_scalars=$(dirname "$ctrain")/ct_tb_scalars
 check() { "$py" "$here/resume_check.py" "$@"; }
 
 "$py" -c 'import h5py, numpy' 2>/dev/null || { echo "resume_kill: no python3 h5py: skipped"; exit 77; }
@@ -142,13 +144,28 @@ wait_epochs() {
 }
 
 # same A B: the outcome of run directories A and B agree: bitwise in one
-# process, within 1e-6 under mpirun.
+# process, within 1e-6 under mpirun. That includes TensorBoard's scalars:
+# each (run, tag, step) once, as the uninterrupted run wrote them, which
+# needs the resumed runs to have rolled the log directory back.
 same() {
+    "$tb_scalars" "$1/logs" >"$1/scalars.txt" || fail "ct_tb_scalars $1/logs failed"
+    "$tb_scalars" "$2/logs" >"$2/scalars.txt" || fail "ct_tb_scalars $2/logs failed"
+    [ "$(wc -l <"$1/scalars.txt")" -gt 100 ] || fail "too few TensorBoard scalars in $1/logs"
     if [ "$mode" = mpi ]; then
         check same-log "$1/log.csv" "$2/log.csv" 1e-6 || fail "the CSV logs differ"
         check same-weights "$1/final.weights.h5" "$2/final.weights.h5" 1e-6 ||
             fail "the final weights differ"
+        paste -d' ' "$1/scalars.txt" "$2/scalars.txt" | awk '
+            function abs(x) { return x < 0 ? -x : x }
+            NF != 8 || $1 != $5 || $2 != $6 || $3 != $7 || abs($4 - $8) > 1e-6 * (1 + abs($4)) {
+                print "first difference: " $0; bad = 1; exit }
+            END { exit bad }' || fail "the TensorBoard scalars differ"
     else
+        cmp "$1/scalars.txt" "$2/scalars.txt" || {
+            diff "$1/scalars.txt" "$2/scalars.txt" | head -20
+            fail "the TensorBoard scalars differ"
+        }
+        echo "resume_kill: TensorBoard scalars identical ($(wc -l <"$1/scalars.txt") values)"
         cmp "$1/log.csv" "$2/log.csv" || {
             diff "$1/log.csv" "$2/log.csv"
             fail "the CSV logs differ"
@@ -274,6 +291,10 @@ resume)
     CTRAIN_TEST_CRASH_IN_SAVE=part:5 run "$d"
     [ "$rc" = 137 ] || fail "part:5: exit status $rc, expected 137"
     [ "$(latest_file "$d")" = ckpt-4.h5 ] || fail "part:5: listed $(latest_file "$d"), expected ckpt-4.h5"
+    # A training started afresh leaves the earlier one's TensorBoard
+    # events (as TF does); they go aside so that the comparison sees the
+    # new training's alone.
+    mv "$d/logs" "$d/logs.before"
     CTRAIN_TEST_CRASH_IN_SAVE=part:2 run "$d" --resume never
     [ "$rc" = 137 ] || fail "--resume never with part:2: exit status $rc, expected 137"
     head -n 1 "$out_file" | grep -q '^Epoch 1/8$' || fail "--resume never did not start at epoch 1"
