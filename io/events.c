@@ -22,6 +22,7 @@
 #include "ctrain/summary.h"
 #include "data/tfrecord.h"
 #include "io/events.h"
+#include "io/png.h"
 #include "proto/event.pb-c.h"
 #include "runtime/internal.h"
 
@@ -487,6 +488,83 @@ ct_status ct_summary_text(ct_summary_writer *w, const char *tag, const char *tex
     size_t len = 0;
     uint8_t *p = encode_tensor_event(tag, "text", &t, step, wall_time_now(), &len);
     return submit(w, api, p, len);
+}
+
+ct_status ct_summary_image(ct_summary_writer *w, const char *tag, const ct_tensor *images,
+                           int64_t step, int max_outputs) {
+    static const char api[] = "ct_summary_image";
+    if (!w) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the writer is NULL", api);
+    if (check_tag(api, tag)) return ct_last_status();
+    if (!images) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: tag '%s': images is NULL", api, tag);
+    if (max_outputs < 0)
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: tag '%s': max_outputs must be positive "
+                         "(0: 3), got %d", api, tag, max_outputs);
+    int rank = ct_tensor_rank(images);
+    const int64_t *shape = ct_tensor_shape(images);
+    if (rank != 4 || shape[3] < 1 || shape[3] > 4)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: tag '%s': images must be [k, height, width, channels] with 1 to 4 "
+                         "channels, got shape %s", api, tag, CT__SHAPE(rank, shape));
+    ct_dtype dt = ct_tensor_dtype(images);
+    bool floating = dt == CT_FLOAT16 || dt == CT_BFLOAT16 || dt == CT_FLOAT32 || dt == CT_FLOAT64;
+    if (!floating && dt != CT_UINT8)
+        return ct__error(CT_ERR_INVALID_ARGUMENT,
+                         "%s: tag '%s': images must be uint8, or floats in [0, 1], not %s", api,
+                         tag, ct_dtype_name(dt));
+    int64_t keep = max_outputs ? max_outputs : 3, k = shape[0] < keep ? shape[0] : keep;
+    int64_t h = shape[1], wd = shape[2], c = shape[3], per = h * wd * c, total = ct_tensor_size(images);
+    if (k > 0 && (h < 1 || wd < 1))
+        return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: tag '%s': an image of %lld x %lld pixels",
+                         api, tag, (long long)h, (long long)wd);
+    ct_status st = CT_OK;
+    void *all = malloc((size_t)(total ? total : 1) * (floating ? sizeof(float) : 1));
+    uint8_t *pix = malloc((size_t)(k * per > 0 ? k * per : 1));
+    ProtobufCBinaryData *strs = calloc((size_t)(2 + k), sizeof *strs);
+    char dims[2][24];
+    if (!all || !pix || !strs) {
+        st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: tag '%s': out of memory", api, tag);
+        goto out;
+    }
+    if (total && (st = ct_tensor_read(images, floating ? CT_FLOAT32 : CT_UINT8, all, total)))
+        goto out;
+    /* The first k images, as uint8; floats as tf.image.convert_image_dtype
+     * (..., saturate=True) makes them: x * 255.5 clipped to [0, 255] and
+     * truncated (NaN: 0). */
+    for (int64_t i = 0; i < k * per; i++) {
+        float x = floating ? ((const float *)all)[i] * 255.5f : 0;
+        pix[i] = !floating ? ((const uint8_t *)all)[i] : x >= 255.0f ? 255 : x > 0 ? (uint8_t)x : 0;
+    }
+    /* TF 2: a DT_STRING [2 + k] tensor: width, height, then the PNGs. */
+    snprintf(dims[0], sizeof dims[0], "%lld", (long long)wd);
+    snprintf(dims[1], sizeof dims[1], "%lld", (long long)h);
+    for (int i = 0; i < 2; i++) strs[i] = (ProtobufCBinaryData){strlen(dims[i]), (uint8_t *)dims[i]};
+    for (int64_t i = 0; i < k; i++) {
+        strs[2 + i].data = ct__png_encode(api, pix + i * per, h, wd, (int)c, &strs[2 + i].len);
+        if (!strs[2 + i].data) {
+            st = ct_last_status();
+            goto out;
+        }
+    }
+    Tensorflow__TensorShapeProto__Dim dim = TENSORFLOW__TENSOR_SHAPE_PROTO__DIM__INIT;
+    dim.size = 2 + k;
+    Tensorflow__TensorShapeProto__Dim *dimp = &dim;
+    Tensorflow__TensorShapeProto tshape = TENSORFLOW__TENSOR_SHAPE_PROTO__INIT;
+    tshape.n_dim = 1;
+    tshape.dim = &dimp;
+    Tensorflow__TensorProto t = TENSORFLOW__TENSOR_PROTO__INIT;
+    t.dtype = TENSORFLOW__DATA_TYPE__DT_STRING;
+    t.tensor_shape = &tshape;
+    t.n_string_val = (size_t)(2 + k);
+    t.string_val = strs;
+    size_t len = 0;
+    uint8_t *p = encode_tensor_event(tag, "images", &t, step, wall_time_now(), &len);
+    st = submit(w, api, p, len);
+out:
+    for (int64_t i = 0; strs && i < k; i++) free(strs[2 + i].data);
+    free(strs);
+    free(pix);
+    free(all);
+    return st;
 }
 
 ct_status ct_summary_flush(ct_summary_writer *w) {

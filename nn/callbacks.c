@@ -971,16 +971,6 @@ static ct_status csv_set_state(void *ctx, const json_t *state) {
 
 /* ---- TensorBoard ---------------------------------------------------------------------------- */
 
-/* keras.callbacks.TensorBoard (Keras 3's rules): epoch_<metric> scalars of
- * the training logs (and the learning rate) in <log_dir>/train, of the
- * val_ logs, without the prefix, in <log_dir>/validation, at step epoch;
- * with update_freq N, batch_<metric> every N batches at the global batch
- * number; with histogram_freq, a histogram of every weight of
- * model.layers every histogram_freq epochs ("dense/kernel_0/histogram",
- * tf.keras 2's names); with write_graph, the model's config as text
- * (tag "keras") at step 0. Under a strategy only rank 0 writes: the epoch
- * logs are the merged ones. write_images, profile_batch and embeddings
- * are not supported (an error for a value that would ask for them). */
 /* An event file in one of the runs (train, validation): one this training
  * wrote, and its size at the last checkpoint; or (size -1) another
  * training's, named as if this one had written it (see tb_train_begin). */
@@ -989,11 +979,22 @@ typedef struct {
     int64_t size;
 } tb_file;
 
+/* keras.callbacks.TensorBoard (Keras 3's rules): epoch_<metric> scalars of
+ * the training logs (and the learning rate) in <log_dir>/train, of the
+ * val_ logs, without the prefix, in <log_dir>/validation, at step epoch;
+ * with update_freq N, batch_<metric> every N batches at the global batch
+ * number; with histogram_freq, a histogram of every weight of
+ * model.layers every histogram_freq epochs ("dense/kernel_0/histogram",
+ * tf.keras 2's names); with write_graph, the model's config as text
+ * (tag "keras") at step 0. Under a strategy only rank 0 writes: the epoch
+ * logs are the merged ones. With write_images too, the weights as images
+ * (tb_weight_image). profile_batch and embeddings are not supported (an
+ * error for a value that would ask for them). */
 typedef struct {
     state_head head;
     char *log_dir;
     int64_t histogram_freq, update_freq; /* update_freq 0: "epoch" */
-    bool write_graph, steps_per_second;
+    bool write_graph, write_images, steps_per_second;
     ct_summary_writer *train, *val;
     bool active;                         /* this rank writes          */
     bool graph_pending;                  /* the graph is still to write */
@@ -1071,17 +1072,14 @@ static void tb_destroy(void *p) {
 static ct_status tb_init(ct__cfg *c, void *p) {
     tensorboard *s = p;
     const char *log_dir;
-    bool write_images;
     int64_t profile_batch, embeddings_freq;
     ct_status st = ct__cfg_str(c, "log_dir", "logs", NULL, &log_dir) ||
                    ct__cfg_int(c, "histogram_freq", 0, &s->histogram_freq) ||
                    ct__cfg_bool(c, "write_graph", true, &s->write_graph) ||
-                   ct__cfg_bool(c, "write_images", false, &write_images) ||
+                   ct__cfg_bool(c, "write_images", false, &s->write_images) ||
                    ct__cfg_bool(c, "write_steps_per_second", false, &s->steps_per_second) ||
                    ct__cfg_check(c, s->histogram_freq >= 0, "histogram_freq",
                                  "must not be negative, got %lld", (long long)s->histogram_freq) ||
-                   ct__cfg_check(c, !write_images, "write_images",
-                                 "images of the weights are not written by ctrain") ||
                    ct__cfg_int(c, "embeddings_freq", 0, &embeddings_freq) ||
                    ct__cfg_check(c, embeddings_freq == 0, "embeddings_freq",
                                  "the embedding projector is not supported");
@@ -1201,6 +1199,59 @@ static void tb_batch_end(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
     }
 }
 
+/* write_images: a weight as images, as tf.keras 2's _log_weight_as_image
+ * draws it, under "<weight>_0/image". Its shape without its 1s decides: a
+ * vector of n is one image n high and 1 wide; a matrix one image, wider
+ * than high (transposed when it has more rows than columns); [a, b, c]
+ * (a Conv2D kernel of one input channel) c images of a x b; a rank-4
+ * weight whose last dimension is 1, 3 or 4 images of that many channels;
+ * anything else no image. The values are taken as [0, 1] (saturated), as
+ * tf.summary.image takes floats. */
+static ct_status tb_weight_image(ct_summary_writer *w, ct_variable *v, int epoch) {
+    const ct_tensor *t = ct_variable_value(v);
+    int64_t d[4], n = ct_tensor_size(t);
+    int rank = 0;
+    for (int i = 0; i < ct_tensor_rank(t); i++)
+        if (ct_tensor_dim(t, i) != 1) {
+            if (rank == 4) return CT_OK; /* rank 5 and more */
+            d[rank++] = ct_tensor_dim(t, i);
+        }
+    if (rank == 0 || (rank == 4 && d[3] != 1 && d[3] != 3 && d[3] != 4)) return CT_OK;
+    float *x = malloc((size_t)n * sizeof *x), *img = malloc((size_t)n * sizeof *img);
+    ct_status st = x && img ? ct_tensor_read(t, CT_FLOAT32, x, n)
+                            : ct__error(CT_ERR_OUT_OF_MEMORY, "out of memory");
+    int64_t shape[4];
+    if (!st) {
+        if (rank == 1) { /* [1, n, 1, 1] */
+            memcpy(img, x, (size_t)n * sizeof *x);
+            memcpy(shape, (int64_t[]){1, d[0], 1, 1}, sizeof shape);
+        } else if (rank == 2) { /* [1, rows, cols, 1], rows <= cols */
+            bool tr = d[0] > d[1];
+            for (int64_t i = 0; i < d[0]; i++)
+                for (int64_t j = 0; j < d[1]; j++)
+                    img[tr ? j * d[0] + i : i * d[1] + j] = x[i * d[1] + j];
+            memcpy(shape, (int64_t[]){1, tr ? d[1] : d[0], tr ? d[0] : d[1], 1}, sizeof shape);
+        } else if (rank == 3) { /* [c, a, b, 1]: the channels first */
+            for (int64_t i = 0; i < d[0] * d[1]; i++)
+                for (int64_t c = 0; c < d[2]; c++)
+                    img[c * d[0] * d[1] + i] = x[i * d[2] + c];
+            memcpy(shape, (int64_t[]){d[2], d[0], d[1], 1}, sizeof shape);
+        } else {
+            memcpy(img, x, (size_t)n * sizeof *x);
+            memcpy(shape, d, sizeof shape);
+        }
+        char tag[512];
+        snprintf(tag, sizeof tag, "%s_0/image", ct_variable_name(v));
+        ct_scope_begin();
+        ct_tensor *it = ct_constant(img, CT_FLOAT32, 4, shape);
+        st = it ? ct_summary_image(w, tag, it, epoch, 0) : ct_last_status();
+        ct_scope_end();
+    }
+    free(x);
+    free(img);
+    return st;
+}
+
 static void tb_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
     tensorboard *s = ctx;
     if (!s->active) return;
@@ -1223,7 +1274,8 @@ static void tb_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
                 ct_variable *v = ct_layer_weight(l, wi);
                 char tag[512];
                 snprintf(tag, sizeof tag, "%s_0/histogram", ct_variable_name(v));
-                if (ct_summary_histogram(w, tag, ct_variable_value(v), epoch, 0)) {
+                if (ct_summary_histogram(w, tag, ct_variable_value(v), epoch, 0) ||
+                    (s->write_images && tb_weight_image(w, v, epoch))) {
                     raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s",
                                 ct_last_error());
                     return;

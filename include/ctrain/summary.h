@@ -8,6 +8,7 @@
  *         ct_summary_scalar(train, "batch_loss", loss, step);
  *     }
  *     ct_summary_histogram(train, "dense/kernel_0/histogram", kernel, epoch, 0);
+ *     ct_summary_image(train, "samples", images, step, 3);   // [k,h,w,c]
  *     ct_summary_text(train, "notes", "**lr** = 0.01", 0);
  *     if (ct_summary_writer_close(train) != CT_OK) ...;   // flush, fsync, close
  *     ct_summary_writer_free(train);
@@ -25,13 +26,14 @@
  * the same tag (epoch_loss) in both. Under several ranks only rank 0
  * should write into a shared log directory.
  *
- * Encodings: TF 2's, those of tf.summary.scalar / histogram / text.
+ * Encodings: TF 2's, those of tf.summary.scalar / histogram / image / text.
  * Scalars are a rank-0 DT_FLOAT tensor with plugin "scalars" (the value is
  * rounded to float32, as TF does); histograms a [k,3] DT_DOUBLE tensor of
  * rows [left_edge, right_edge, count] with plugin "histograms" (what
  * TensorBoard 2 reads natively; the legacy HistogramProto is only
- * converted to it on load); text a rank-0 DT_STRING tensor with plugin
- * "text". Every value carries its metadata, as TF 2 writes it.
+ * converted to it on load); images a [2 + k] DT_STRING tensor with
+ * plugin "images"; text a rank-0 DT_STRING tensor with plugin "text".
+ * Every value carries its metadata, as TF 2 writes it.
  *
  * Buffering. Events are queued in memory and written when more than
  * max_queue are pending, when flush_millis have passed since the last
@@ -106,6 +108,18 @@ ct_status ct_summary_scalar(ct_summary_writer *w, const char *tag, double value,
  * TensorBoard cannot draw. */
 ct_status ct_summary_histogram(ct_summary_writer *w, const char *tag, const ct_tensor *values,
                                int64_t step, int buckets);
+
+/* tf.summary.image: the first max_outputs (0: 3, TF's default) images of
+ * a [k, height, width, channels] tensor, channels 1 (gray), 2 (gray and
+ * alpha), 3 (RGB) or 4 (RGBA), as PNG files at step. uint8 samples are
+ * written as they are; floats (any float dtype) are taken as [0, 1] and
+ * converted as tf.image.convert_image_dtype(..., saturate=True) does:
+ * x * 255.5, clipped to [0, 255], truncated, NaN as 0. Other dtypes, other
+ * ranks and empty images (k > 0 with no pixels) are errors naming the tag
+ * and what was given. TF 2's encoding: a DT_STRING [2 + k] tensor of the
+ * width and height in decimal, then the PNGs; plugin "images". */
+ct_status ct_summary_image(ct_summary_writer *w, const char *tag, const ct_tensor *images,
+                           int64_t step, int max_outputs);
 
 /* tf.summary.text: a UTF-8 Markdown string (may be empty) at step. */
 ct_status ct_summary_text(ct_summary_writer *w, const char *tag, const char *text, int64_t step);

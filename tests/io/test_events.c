@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "ctrain/summary.h"
 #include "data/tfrecord.h" /* private: the framing, for the golden records */
@@ -112,6 +113,8 @@ typedef struct {
     char str[256];
     size_t str_len;
     int n_str;
+    uint8_t strs[4096]; /* the first 8 strings whole, as they fit */
+    size_t str_at[8], str_lens[8];
     char plugin[32];
 } value_t;
 
@@ -161,6 +164,12 @@ static void parse_tensor(value_t *v, const uint8_t *p, const uint8_t *end) {
             memcpy(v->str, f.p, k);
             v->str[k] = 0;
             v->str_len = f.len;
+            size_t at = v->n_str ? v->str_at[v->n_str - 1] + v->str_lens[v->n_str - 1] : 0;
+            if (v->n_str < 8 && at + f.len <= sizeof v->strs) {
+                memcpy(v->strs + at, f.p, f.len);
+                v->str_at[v->n_str] = at;
+                v->str_lens[v->n_str] = f.len;
+            }
             v->n_str++;
         }
     }
@@ -845,6 +854,206 @@ Test(events, keras_tensorboard_callback) {
     ct_model_free(m);
 }
 
+/* ---- images ---------------------------------------------------------------------- */
+
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Decodes a PNG as the PNG specification reads it: the signature, each
+ * chunk's CRC-32, IHDR (8-bit, non-interlaced, of the color type of
+ * `channels`), the IDAT chunks joined and inflated, each row's filter
+ * type (0, none, is what ctrain writes). The pixels into out. */
+static void decode_png(const uint8_t *p, size_t n, int64_t w, int64_t h, int channels,
+                       uint8_t *out) {
+    static const uint8_t color_type[5] = {0, 0, 4, 2, 6};
+    cr_assert_geq(n, 8 + 25 + 12);
+    cr_assert_eq(memcmp(p, "\x89PNG\r\n\x1a\n", 8), 0, "no PNG signature");
+    uint8_t idat[8192];
+    size_t idat_len = 0, at = 8;
+    bool ihdr = false, iend = false;
+    while (at < n) {
+        cr_assert_leq(at + 12, n, "a torn chunk");
+        uint32_t len = be32(p + at);
+        cr_assert_leq(at + 12 + len, n, "a torn chunk");
+        const uint8_t *type = p + at + 4, *data = p + at + 8;
+        cr_assert_eq(be32(data + len), (uint32_t)crc32(0, type, len + 4), "chunk %.4s: CRC",
+                     (const char *)type);
+        if (!memcmp(type, "IHDR", 4)) {
+            cr_assert_eq(len, 13);
+            cr_expect_eq(be32(data), (uint32_t)w);
+            cr_expect_eq(be32(data + 4), (uint32_t)h);
+            cr_expect_eq(data[8], 8, "bit depth");
+            cr_expect_eq(data[9], color_type[channels], "color type");
+            cr_expect_eq(data[12], 0, "interlace");
+            ihdr = true;
+        } else if (!memcmp(type, "IDAT", 4)) {
+            cr_assert(ihdr, "IDAT before IHDR");
+            cr_assert_leq(idat_len + len, sizeof idat);
+            memcpy(idat + idat_len, data, len);
+            idat_len += len;
+        } else if (!memcmp(type, "IEND", 4)) {
+            iend = true;
+        }
+        at += 12 + len;
+    }
+    cr_assert(iend, "no IEND");
+    uint8_t raw[8192];
+    uLongf raw_len = sizeof raw;
+    cr_assert_eq(uncompress(raw, &raw_len, idat, idat_len), Z_OK, "IDAT does not inflate");
+    size_t row = (size_t)(w * channels);
+    cr_assert_eq(raw_len, (uLongf)h * (row + 1));
+    for (int64_t y = 0; y < h; y++) {
+        cr_assert_eq(raw[y * (row + 1)], 0, "row %lld: filter %d", (long long)y,
+                     raw[y * (row + 1)]);
+        memcpy(out + y * row, raw + y * (row + 1) + 1, row);
+    }
+}
+
+/* One image event: plugin, the [2 + k] string tensor, and each PNG's
+ * pixels against want (k images of h x w x c, in order). */
+static void expect_images(const event_t *e, const char *tag, int64_t step, int64_t k, int64_t h,
+                          int64_t w, int c, const uint8_t *want) {
+    cr_assert_eq(e->n, 1);
+    const value_t *v = &e->v[0];
+    cr_expect_str_eq(v->tag, tag);
+    cr_expect_eq(e->step, step);
+    cr_expect_str_eq(v->plugin, "images");
+    cr_expect_eq(v->dtype, 7, "DT_STRING");
+    cr_assert_eq(v->rank, 1);
+    cr_assert_eq(v->dims[0], 2 + k);
+    cr_assert_eq(v->n_str, 2 + k);
+    char dim[24];
+    snprintf(dim, sizeof dim, "%lld", (long long)w);
+    cr_expect(v->str_lens[0] == strlen(dim) && !memcmp(v->strs, dim, strlen(dim)), "width");
+    snprintf(dim, sizeof dim, "%lld", (long long)h);
+    cr_expect(v->str_lens[1] == strlen(dim) && !memcmp(v->strs + v->str_at[1], dim, strlen(dim)),
+              "height");
+    uint8_t px[1024];
+    for (int64_t i = 0; i < k; i++) {
+        decode_png(v->strs + v->str_at[2 + i], v->str_lens[2 + i], w, h, c, px);
+        for (int64_t j = 0; j < h * w * c; j++)
+            cr_expect_eq(px[j], want[i * h * w * c + j], "image %lld, sample %lld: %d, not %d",
+                         (long long)i, (long long)j, px[j], want[i * h * w * c + j]);
+    }
+}
+
+Test(events, image_summaries, .fini = cleanup) {
+    ct_summary_writer *w = ct_summary_create_file_writer(tmp("img"), NULL);
+    CT_OK(w);
+    /* uint8 RGB, written as given. */
+    uint8_t rgb[2 * 2 * 3 * 3];
+    for (int i = 0; i < (int)sizeof rgb; i++) rgb[i] = (uint8_t)(i * 37 + 5);
+    ct_tensor *t = ct_constant(rgb, CT_UINT8, 4, (int64_t[]){2, 2, 3, 3});
+    CT_STATUS_OK(ct_summary_image(w, "rgb", t, 4, 0));
+    /* Floats, as tf.image.convert_image_dtype(saturate=True): x * 255.5,
+     * clipped, truncated; NaN 0. Five images, the first 3 kept. */
+    float f[5 * 2] = {-0.5f, 0.0f, 0.5f, 1.0f, 2.0f, NAN, 0.999f, 0.001f, 0.25f, 0.75f};
+    const uint8_t fwant[6] = {0, 0, 127, 255, 255, 0};
+    t = ct_constant(f, CT_FLOAT32, 4, (int64_t[]){5, 1, 2, 1});
+    CT_STATUS_OK(ct_summary_image(w, "gray", t, 5, 0));
+    /* float64, gray and alpha; max_outputs 1. */
+    double ga[2 * 2] = {0.2, 1.0, 0.8, 0.0};
+    const uint8_t gawant[2] = {51, 255};
+    t = ct_constant(ga, CT_FLOAT64, 4, (int64_t[]){2, 1, 1, 2});
+    CT_STATUS_OK(ct_summary_image(w, "gray_alpha", t, 6, 1));
+    /* No images: the width and height only. */
+    t = ct_constant(NULL, CT_FLOAT32, 4, (int64_t[]){0, 3, 2, 4});
+    CT_STATUS_OK(ct_summary_image(w, "none", t, 7, 0));
+    /* Errors name the tag and what was wrong, and write nothing. */
+    t = ct_constant(rgb, CT_UINT8, 3, (int64_t[]){4, 3, 3});
+    cr_expect_neq(ct_summary_image(w, "bad", t, 0, 0), CT_OK);
+    cr_expect(strstr(ct_last_error(), "'bad'") && strstr(ct_last_error(), "[4,3,3]"), "%s",
+              ct_last_error());
+    t = ct_constant(rgb, CT_UINT8, 4, (int64_t[]){1, 1, 4, 5});
+    cr_expect_neq(ct_summary_image(w, "bad", t, 0, 0), CT_OK);
+    cr_expect(strstr(ct_last_error(), "1 to 4 channels"), "%s", ct_last_error());
+    t = ct_constant(NULL, CT_INT32, 4, (int64_t[]){1, 2, 2, 1});
+    cr_expect_neq(ct_summary_image(w, "bad", t, 0, 0), CT_OK);
+    cr_expect(strstr(ct_last_error(), "int32"), "%s", ct_last_error());
+    t = ct_constant(NULL, CT_UINT8, 4, (int64_t[]){1, 0, 2, 1});
+    cr_expect_neq(ct_summary_image(w, "bad", t, 0, 0), CT_OK);
+    cr_expect(strstr(ct_last_error(), "0 x 2 pixels"), "%s", ct_last_error());
+    cr_expect_neq(ct_summary_image(w, "bad", t, 0, -1), CT_OK);
+    cr_expect(strstr(ct_last_error(), "max_outputs"), "%s", ct_last_error());
+    cr_expect_neq(ct_summary_image(w, "bad", NULL, 0, 0), CT_OK);
+    CT_STATUS_OK(ct_summary_writer_close(w));
+    char path[1024];
+    snprintf(path, sizeof path, "%s", ct_summary_writer_path(w));
+    ct_summary_writer_free(w);
+
+    int n;
+    event_t *ev = read_events(path, &n);
+    cr_assert_eq(n, 5, "%d records: the version and 4 images", n);
+    expect_images(&ev[1], "rgb", 4, 2, 2, 3, 3, rgb);
+    expect_images(&ev[2], "gray", 5, 3, 1, 2, 1, fwant);
+    expect_images(&ev[3], "gray_alpha", 6, 1, 1, 1, 2, gawant);
+    expect_images(&ev[4], "none", 7, 0, 3, 2, 4, NULL);
+    free(ev);
+}
+
+/* write_images: the weights as tf.keras 2 draws them. Dense(4) on 3
+ * inputs: its kernel [3, 4] one image 3 high and 4 wide, its bias [4] one
+ * 4 x 1; Dense(1): its kernel [4, 1] is a vector (4 x 1), its bias [1] a
+ * scalar (no image). */
+Test(events, keras_tensorboard_write_images, .fini = cleanup) {
+    ct_model *m = ct_sequential_new("img_net");
+    CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 4, \"input_shape\": [3]}")));
+    CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 1}")));
+    CT_STATUS_OK(ct_model_compile(m, &(ct_compile_opts){.optimizer = "sgd", .loss = "mse"}));
+    char cfg[600];
+    snprintf(cfg, sizeof cfg,
+             "{\"log_dir\": \"%s\", \"histogram_freq\": 2, \"write_images\": true, "
+             "\"write_graph\": false}",
+             tmp("tbi"));
+    ct_callback *cb = ct_callback_new("TensorBoard", cfg);
+    CT_OK(cb);
+    ct_tensor *x = ct_constant(NULL, CT_FLOAT32, 2, (int64_t[]){8, 3});
+    ct_tensor *y = ct_constant(NULL, CT_FLOAT32, 2, (int64_t[]){8, 1});
+    ct_history *h = ct_model_fit(m, &(ct_fit_opts){.x = x, .y = y, .batch_size = 8, .epochs = 3,
+                                                  .ncallbacks = 1, .callbacks = &cb,
+                                                  .verbose = CT_VERBOSE_SILENT});
+    CT_OK(h);
+    /* The last epoch's kernel of the first layer, to compare pixels with. */
+    ct_layer *d0 = ct_model_layer_at(m, 0);
+    float k0[12];
+    CT_STATUS_OK(ct_tensor_read(ct_variable_value(ct_layer_weight(d0, 0)), CT_FLOAT32, k0, 12));
+    uint8_t kwant[12];
+    for (int i = 0; i < 12; i++) {
+        float v = k0[i] * 255.5f;
+        kwant[i] = v >= 255 ? 255 : v > 0 ? (uint8_t)v : 0;
+    }
+    int n;
+    event_t *ev = read_events(only_file(tmp("tbi/train")), &n);
+    int images = 0;
+    const char *names[3] = {ct_variable_name(ct_layer_weight(d0, 0)),
+                            ct_variable_name(ct_layer_weight(d0, 1)),
+                            ct_variable_name(ct_layer_weight(ct_model_layer_at(m, 1), 0))};
+    for (int i = 1; i < n; i++) {
+        const value_t *v = &ev[i].v[0];
+        if (strcmp(v->plugin, "images")) continue;
+        cr_expect(ev[i].step == 0 || ev[i].step == 2, "an image at epoch %lld",
+                  (long long)ev[i].step);
+        char tag[3][300];
+        for (int j = 0; j < 3; j++) snprintf(tag[j], sizeof tag[j], "%s_0/image", names[j]);
+        if (!strcmp(v->tag, tag[0])) {
+            if (ev[i].step == 2) expect_images(&ev[i], tag[0], 2, 1, 3, 4, 1, kwant);
+            cr_expect_eq(v->dims[0], 3);
+        } else {
+            cr_expect(!strcmp(v->tag, tag[1]) || !strcmp(v->tag, tag[2]), "image %s", v->tag);
+            cr_expect(v->str_lens[0] == 1 && v->strs[0] == '1' && v->str_lens[1] == 1 &&
+                          v->strs[v->str_at[1]] == '4',
+                      "%s: not 1 wide and 4 high", v->tag);
+        }
+        images++;
+    }
+    cr_expect_eq(images, 2 * 3, "%d images: 3 weights at epochs 0 and 2", images);
+    free(ev);
+    ct_history_free(h);
+    ct_callback_free(cb);
+    ct_model_free(m);
+}
+
 Test(events, keras_tensorboard_callback_errors) {
     cr_expect_null(ct_callback_new("TensorBoard", "{\"update_freq\": 0}"));
     cr_expect(strstr(ct_last_error(), "update_freq"), "%s", ct_last_error());
@@ -852,7 +1061,7 @@ Test(events, keras_tensorboard_callback_errors) {
     cr_expect(strstr(ct_last_error(), "histogram_freq"), "%s", ct_last_error());
     cr_expect_null(ct_callback_new("TensorBoard", "{\"profile_batch\": [2, 4]}"));
     cr_expect(strstr(ct_last_error(), "profile_batch"), "%s", ct_last_error());
-    cr_expect_null(ct_callback_new("TensorBoard", "{\"write_images\": true}"));
+    cr_expect_null(ct_callback_new("TensorBoard", "{\"write_images\": 1}"));
     cr_expect(strstr(ct_last_error(), "write_images"), "%s", ct_last_error());
     ct_callback *cb = ct_callback_new("TensorBoard", "{\"update_freq\": \"batch\"}");
     cr_expect_not_null(cb, "%s", ct_last_error());
