@@ -714,8 +714,16 @@ static ct_status read_weight(loader *ld, const file_layer *fl, const char *mlnam
         storage_types(vdt, &file_t, &mem_t, &as);
         int64_t size = 1;
         for (int i = 0; i < rank; i++) size *= fshape[i];
-        void *buf = malloc(size ? (size_t)size * ct_dtype_size(as) : 1);
-        if (!buf) {
+        /* On the CPU, HDF5 reads into the new tensor's own memory; on a
+         * device, into host memory that is then copied there. */
+        ct_device *dev = ct_default_device();
+        bool direct = ct_device_kind_of(dev) == CT_DEVICE_CPU;
+        ct_tensor *x = direct ? ct__tensor_alloc(dev, as, rank, fshape, ld->where) : NULL;
+        void *buf = direct ? (x ? ct__data(x) : NULL)
+                           : malloc(size ? (size_t)size * ct_dtype_size(as) : 1);
+        if (direct && !x) {
+            st = ct_last_status();
+        } else if (!direct && !buf) {
             st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", ld->where);
         } else if (size && H5Dread(d, mem_t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
             st = ct__error(CT_ERR_INVALID_ARGUMENT,
@@ -723,12 +731,17 @@ static ct_status read_weight(loader *ld, const file_layer *fl, const char *mlnam
                            "short or damaged?)",
                            ld->where, fl->name, wname);
         } else {
-            ct_tensor *x = ct_constant(buf, as, rank, fshape);
+            x = direct ? ct__scoped(x) : ct_constant(buf, as, rank, fshape);
             if (x && as != vdt) x = ct_cast(x, vdt);
             if (!x) st = ct_last_status();
             *value = x;
+            x = NULL; /* scoped */
         }
-        free(buf);
+        if (direct) {
+            if (x) ct__tensor_release(x);
+        } else {
+            free(buf);
+        }
     }
     if (sp >= 0) H5Sclose(sp);
     if (t >= 0) H5Tclose(t);
