@@ -102,12 +102,15 @@ uint8_t *ct__event_encode_version(double wall_time, size_t *len) {
     return pack_event(&ev, len);
 }
 
-/* One Event{wall_time, step, summary{value{tag, tensor, metadata{plugin}}}}. */
+/* One Event{wall_time, step, summary{value{tag, tensor, metadata{plugin}}}}.
+ * The plugin's content is empty but for the Keras model's ("1"). */
 static uint8_t *encode_tensor_event(const char *tag, const char *plugin,
                                     Tensorflow__TensorProto *tensor, int64_t step,
                                     double wall_time, size_t *len) {
     Tensorflow__SummaryMetadata__PluginData pd = TENSORFLOW__SUMMARY_METADATA__PLUGIN_DATA__INIT;
     pd.plugin_name = (char *)plugin;
+    if (!strcmp(plugin, "graph_keras_model")) /* keras_model_summary's version 1 */
+        pd.content = (ProtobufCBinaryData){1, (uint8_t *)"1"};
     Tensorflow__SummaryMetadata md = TENSORFLOW__SUMMARY_METADATA__INIT;
     md.plugin_data = &pd;
     Tensorflow__Summary__Value v = TENSORFLOW__SUMMARY__VALUE__INIT;
@@ -473,8 +476,9 @@ out:
     return st;
 }
 
-ct_status ct_summary_text(ct_summary_writer *w, const char *tag, const char *text, int64_t step) {
-    static const char api[] = "ct_summary_text";
+/* A rank-0 DT_STRING tensor of plugin: text's, and the Keras model's. */
+static ct_status write_string(ct_summary_writer *w, const char *api, const char *plugin,
+                              const char *tag, const char *text, int64_t step) {
     if (!w) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the writer is NULL", api);
     if (check_tag(api, tag)) return ct_last_status();
     if (!text) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: tag '%s': text is NULL", api, tag);
@@ -486,8 +490,17 @@ ct_status ct_summary_text(ct_summary_writer *w, const char *tag, const char *tex
     t.n_string_val = 1;
     t.string_val = &s;
     size_t len = 0;
-    uint8_t *p = encode_tensor_event(tag, "text", &t, step, wall_time_now(), &len);
+    uint8_t *p = encode_tensor_event(tag, plugin, &t, step, wall_time_now(), &len);
     return submit(w, api, p, len);
+}
+
+ct_status ct_summary_text(ct_summary_writer *w, const char *tag, const char *text, int64_t step) {
+    return write_string(w, "ct_summary_text", "text", tag, text, step);
+}
+
+ct_status ct__summary_keras_model(ct_summary_writer *w, const char *tag, const char *json,
+                                  int64_t step) {
+    return write_string(w, "keras_model_summary", "graph_keras_model", tag, json, step);
 }
 
 ct_status ct_summary_image(ct_summary_writer *w, const char *tag, const ct_tensor *images,

@@ -32,6 +32,7 @@
 #include "ctrain/checkpoint.h"
 #include "ctrain/summary.h"
 #include "distribute/strategy_internal.h"
+#include "io/events.h"
 #include "nn/internal.h"
 
 /* Shared with nn/fit.c (candidates for nn/internal.h). */
@@ -985,8 +986,10 @@ typedef struct {
  * with update_freq N, batch_<metric> every N batches at the global batch
  * number; with histogram_freq, a histogram of every weight of
  * model.layers every histogram_freq epochs ("dense/kernel_0/histogram",
- * tf.keras 2's names); with write_graph, the model's config as text
- * (tag "keras") at step 0. Under a strategy only rank 0 writes: the epoch
+ * tf.keras 2's names); with write_graph, the model's config as
+ * keras_model_summary writes it (tag "keras", step 0); after every
+ * evaluation, evaluation_<metric>_vs_iterations in <log_dir>/validation
+ * (tb_test_end). Under a strategy only rank 0 writes: the epoch
  * logs are the merged ones. With write_images too, the weights as images
  * (tb_weight_image). profile_batch and embeddings are not supported (an
  * error for a value that would ask for them). */
@@ -1168,7 +1171,7 @@ static void tb_write_graph(tensorboard *s, ct_model *m) {
         return;
     }
     ct_summary_writer *w = tb_writer(s, false);
-    if (w && ct_summary_text(w, "keras", json, 0))
+    if (w && ct__summary_keras_model(w, "keras", json, 0))
         raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
     free(json);
 }
@@ -1286,6 +1289,25 @@ static void tb_epoch_end(void *ctx, ct_model *m, int epoch, ct_logs *logs) {
     /* Each epoch's numbers reach the disk at its end. */
     if (s->train && ct_summary_flush(s->train))
         raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
+    if (s->val && ct_summary_flush(s->val))
+        raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
+}
+
+/* At the end of every evaluation (fit's validation, or evaluate with the
+ * callback): evaluation_<metric>_vs_iterations in <log_dir>/validation at
+ * the optimizer's iteration count, as Keras writes them. */
+static void tb_test_end(void *ctx, ct_model *m, ct_logs *logs) {
+    tensorboard *s = ctx;
+    ct_optimizer *o = m ? ct_model_optimizer(m) : NULL;
+    if (!o || !logs || ct__strategy_rank(m->strategy) != 0) return;
+    for (int i = 0; i < ct_logs_size(logs); i++) {
+        char key[300];
+        snprintf(key, sizeof key, "%s_vs_iterations", ct_logs_key(logs, i));
+        tb_scalar(s, true, "evaluation_", key, ct_logs_value(logs, i),
+                  ct_optimizer_iterations(o));
+    }
+    /* An evaluate's numbers reach the disk at its end (fit's at the
+     * epoch's). */
     if (s->val && ct_summary_flush(s->val))
         raise_error(s->head.cb, ct_last_status(), "TensorBoard: %s", ct_last_error());
 }
@@ -2030,6 +2052,7 @@ ct_callback *ct_callback_new(const char *class_name, const char *config_json) {
                                .on_epoch_begin = tb_epoch_begin,
                                .on_train_batch_end = tb_batch_end,
                                .on_epoch_end = tb_epoch_end,
+                               .on_test_end = tb_test_end,
                                .on_train_end = tb_train_end};
         cb = make_builtin(class_name, config_json, sizeof(tensorboard), tb_init, &h, tb_destroy);
         if (cb) cb->get_state = tb_get_state, cb->set_state = tb_set_state;

@@ -808,7 +808,7 @@ Test(events, keras_tensorboard_callback) {
         for (int k = 0; k < ev[i].n; k++) {
             const value_t *v = &ev[i].v[k];
             if (!strcmp(v->tag, "keras")) {
-                cr_expect_str_eq(v->plugin, "text");
+                cr_expect_str_eq(v->plugin, "graph_keras_model"); /* keras_model_summary */
                 cr_expect_eq(ev[i].step, 0);
                 cr_expect(strstr(v->str, "\"Sequential\"") && v->str_len > 100, "%s", v->str);
                 config++;
@@ -836,7 +836,7 @@ Test(events, keras_tensorboard_callback) {
     cr_expect_eq(hists, EPOCHS * 4, "%d histograms (4 weights x 3 epochs)", hists);
 
     ev = read_events(only_file(tmp("tb/validation")), &n);
-    int vals = 0;
+    int vals = 0, evals = 0;
     for (int i = 1; i < n; i++)
         for (int k = 0; k < ev[i].n; k++) {
             const value_t *v = &ev[i].v[k];
@@ -845,10 +845,47 @@ Test(events, keras_tensorboard_callback) {
                 cr_expect_eq(content_f32(v),
                              (float)ct_history_value(h, "val_loss", (int)ev[i].step));
                 vals++;
+            } else if (!strcmp(v->tag, "evaluation_loss_vs_iterations")) {
+                /* At the optimizer's iterations: 4 batches an epoch. */
+                cr_expect_eq(ev[i].step % 4, 0, "at step %lld", (long long)ev[i].step);
+                cr_expect_eq(content_f32(v), (float)ct_history_value(h, "val_loss",
+                                                                     (int)ev[i].step / 4 - 1));
+                evals++;
             }
         }
     free(ev);
     cr_expect_eq(vals, EPOCHS);
+    cr_expect_eq(evals, EPOCHS);
+
+    /* evaluate with the callback: one more, in a new file (fit closed
+     * the writers), at the iterations fit ended with. */
+    char first[1024];
+    snprintf(first, sizeof first, "%s", only_file(tmp("tb/validation")));
+    ct_logs *res = NULL;
+    CT_STATUS_OK(ct_model_evaluate(m, &(ct_eval_opts){.x = x, .y = y, .batch_size = 8,
+                                                      .verbose = CT_VERBOSE_SILENT,
+                                                      .ncallbacks = 1, .callbacks = &cb},
+                                   &res));
+    DIR *d = opendir(tmp("tb/validation"));
+    cr_assert_not_null(d);
+    struct dirent *de;
+    int files = 0;
+    while ((de = readdir(d))) {
+        if (!strstr(de->d_name, "tfevents")) continue;
+        files++;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", tmp("tb/validation"), de->d_name);
+        if (!strcmp(path, first)) continue;
+        ev = read_events(path, &n);
+        cr_assert_eq(n, 2, "%d records in evaluate's file", n);
+        cr_expect_str_eq(ev[1].v[0].tag, "evaluation_loss_vs_iterations");
+        cr_expect_eq(ev[1].step, EPOCHS * N / 8);
+        cr_expect_eq(content_f32(&ev[1].v[0]), (float)ct_logs_get(res, "loss", NULL));
+        free(ev);
+    }
+    closedir(d);
+    cr_expect_eq(files, 2);
+    ct_logs_free(res);
     ct_history_free(h);
     ct_callback_free(cb);
     ct_model_free(m);
