@@ -564,10 +564,11 @@ static int do_fit(session *s) {
  * the same kind ends the process at once.
  *
  * The signals are blocked in the training thread and every thread it
- * starts, and taken by a thread of their own (sigwait): a handler that
- * interrupted the training thread corrupted the heap now and then on this
- * project's machines (a handler that did nothing at all did it too), so
- * no thread that computes is interrupted. A thread started before main
+ * starts, and taken by a thread of their own (sigwait), so that no thread
+ * that computes is interrupted. The library also holds them while
+ * oneDNN's GEMM kernels run, which cannot take a signal (they move the
+ * stack pointer into the heap: ct__signals_hold); this keeps the handler
+ * out of the way of every kernel. A thread started before main
  * (OpenBLAS's) may still take one through the handler, which does the
  * same. After fit, a signal ends the process as by default. */
 static atomic_bool fitting;

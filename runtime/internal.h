@@ -2,6 +2,7 @@
 #ifndef CT_RUNTIME_INTERNAL_H
 #define CT_RUNTIME_INTERNAL_H
 
+#include <signal.h>
 #include <stdatomic.h>
 
 #include "ctrain/ops.h"
@@ -176,6 +177,14 @@ ct_status ct__rng_get_state(void **buf, size_t *len);
  * SIGUSR1, ...) in it, so that the process's signals are handled on the
  * application's threads, never on ours. */
 void ct__worker_thread_signals(void);
+/* Blocks the asynchronous signals on the calling thread (the old mask into
+ * *saved) while it runs oneDNN kernels, and puts the mask back. oneDNN's
+ * JIT GEMM kernels (Debian's 2.6; fixed after 3.11, uxlfoundation/oneDNN
+ * #4845) point the stack pointer into a heap buffer while they run: a
+ * signal handled on the thread then writes its frame into the heap. A
+ * signal that arrives meanwhile is delivered when the kernel returns. */
+void ct__signals_hold(sigset_t *saved);
+void ct__signals_release(const sigset_t *saved);
 ct_status ct__rng_set_state(const void *buf, size_t len);
 
 /* ---- tape hooks (tape.c) -------------------------------------------------- */

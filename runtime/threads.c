@@ -55,6 +55,20 @@ static void flush_denormals(void) {
 #endif
 }
 
+/* The OpenMP team of the calling thread (oneDNN's too) is made once and
+ * reused: each of its threads flushes denormals, and the workers (not the
+ * caller) block asynchronous signals, which oneDNN's GEMM kernels cannot
+ * take (ct__signals_hold): a signal to the process goes to a thread that
+ * takes it. A team that grows later does this again (apply, or a new
+ * generation in ct__threads_sync). */
+static void prepare_team(int n) {
+#pragma omp parallel num_threads(n)
+    {
+        flush_denormals();
+        if (omp_get_thread_num() != 0) ct__worker_thread_signals();
+    }
+}
+
 static void apply(int n) {
     budget = n;
     flush_denormals();
@@ -64,10 +78,7 @@ static void apply(int n) {
     omp_set_max_active_levels(1);
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
-    /* The OpenMP team (oneDNN's too) is made once and reused: set the
-     * flags in each of its threads now. */
-#pragma omp parallel num_threads(n)
-    flush_denormals();
+    prepare_team(n);
     applied = atomic_fetch_add(&generation, 1) + 1;
 }
 
@@ -81,7 +92,7 @@ void ct__threads_sync(void) {
     pthread_once(&once, init);
     applied = atomic_load(&generation);
     omp_set_num_threads(budget);
-    flush_denormals();
+    prepare_team(budget); /* this thread's own team (libgomp: one per thread) */
 }
 
 static void init(void) { apply(default_budget()); }
@@ -107,14 +118,28 @@ int ct__threads_for(int64_t n, int64_t cost_per_elem) {
     return t < b ? (int)t : b;
 }
 
-void ct__worker_thread_signals(void) {
-    sigset_t set;
-    sigfillset(&set);
-    /* Faults stay deliverable where they happen. */
-    sigdelset(&set, SIGSEGV);
-    sigdelset(&set, SIGBUS);
-    sigdelset(&set, SIGFPE);
-    sigdelset(&set, SIGILL);
-    sigdelset(&set, SIGTRAP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+/* The asynchronous signals: all but the faults, which stay deliverable
+ * where they happen. */
+static sigset_t async_signals;
+static pthread_once_t async_once = PTHREAD_ONCE_INIT;
+
+static void async_init(void) {
+    sigfillset(&async_signals);
+    sigdelset(&async_signals, SIGSEGV);
+    sigdelset(&async_signals, SIGBUS);
+    sigdelset(&async_signals, SIGFPE);
+    sigdelset(&async_signals, SIGILL);
+    sigdelset(&async_signals, SIGTRAP);
 }
+
+void ct__worker_thread_signals(void) {
+    pthread_once(&async_once, async_init);
+    pthread_sigmask(SIG_BLOCK, &async_signals, NULL);
+}
+
+void ct__signals_hold(sigset_t *saved) {
+    pthread_once(&async_once, async_init);
+    pthread_sigmask(SIG_BLOCK, &async_signals, saved);
+}
+
+void ct__signals_release(const sigset_t *saved) { pthread_sigmask(SIG_SETMASK, saved, NULL); }

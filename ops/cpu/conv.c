@@ -472,6 +472,8 @@ static ct_status conv_dnnl(const ct__call *c, int kind, const ct__conv_geom *g, 
     dnnl_memory_t mx = NULL, my = NULL, mwu = NULL, mw = NULL;
     void *wbuf = NULL;
     ct_status st = CT_OK;
+    sigset_t saved;
+    bool held = false;
     if (!str) goto fail;
     DNNL_TRY(dnnl_memory_create(&mx, &e->x_md, eng, x), "memory");
     DNNL_TRY(dnnl_memory_create(&my, &e->y_md, eng, y), "memory");
@@ -489,6 +491,10 @@ static ct_status conv_dnnl(const ct__call *c, int kind, const ct__conv_geom *g, 
         mw = mwu;
     }
     ct__threads_sync();
+    /* A convolution may run on oneDNN's GEMM kernels, which cannot take a
+     * signal (ct__signals_hold). */
+    ct__signals_hold(&saved);
+    held = true;
     if (kind != CONV_BWD_WEIGHTS && e->wreorder) {
         dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, mwu}, {DNNL_ARG_TO, mw}};
         DNNL_TRY(dnnl_primitive_execute(e->wreorder, str, 2, ra), "reorder");
@@ -517,6 +523,7 @@ static ct_status conv_dnnl(const ct__call *c, int kind, const ct__conv_geom *g, 
 fail:
     st = ct__call_error(c, ct_last_status(), "%s", ct_last_error());
 done:
+    if (held) ct__signals_release(&saved);
     if (mx) dnnl_memory_destroy(mx);
     if (my) dnnl_memory_destroy(my);
     if (mw && mw != mwu) dnnl_memory_destroy(mw);

@@ -58,8 +58,11 @@ static void gemm_f32(const float *A, const float *B, float *C, int64_t m, int64_
         naive_f32(A, B, C, m, n, k, ta, tb);
         return;
     }
+    sigset_t saved;
+    ct__signals_hold(&saved); /* its JIT kernels cannot take a signal */
     dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, A, ta ? m : k, B, tb ? k : n,
                0.0f, C, n);
+    ct__signals_release(&saved);
 }
 
 static void gemm_f64(const double *A, const double *B, double *C, int64_t m, int64_t n,
