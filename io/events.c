@@ -102,15 +102,15 @@ uint8_t *ct__event_encode_version(double wall_time, size_t *len) {
     return pack_event(&ev, len);
 }
 
-/* One Event{wall_time, step, summary{value{tag, tensor, metadata{plugin}}}}.
- * The plugin's content is empty but for the Keras model's ("1"). */
-static uint8_t *encode_tensor_event(const char *tag, const char *plugin,
+/* One Event{wall_time, step, summary{value{tag, tensor, metadata{plugin,
+ * content}}}}; content NULL: empty (version 0 of every plugin's data but
+ * the Keras model's). */
+static uint8_t *encode_tensor_event(const char *tag, const char *plugin, const char *content,
                                     Tensorflow__TensorProto *tensor, int64_t step,
                                     double wall_time, size_t *len) {
     Tensorflow__SummaryMetadata__PluginData pd = TENSORFLOW__SUMMARY_METADATA__PLUGIN_DATA__INIT;
     pd.plugin_name = (char *)plugin;
-    if (!strcmp(plugin, "graph_keras_model")) /* keras_model_summary's version 1 */
-        pd.content = (ProtobufCBinaryData){1, (uint8_t *)"1"};
+    if (content) pd.content = (ProtobufCBinaryData){strlen(content), (uint8_t *)content};
     Tensorflow__SummaryMetadata md = TENSORFLOW__SUMMARY_METADATA__INIT;
     md.plugin_data = &pd;
     Tensorflow__Summary__Value v = TENSORFLOW__SUMMARY__VALUE__INIT;
@@ -144,7 +144,7 @@ uint8_t *ct__event_encode_scalar(const char *tag, double value, int64_t step, do
     t.tensor_shape = &shape; /* present and empty: rank 0 */
     t.tensor_content.len = 4;
     t.tensor_content.data = content;
-    return encode_tensor_event(tag, "scalars", &t, step, wall_time, len);
+    return encode_tensor_event(tag, "scalars", NULL, &t, step, wall_time, len);
 }
 
 /* ---- writing ----------------------------------------------------------------------- */
@@ -467,7 +467,7 @@ ct_status ct_summary_histogram(ct_summary_writer *w, const char *tag, const ct_t
     t.tensor_shape = &shape;
     t.tensor_content.len = (size_t)k * 3 * 8;
     t.tensor_content.data = content;
-    p = encode_tensor_event(tag, "histograms", &t, step, wall_time_now(), &len);
+    p = encode_tensor_event(tag, "histograms", NULL, &t, step, wall_time_now(), &len);
     st = submit(w, api, p, len); /* frees p */
 out:
     free(x);
@@ -478,7 +478,8 @@ out:
 
 /* A rank-0 DT_STRING tensor of plugin: text's, and the Keras model's. */
 static ct_status write_string(ct_summary_writer *w, const char *api, const char *plugin,
-                              const char *tag, const char *text, int64_t step) {
+                              const char *content, const char *tag, const char *text,
+                              int64_t step) {
     if (!w) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: the writer is NULL", api);
     if (check_tag(api, tag)) return ct_last_status();
     if (!text) return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: tag '%s': text is NULL", api, tag);
@@ -490,17 +491,18 @@ static ct_status write_string(ct_summary_writer *w, const char *api, const char 
     t.n_string_val = 1;
     t.string_val = &s;
     size_t len = 0;
-    uint8_t *p = encode_tensor_event(tag, plugin, &t, step, wall_time_now(), &len);
+    uint8_t *p = encode_tensor_event(tag, plugin, content, &t, step, wall_time_now(), &len);
     return submit(w, api, p, len);
 }
 
 ct_status ct_summary_text(ct_summary_writer *w, const char *tag, const char *text, int64_t step) {
-    return write_string(w, "ct_summary_text", "text", tag, text, step);
+    return write_string(w, "ct_summary_text", "text", NULL, tag, text, step);
 }
 
 ct_status ct__summary_keras_model(ct_summary_writer *w, const char *tag, const char *json,
                                   int64_t step) {
-    return write_string(w, "keras_model_summary", "graph_keras_model", tag, json, step);
+    /* keras_model_summary's plugin data: its version, "1". */
+    return write_string(w, "keras_model_summary", "graph_keras_model", "1", tag, json, step);
 }
 
 ct_status ct_summary_image(ct_summary_writer *w, const char *tag, const ct_tensor *images,
@@ -525,34 +527,38 @@ ct_status ct_summary_image(ct_summary_writer *w, const char *tag, const ct_tenso
                          "%s: tag '%s': images must be uint8, or floats in [0, 1], not %s", api,
                          tag, ct_dtype_name(dt));
     int64_t keep = max_outputs ? max_outputs : 3, k = shape[0] < keep ? shape[0] : keep;
-    int64_t h = shape[1], wd = shape[2], c = shape[3], per = h * wd * c, total = ct_tensor_size(images);
+    int64_t h = shape[1], wd = shape[2], c = shape[3], n = k * h * wd * c;
     if (k > 0 && (h < 1 || wd < 1))
         return ct__error(CT_ERR_INVALID_ARGUMENT, "%s: tag '%s': an image of %lld x %lld pixels",
                          api, tag, (long long)h, (long long)wd);
-    ct_status st = CT_OK;
-    void *all = malloc((size_t)(total ? total : 1) * (floating ? sizeof(float) : 1));
-    uint8_t *pix = malloc((size_t)(k * per > 0 ? k * per : 1));
+    /* Only the first k images are read. */
+    ct_scope_begin();
+    const ct_tensor *src = k < shape[0] ? ct_slice(images, (int64_t[4]){0},
+                                                   (int64_t[]){k, h, wd, c})
+                                        : images;
+    ct_status st = src ? CT_OK : ct_last_status();
+    float *f = floating ? malloc((size_t)(n ? n : 1) * sizeof *f) : NULL;
+    uint8_t *pix = malloc((size_t)(n ? n : 1));
     ProtobufCBinaryData *strs = calloc((size_t)(2 + k), sizeof *strs);
     char dims[2][24];
-    if (!all || !pix || !strs) {
+    if (!st && ((floating && !f) || !pix || !strs))
         st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: tag '%s': out of memory", api, tag);
-        goto out;
-    }
-    if (total && (st = ct_tensor_read(images, floating ? CT_FLOAT32 : CT_UINT8, all, total)))
-        goto out;
-    /* The first k images, as uint8; floats as tf.image.convert_image_dtype
-     * (..., saturate=True) makes them: x * 255.5 clipped to [0, 255] and
-     * truncated (NaN: 0). */
-    for (int64_t i = 0; i < k * per; i++) {
-        float x = floating ? ((const float *)all)[i] * 255.5f : 0;
-        pix[i] = !floating ? ((const uint8_t *)all)[i] : x >= 255.0f ? 255 : x > 0 ? (uint8_t)x : 0;
+    if (!st && n) st = floating ? ct_tensor_read(src, CT_FLOAT32, f, n)
+                                : ct_tensor_read(src, CT_UINT8, pix, n);
+    if (st) goto out;
+    /* Floats as tf.image.convert_image_dtype(..., saturate=True) makes
+     * them uint8: x * 255.5 clipped to [0, 255] and truncated (NaN: 0). */
+    for (int64_t i = 0; floating && i < n; i++) {
+        float x = f[i] * 255.5f;
+        pix[i] = x >= 255.0f ? 255 : x > 0 ? (uint8_t)x : 0;
     }
     /* TF 2: a DT_STRING [2 + k] tensor: width, height, then the PNGs. */
     snprintf(dims[0], sizeof dims[0], "%lld", (long long)wd);
     snprintf(dims[1], sizeof dims[1], "%lld", (long long)h);
     for (int i = 0; i < 2; i++) strs[i] = (ProtobufCBinaryData){strlen(dims[i]), (uint8_t *)dims[i]};
     for (int64_t i = 0; i < k; i++) {
-        strs[2 + i].data = ct__png_encode(api, pix + i * per, h, wd, (int)c, &strs[2 + i].len);
+        strs[2 + i].data =
+            ct__png_encode(api, pix + i * h * wd * c, h, wd, (int)c, &strs[2 + i].len);
         if (!strs[2 + i].data) {
             st = ct_last_status();
             goto out;
@@ -570,13 +576,14 @@ ct_status ct_summary_image(ct_summary_writer *w, const char *tag, const ct_tenso
     t.n_string_val = (size_t)(2 + k);
     t.string_val = strs;
     size_t len = 0;
-    uint8_t *p = encode_tensor_event(tag, "images", &t, step, wall_time_now(), &len);
+    uint8_t *p = encode_tensor_event(tag, "images", NULL, &t, step, wall_time_now(), &len);
     st = submit(w, api, p, len);
 out:
     for (int64_t i = 0; strs && i < k; i++) free(strs[2 + i].data);
     free(strs);
     free(pix);
-    free(all);
+    free(f);
+    ct_scope_end();
     return st;
 }
 
