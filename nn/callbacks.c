@@ -1212,7 +1212,7 @@ static void tb_batch_end(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
  * tf.summary.image takes floats. */
 static ct_status tb_weight_image(ct_summary_writer *w, ct_variable *v, int epoch) {
     const ct_tensor *t = ct_variable_value(v);
-    int64_t d[4], n = ct_tensor_size(t);
+    int64_t d[4];
     int rank = 0;
     for (int i = 0; i < ct_tensor_rank(t); i++)
         if (ct_tensor_dim(t, i) != 1) {
@@ -1220,38 +1220,22 @@ static ct_status tb_weight_image(ct_summary_writer *w, ct_variable *v, int epoch
             d[rank++] = ct_tensor_dim(t, i);
         }
     if (rank == 0 || (rank == 4 && d[3] != 1 && d[3] != 3 && d[3] != 4)) return CT_OK;
-    float *x = malloc((size_t)n * sizeof *x), *img = malloc((size_t)n * sizeof *img);
-    ct_status st = x && img ? ct_tensor_read(t, CT_FLOAT32, x, n)
-                            : ct__error(CT_ERR_OUT_OF_MEMORY, "out of memory");
-    int64_t shape[4];
-    if (!st) {
-        if (rank == 1) { /* [1, n, 1, 1] */
-            memcpy(img, x, (size_t)n * sizeof *x);
-            memcpy(shape, (int64_t[]){1, d[0], 1, 1}, sizeof shape);
-        } else if (rank == 2) { /* [1, rows, cols, 1], rows <= cols */
-            bool tr = d[0] > d[1];
-            for (int64_t i = 0; i < d[0]; i++)
-                for (int64_t j = 0; j < d[1]; j++)
-                    img[tr ? j * d[0] + i : i * d[1] + j] = x[i * d[1] + j];
-            memcpy(shape, (int64_t[]){1, tr ? d[1] : d[0], tr ? d[0] : d[1], 1}, sizeof shape);
-        } else if (rank == 3) { /* [c, a, b, 1]: the channels first */
-            for (int64_t i = 0; i < d[0] * d[1]; i++)
-                for (int64_t c = 0; c < d[2]; c++)
-                    img[c * d[0] * d[1] + i] = x[i * d[2] + c];
-            memcpy(shape, (int64_t[]){d[2], d[0], d[1], 1}, sizeof shape);
-        } else {
-            memcpy(img, x, (size_t)n * sizeof *x);
-            memcpy(shape, d, sizeof shape);
-        }
-        char tag[512];
-        snprintf(tag, sizeof tag, "%s_0/image", ct_variable_name(v));
-        ct_scope_begin();
-        ct_tensor *it = ct_constant(img, CT_FLOAT32, 4, shape);
-        st = it ? ct_summary_image(w, tag, it, epoch, 0) : ct_last_status();
-        ct_scope_end();
+    char tag[512];
+    snprintf(tag, sizeof tag, "%s_0/image", ct_variable_name(v));
+    ct_scope_begin();
+    ct_tensor *img = ct_reshape(t, rank, d);
+    if (rank == 1) { /* [1, n, 1, 1] */
+        img = ct_reshape(img, 4, (int64_t[]){1, d[0], 1, 1});
+    } else if (rank == 2) { /* [1, rows, cols, 1], rows <= cols */
+        bool tr = d[0] > d[1];
+        if (tr) img = ct_transpose(img, NULL);
+        img = ct_reshape(img, 4, (int64_t[]){1, tr ? d[1] : d[0], tr ? d[0] : d[1], 1});
+    } else if (rank == 3) { /* [c, a, b, 1]: the channels first */
+        img = ct_reshape(ct_transpose(img, (int[]){2, 0, 1}), 4,
+                         (int64_t[]){d[2], d[0], d[1], 1});
     }
-    free(x);
-    free(img);
+    ct_status st = img ? ct_summary_image(w, tag, img, epoch, 0) : ct_last_status();
+    ct_scope_end();
     return st;
 }
 

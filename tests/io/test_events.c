@@ -1031,11 +1031,25 @@ Test(events, image_summaries, .fini = cleanup) {
 
 /* write_images: the weights as tf.keras 2 draws them. Dense(4) on 3
  * inputs: its kernel [3, 4] one image 3 high and 4 wide, its bias [4] one
- * 4 x 1; Dense(1): its kernel [4, 1] is a vector (4 x 1), its bias [1] a
- * scalar (no image). */
+ * 4 x 1; Dense(2): its kernel [4, 2] transposed, 2 x 4, its bias 2 x 1;
+ * Dense(1): its kernel [2, 1] a vector (2 x 1), its bias [1] a scalar (no
+ * image). */
+static void saturated(const ct_variable *v, uint8_t *out, bool transpose) {
+    const ct_tensor *t = ct_variable_value((ct_variable *)v);
+    int64_t r = ct_tensor_dim(t, 0), c = ct_tensor_dim(t, 1);
+    float k[64];
+    CT_STATUS_OK(ct_tensor_read(t, CT_FLOAT32, k, 64));
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t j = 0; j < c; j++) {
+            float x = k[i * c + j] * 255.5f;
+            out[transpose ? j * r + i : i * c + j] = x >= 255 ? 255 : x > 0 ? (uint8_t)x : 0;
+        }
+}
+
 Test(events, keras_tensorboard_write_images, .fini = cleanup) {
     ct_model *m = ct_sequential_new("img_net");
     CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 4, \"input_shape\": [3]}")));
+    CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 2}")));
     CT_STATUS_OK(ct_sequential_add(m, ct_layer_new("Dense", "{\"units\": 1}")));
     CT_STATUS_OK(ct_model_compile(m, &(ct_compile_opts){.optimizer = "sgd", .loss = "mse"}));
     char cfg[600];
@@ -1051,40 +1065,50 @@ Test(events, keras_tensorboard_write_images, .fini = cleanup) {
                                                   .ncallbacks = 1, .callbacks = &cb,
                                                   .verbose = CT_VERBOSE_SILENT});
     CT_OK(h);
-    /* The last epoch's kernel of the first layer, to compare pixels with. */
-    ct_layer *d0 = ct_model_layer_at(m, 0);
-    float k0[12];
-    CT_STATUS_OK(ct_tensor_read(ct_variable_value(ct_layer_weight(d0, 0)), CT_FLOAT32, k0, 12));
-    uint8_t kwant[12];
-    for (int i = 0; i < 12; i++) {
-        float v = k0[i] * 255.5f;
-        kwant[i] = v >= 255 ? 255 : v > 0 ? (uint8_t)v : 0;
-    }
-    int n;
+    /* The weights drawn, each image's height and width, and the last
+     * epoch's pixels of the two kernels that are matrices. */
+    ct_layer *d0 = ct_model_layer_at(m, 0), *d1 = ct_model_layer_at(m, 1);
+    uint8_t k0[12], k1[8];
+    saturated(ct_layer_weight(d0, 0), k0, false);
+    saturated(ct_layer_weight(d1, 0), k1, true);
+    const struct {
+        const ct_variable *v;
+        int64_t h, w;
+        const uint8_t *pixels;
+    } want[5] = {{ct_layer_weight(d0, 0), 3, 4, k0},
+                 {ct_layer_weight(d0, 1), 4, 1, NULL},
+                 {ct_layer_weight(d1, 0), 2, 4, k1},
+                 {ct_layer_weight(d1, 1), 2, 1, NULL},
+                 {ct_layer_weight(ct_model_layer_at(m, 2), 0), 2, 1, NULL}};
+    int n, seen[5] = {0};
     event_t *ev = read_events(only_file(tmp("tbi/train")), &n);
-    int images = 0;
-    const char *names[3] = {ct_variable_name(ct_layer_weight(d0, 0)),
-                            ct_variable_name(ct_layer_weight(d0, 1)),
-                            ct_variable_name(ct_layer_weight(ct_model_layer_at(m, 1), 0))};
     for (int i = 1; i < n; i++) {
         const value_t *v = &ev[i].v[0];
         if (strcmp(v->plugin, "images")) continue;
         cr_expect(ev[i].step == 0 || ev[i].step == 2, "an image at epoch %lld",
                   (long long)ev[i].step);
-        char tag[3][300];
-        for (int j = 0; j < 3; j++) snprintf(tag[j], sizeof tag[j], "%s_0/image", names[j]);
-        if (!strcmp(v->tag, tag[0])) {
-            if (ev[i].step == 2) expect_images(&ev[i], tag[0], 2, 1, 3, 4, 1, kwant);
-            cr_expect_eq(v->dims[0], 3);
-        } else {
-            cr_expect(!strcmp(v->tag, tag[1]) || !strcmp(v->tag, tag[2]), "image %s", v->tag);
-            cr_expect(v->str_lens[0] == 1 && v->strs[0] == '1' && v->str_lens[1] == 1 &&
-                          v->strs[v->str_at[1]] == '4',
-                      "%s: not 1 wide and 4 high", v->tag);
+        int k = 0;
+        char tag[300] = "";
+        for (; k < 5; k++) {
+            snprintf(tag, sizeof tag, "%s_0/image", ct_variable_name(want[k].v));
+            if (!strcmp(v->tag, tag)) break;
         }
-        images++;
+        cr_assert_lt(k, 5, "an image of %s", v->tag);
+        seen[k]++;
+        if (ev[i].step == 2 && want[k].pixels) {
+            expect_images(&ev[i], tag, 2, 1, want[k].h, want[k].w, 1, want[k].pixels);
+        } else {
+            char dims[32];
+            snprintf(dims, sizeof dims, "%lld%lld", (long long)want[k].w, (long long)want[k].h);
+            cr_expect(v->str_lens[0] == 1 && v->str_lens[1] == 1 && v->strs[0] == dims[0] &&
+                          v->strs[v->str_at[1]] == dims[1],
+                      "%s: not %lld wide and %lld high", tag, (long long)want[k].w,
+                      (long long)want[k].h);
+        }
     }
-    cr_expect_eq(images, 2 * 3, "%d images: 3 weights at epochs 0 and 2", images);
+    for (int k = 0; k < 5; k++)
+        cr_expect_eq(seen[k], 2, "%s: %d images, not one at epochs 0 and 2",
+                     ct_variable_name(want[k].v), seen[k]);
     free(ev);
     ct_history_free(h);
     ct_callback_free(cb);
