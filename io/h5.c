@@ -714,34 +714,31 @@ static ct_status read_weight(loader *ld, const file_layer *fl, const char *mlnam
         storage_types(vdt, &file_t, &mem_t, &as);
         int64_t size = 1;
         for (int i = 0; i < rank; i++) size *= fshape[i];
-        /* On the CPU, HDF5 reads into the new tensor's own memory; on a
-         * device, into host memory that is then copied there. */
+        /* On the CPU, HDF5 reads into the new tensor's own memory; a
+         * device's weight goes through host memory. */
         ct_device *dev = ct_default_device();
-        bool direct = ct_device_kind_of(dev) == CT_DEVICE_CPU;
-        ct_tensor *x = direct ? ct__tensor_alloc(dev, as, rank, fshape, ld->where) : NULL;
-        void *buf = direct ? (x ? ct__data(x) : NULL)
-                           : malloc(size ? (size_t)size * ct_dtype_size(as) : 1);
-        if (direct && !x) {
-            st = ct_last_status();
-        } else if (!direct && !buf) {
+        ct_tensor *x = NULL; /* owned until scoped */
+        void *host = NULL;
+        if (ct_device_kind_of(dev) == CT_DEVICE_CPU) {
+            if (!(x = ct__tensor_alloc(dev, as, rank, fshape, ld->where))) st = ct_last_status();
+        } else if (!(host = malloc(size ? (size_t)size * ct_dtype_size(as) : 1))) {
             st = ct__error(CT_ERR_OUT_OF_MEMORY, "%s: out of memory", ld->where);
-        } else if (size && H5Dread(d, mem_t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        }
+        if (st == CT_OK && size &&
+            H5Dread(d, mem_t, H5S_ALL, H5S_ALL, H5P_DEFAULT, x ? ct__data(x) : host) < 0)
             st = ct__error(CT_ERR_INVALID_ARGUMENT,
                            "%s: layer '%s', weight '%s': cannot read its data (is the file cut "
                            "short or damaged?)",
                            ld->where, fl->name, wname);
-        } else {
-            x = direct ? ct__scoped(x) : ct_constant(buf, as, rank, fshape);
-            if (x && as != vdt) x = ct_cast(x, vdt);
-            if (!x) st = ct_last_status();
-            *value = x;
-            x = NULL; /* scoped */
+        if (st == CT_OK) {
+            ct_tensor *val = x ? ct__scoped(x) : ct_constant(host, as, rank, fshape);
+            x = NULL;
+            if (val && as != vdt) val = ct_cast(val, vdt);
+            if (!val) st = ct_last_status();
+            *value = val;
         }
-        if (direct) {
-            if (x) ct__tensor_release(x);
-        } else {
-            free(buf);
-        }
+        if (x) ct__tensor_release(x);
+        free(host);
     }
     if (sp >= 0) H5Sclose(sp);
     if (t >= 0) H5Tclose(t);
