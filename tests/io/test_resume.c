@@ -57,15 +57,18 @@ typedef struct {
     int64_t seen;
 } stopper;
 
+/* Replaces directory `to` (in the test's directory) by a copy of `from`. */
+static void copy_dir(const char *from, const char *to) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", path_of(to), path_of(from),
+             path_of(to));
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
 static void stop_batch_end(void *ctx, ct_model *m, int64_t batch, ct_logs *logs) {
     (void)m, (void)batch, (void)logs;
     stopper *s = ctx;
-    if (s->copy_at && s->seen == s->copy_at) {
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", path_of("backup.copy"),
-                 path_of("backup"), path_of("backup.copy"));
-        cr_assert_eq(system(cmd), 0, "%s", cmd);
-    }
+    if (s->copy_at && s->seen == s->copy_at) copy_dir("backup", "backup.copy");
     if (s->seen++ == s->stop_at) ct_request_stop(15);
 }
 
@@ -266,13 +269,6 @@ static size_t events_of(const char *dir, uint8_t **out, int *nfiles) {
     return len;
 }
 
-static void copy_back(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", path_of("backup"),
-             path_of("backup.copy"), path_of("backup"));
-    cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
 /* A process killed after its last checkpoint has written events past it,
  * and one killed before its first leaves a whole file of them; resuming
  * rolls both back, so that TensorBoard's logs are event for event those of
@@ -316,14 +312,14 @@ Test(resume, tensorboard_logs_roll_back_to_the_checkpoint) {
     outcome r = run(&su, 7);
     cr_assert(r.preempted);
     free(r.w);
-    copy_back();
+    copy_dir("backup.copy", "backup");
     /* The second: resumes after batch 3, a file of its own up to batch 7;
      * back to batch 3 again, so that file is all past the checkpoint. */
     su.copy_at = 0;
     r = run(&su, 3);
     cr_assert(r.preempted);
     free(r.w);
-    copy_back();
+    copy_dir("backup.copy", "backup");
     int nfiles;
     uint8_t *ev;
     events_of(path_of("logs/train"), &ev, &nfiles);
